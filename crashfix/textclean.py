@@ -1,0 +1,94 @@
+"""Turn whatever bytes a crash output arrives as into plain lines parsers can read.
+
+Real input is damaged in ordinary ways: CDB output redirected by PowerShell is
+UTF-16; pastes into GitHub lose `*` and `#` to Markdown, gain code fences, HTML
+entities, `<details>` wrappers and `> ` quotes; logs shipped through journald or CI
+carry a timestamp on every line. None of that is an error: it is undone here, once,
+before any parser looks at the text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+
+_TIMESTAMP_PREFIXES = (
+    # 2024-05-01T12:00:00.1234567Z (GitHub Actions logs)
+    re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z? ?"),
+    # 2024-05-01 12:00:00,123 / [2024-05-01 12:00:00.123]
+    re.compile(r"^\[?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?: ?[+-]\d{2}:?\d{2}|Z)?\]? ?"),
+    # [12:00:00] / 12:00:00.123
+    re.compile(r"^\[?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\]? ?"),
+    # May  1 12:00:00 host worldserver[123]:
+    re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [\w./@-]+(?:\[\d+\])?: ?"),
+)
+_HTML_TAGS = re.compile(r"</?(?:details|summary|pre|code|p|br|b|i|tt|kbd|samp|blockquote)\b[^>]*>", re.I)
+_FENCE = re.compile(r"^\s*(?:```|~~~)[\w+-]*\s*$")
+_MARKDOWN_ESCAPE = re.compile(r"\\([*_#`~<>\[\]()|\\!-])")
+_QUOTE = re.compile(r"^> ?")
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text: BOMs, UTF-16 without BOM, UTF-8, then a lossless fallback."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    sample = data[:4096]
+    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) * 0.4:
+        return data.decode("utf-16-le", errors="replace")
+    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) * 0.4:
+        return data.decode("utf-16-be", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _strip_timestamps(lines: list[str]) -> list[str]:
+    """Drop a per-line timestamp prefix when most lines carry the same kind."""
+    content = [line for line in lines if line.strip()]
+    if len(content) < 3:
+        return lines
+    for pattern in _TIMESTAMP_PREFIXES:
+        hits = sum(1 for line in content if pattern.match(line))
+        if hits >= 0.6 * len(content):
+            return [pattern.sub("", line, count=1) for line in lines]
+    return lines
+
+
+def _strip_quotes(lines: list[str]) -> list[str]:
+    content = [line for line in lines if line.strip()]
+    if content and sum(1 for line in content if line.startswith(">")) >= 0.8 * len(content):
+        return [_QUOTE.sub("", line, count=1) for line in lines]
+    return lines
+
+
+def clean_text(text: str) -> str:
+    """Undo transport damage; the result has `\\n` line ends and no Markdown wrapping."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = text.lstrip("\ufeff")
+    if "&" in text and re.search(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9a-f]+);", text, re.I):
+        text = html.unescape(text)
+    if "<" in text:
+        text = _HTML_TAGS.sub("", text)
+    lines = text.split("\n")
+    lines = [line for line in lines if not _FENCE.match(line)]
+    lines = _strip_quotes(lines)
+    lines = _strip_timestamps(lines)
+    joined = "\n".join(line.rstrip() for line in lines)
+    if "\\" in joined:
+        joined = re.sub(r"\*\*\\\*", "***", joined)
+        joined = _MARKDOWN_ESCAPE.sub(_unescape_markdown, joined)
+    return joined
+
+
+def _unescape_markdown(match: re.Match[str]) -> str:
+    """`\\*` -> `*`, but a Windows path's `\\_#_DEV` stays a path."""
+    char = match.group(1)
+    start = match.start()
+    before = match.string[start - 1] if start > 0 else ""
+    if char in "_#-([" and (before.isalnum() or before in ":\\/"):
+        return match.group(0)
+    return char
