@@ -33,22 +33,42 @@ class Rule:
     pattern: re.Pattern[str]
 
 
-@dataclass(frozen=True)
 class SkipRules:
-    """The skip list, as compiled regexes grouped by the field they match."""
+    """The skip list, compiled into one alternation per field for speed.
 
-    rules: tuple[Rule, ...]
+    Rules are tried in order (project rules, then function, module and file rules as
+    listed); the first that matches anywhere in its field decides. Each alternative
+    is `.*?(?:pattern)` matched at position 0, which keeps that order exactly.
+    """
+
+    _FIELDS = ("function", "module", "file")
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rules = rules
+        self._combined: dict[str, tuple[re.Pattern[str], list[Rule]]] = {}
+        for field_name in self._FIELDS:
+            chosen = [rule for rule in rules if rule.field == field_name]
+            if chosen:
+                alternation = "|".join(f"(?P<r{i}>(?s:.*?)(?:{rule.pattern.pattern}))" for i, rule in enumerate(chosen))
+                self._combined[field_name] = (re.compile(alternation), chosen)
+        self._cache: dict[tuple[str, str, str], Rule | None] = {}
 
     def match(self, frame: Frame) -> Rule | None:
         """The first rule that says this frame is not to blame, if any."""
-        function = frame.function or ""
-        module = normalize_module(frame.module) or ""
-        path = (frame.file or "").replace("\\", "/")
-        for rule in self.rules:
-            value = function if rule.field == "function" else module if rule.field == "module" else path
-            if value and rule.pattern.search(value):
-                return rule
-        return None
+        key = (frame.function or "", normalize_module(frame.module) or "", (frame.file or "").replace("\\", "/"))
+        if key in self._cache:
+            return self._cache[key]
+        found = None
+        for field_name, value in zip(self._FIELDS, key):
+            compiled = self._combined.get(field_name)
+            if value and compiled is not None:
+                hit = compiled[0].match(value)
+                if hit is not None and hit.lastgroup is not None:
+                    found = compiled[1][int(hit.lastgroup[1:])]
+                    break
+        if len(self._cache) < 100_000:
+            self._cache[key] = found
+        return found
 
     def extended(
         self, functions: tuple[str, ...] = (), modules: tuple[str, ...] = (), files: tuple[str, ...] = ()

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     computed_field,
+    model_validator,
 )
 
 
@@ -205,6 +206,14 @@ class CrashReport(Strict):
     warnings: list[AnalysisWarning] = Field(default_factory=list)
     blamed_frame_index: int | None = None
     signature: Signature | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: Any) -> Any:
+        """A dumped report carries `blamed_frame` for readers; reading it back derives it again."""
+        if isinstance(data, dict) and "blamed_frame" in data:
+            data = {key: value for key, value in data.items() if key != "blamed_frame"}
+        return data
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -34,6 +34,7 @@ _ANON_FORMS = re.compile(r"\(anonymous namespace\)|`anonymous namespace'|'anonym
 _MSVC_LAMBDA = re.compile(r"<lambda_[0-9a-fA-F]+>|`lambda(?:_\d+)?'|'lambda\d*'|\$_\d+")
 _MSVC_SCOPE = re.compile(r"::`\d+'|::__l\d+|`\d+'::")
 _ABI_TAG = re.compile(r"\[abi:[\w.]+\]")
+_GDB_CLONE = re.compile(r"\s*\[clone [^\]]*\]")
 _CLONE_SUFFIX = re.compile(
     r"(?:\.(?:isra|constprop|part|cold|localalias|lto_priv|clone|llvm|specialized)(?:\.\d+)*)+$"
 )
@@ -97,26 +98,34 @@ def _restore(name: str, saved: list[str]) -> str:
     return re.sub(r"\x00(\d+)\x00", lambda m: saved[int(m.group(1))], name)
 
 
+_SIMPLE_CALL = re.compile(r"^([A-Za-z_~][\w:~]*)\((?:[^()]|\([^()]*\))*\)(?:\s*(?:const|volatile|noexcept|&&|&))*$")
+_BRACKETS = re.compile(r"[<>()\[\]]")
+
+
 def _drop_groups(name: str, opening: str, closing: str, keep_text: str = "") -> str:
     """Remove bracket groups that sit at depth 0 of every other bracket kind."""
     out: list[str] = []
     depth = 0
     other = 0
-    for char in name:
+    copied = 0
+    for found in _BRACKETS.finditer(name):
+        char, at = found.group(), found.start()
         if char in "<([" and char != opening and depth == 0:
             other += 1
         elif char in ">)]" and char != closing and depth == 0 and other > 0:
             other -= 1
         if other == 0 and char == opening:
-            if depth == 0 and keep_text:
-                out.append(keep_text)
+            if depth == 0:
+                out.append(name[copied:at])
+                if keep_text:
+                    out.append(keep_text)
             depth += 1
-            continue
-        if other == 0 and char == closing and depth > 0:
+            copied = at + 1
+        elif other == 0 and char == closing and depth > 0:
             depth -= 1
-            continue
-        if depth == 0:
-            out.append(char)
+            copied = at + 1
+    if depth == 0:
+        out.append(name[copied:])
     return "".join(out)
 
 
@@ -136,9 +145,12 @@ def _last_top_level_token(name: str) -> str:
 
 def strip_parameters(name: str) -> str:
     """`void Foo<int>::bar(int) const` -> `Foo<int>::bar`; names stay otherwise as shown."""
-    name = " ".join(name.split())
+    name = " ".join(_GDB_CLONE.sub("", name).split()) if ("  " in name or "[clone" in name or "\t" in name) else name.strip()
     if not name or "(" not in name and " " not in name:
         return name
+    simple = _SIMPLE_CALL.match(name)
+    if simple:  # `ns::Class::method(args) const`: the common case, no scanning needed
+        return simple.group(1)
     protected, saved = _protect(name)
     protected = _CALLING_WORDS.sub("", protected)
     protected = re.sub(r"(\x00\d+\x00)\s+<", r"\1<", protected)

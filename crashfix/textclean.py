@@ -51,9 +51,11 @@ def _strip_timestamps(lines: list[str]) -> list[str]:
     content = [line for line in lines if line.strip()]
     if len(content) < 3:
         return lines
+    sample = content[:40]
     for pattern in _TIMESTAMP_PREFIXES:
-        hits = sum(1 for line in content if pattern.match(line))
-        if hits >= 0.6 * len(content):
+        if sum(1 for line in sample if pattern.match(line)) < 0.6 * len(sample):
+            continue
+        if sum(1 for line in content if pattern.match(line)) >= 0.6 * len(content):
             return [pattern.sub("", line, count=1) for line in lines]
     return lines
 
@@ -74,8 +76,10 @@ def clean_text(text: str) -> str:
     if "<" in text:
         text = _HTML_TAGS.sub("", text)
     lines = text.split("\n")
-    lines = [line for line in lines if not _FENCE.match(line)]
-    lines = _strip_quotes(lines)
+    if "```" in text or "~~~" in text:
+        lines = [line for line in lines if not _FENCE.match(line)]
+    if text.startswith(">") or "\n>" in text:
+        lines = _strip_quotes(lines)
     lines = _strip_timestamps(lines)
     joined = "\n".join(line.rstrip() for line in lines)
     if "\\" in joined:

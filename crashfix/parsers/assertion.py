@@ -38,7 +38,9 @@ _GDB_ASSERT = re.compile(
 
 def find_assertion(text: str) -> AssertionInfo | None:
     """The first assertion message in the text, in any of the known layouts."""
-    fields = {m.group("key").lower(): m.group("value").strip() for m in _AC_FIELD.finditer(text)}
+    fields = {}
+    if "# Location" in text or "# Function" in text:
+        fields = {m.group("key").lower(): m.group("value").strip() for m in _AC_FIELD.finditer(text)}
     if "location" in fields or "function" in fields:
         file, line = _split_location(fields.get("location", ""))
         return AssertionInfo(
@@ -96,6 +98,8 @@ def sniff(text: str) -> float:
     head = text[:100_000]
     if _find_tc(head) is not None or ("file=" in head and _GDB_ASSERT.search(head)):
         return 0.6
+    if "# Location" not in head or "# Function" not in head:
+        return 0.0
     fields = {m.group("key") for m in _AC_FIELD.finditer(head)}
     return 0.6 if {"Location", "Function"} <= fields else 0.0
 

@@ -32,13 +32,15 @@ _SIGNAL = re.compile(r"\b(?:Received|Caught|received|caught)?\s*(?:signal\s+)?(?
 
 
 def sniff(text: str) -> float:
-    lines = text[:50_000].split("\n")
-    glibc = sum(1 for line in lines if _GLIBC.match(line))
-    visual = sum(1 for line in lines if _VS.match(line) and "(" in line)
-    if glibc >= 2:
-        return 0.6
-    if visual >= 2:
-        return 0.6
+    head = text[:50_000]
+    if "[0x" in head:
+        lines = [line for line in head.split("\n") if "[0x" in line]
+        if sum(1 for line in lines if _GLIBC.match(line)) >= 2:
+            return 0.6
+    if ".exe!" in head or ".dll!" in head:
+        lines = [line for line in head.split("\n") if "!" in line and "(" in line]
+        if sum(1 for line in lines if _VS.match(line)) >= 2:
+            return 0.6
     return 0.0
 
 
@@ -80,8 +82,12 @@ def _glibc_frames(matches: list[re.Match[str]]) -> list[Frame]:
 
 
 def _mark_trampoline(frames: list[Frame]) -> None:
-    """The unnamed libc frame near the top is the signal trampoline: what precedes is the handler."""
-    for frame in frames[:6]:
+    """An unnamed libc frame right below the handler's own frames is the signal trampoline.
+
+    It sits within the first few frames; an unnamed libc frame near the bottom is
+    thread start-up, not a trampoline.
+    """
+    for frame in frames[: min(4, len(frames) - 2)]:
         module = (frame.module or "").lower()
         if frame.function in (None, "__restore_rt", "killpg") and module.startswith(("libc.so", "libc-", "libpthread")):
             if frame.index > 0:

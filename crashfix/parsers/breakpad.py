@@ -37,9 +37,9 @@ _THREAD = re.compile(r"^Thread (?P<num>\d+)\b.*\(crashed\)", re.M)
 
 def sniff(text: str) -> float:
     head = text[:50_000]
-    if re.search(r"^Crash reason:\s", head, re.M) and _THREAD.search(head):
+    if "Crash reason:" in head and "(crashed)" in head and _THREAD.search(head):
         return 0.9
-    if re.search(r"^Crash\|[^|\n]*\|", head, re.M):
+    if "Crash|" in head and re.search(r"^Crash\|[^|\n]*\|", head, re.M):
         return 0.9
     if '"crash_info"' in head and '"crashing_thread"' in head:
         return 0.9

@@ -24,22 +24,25 @@ from crashfix.parsers.cdb_text import (
     split_analyses,
     stop_symbols,
 )
+from crashfix.parsers.sniffing import marker, score
 from crashfix.parsers.winstack import HEADER, parse_bare_stack, parse_stack, symbol_to_frame
 from crashfix.symbols import normalize_module
 
 FORMAT = SourceFormat.CDB
 
 _MARKERS = (
-    (re.compile(r"Exception Analysis|Bugcheck Analysis"), 0.5),
-    (re.compile(r"^!analyze -v|>\s*!analyze", re.M), 0.4),
-    (re.compile(r"^(?:FAULTING_IP|STACK_TEXT|EXCEPTION_RECORD|KEY_VALUES_STRING|FAILURE_BUCKET_ID|"
-                r"SYMBOL_NAME|MODULE_NAME|IMAGE_NAME|STACK_COMMAND|BUGCHECK_STR|DEFAULT_BUCKET_ID):", re.M), 0.3),
-    (re.compile(r"^\s*Key\s*:\s*(?:Failure\.|AV\.|Analysis\.|WER\.)", re.M), 0.4),
-    (re.compile(r"^\s*(?:ChildEBP|Child-SP)\s+RetAddr", re.M), 0.4),
-    (re.compile(r"^\s*[0-9a-f]{8}`[0-9a-f]{8} [0-9a-f]{8}`[0-9a-f]{8}", re.M), 0.3),
-    (re.compile(r"^\([0-9a-f]+\.[0-9a-f]+\): .+ - code [0-9a-f]{8}", re.M), 0.4),
-    (re.compile(r"Microsoft \(R\) Windows Debugger|Loading Dump File \["), 0.4),
-    (re.compile(r"^\s*ExceptionCode: [0-9a-f]{8}", re.M), 0.3),
+    marker("Exception Analysis", 0.5),
+    marker("Bugcheck Analysis", 0.5),
+    marker("!analyze", 0.4, r"^!analyze -v|>\s*!analyze"),
+    marker("_", 0.3, r"^(?:FAULTING_IP|STACK_TEXT|EXCEPTION_RECORD|KEY_VALUES_STRING|FAILURE_BUCKET_ID|"
+                     r"SYMBOL_NAME|MODULE_NAME|IMAGE_NAME|STACK_COMMAND|BUGCHECK_STR|DEFAULT_BUCKET_ID):"),
+    marker("Key", 0.4, r"^\s*Key\s*:\s*(?:Failure\.|AV\.|Analysis\.|WER\.)"),
+    marker("RetAddr", 0.4, r"^\s*(?:#\s+)?(?:ChildEBP|Child-SP)\s+RetAddr"),
+    marker("`", 0.3, r"^\s*(?:[0-9a-f]{2}\s+)?[0-9a-f]{8}`[0-9a-f]{8}\s+[0-9a-f]{8}`[0-9a-f]{8}"),
+    marker(" - code ", 0.4, r"^\([0-9a-f]+\.[0-9a-f]+\): .+ - code [0-9a-f]{8}"),
+    marker("Windows Debugger", 0.4),
+    marker("Loading Dump File [", 0.4),
+    marker("ExceptionCode:", 0.3, r"^\s*ExceptionCode: [0-9a-f]{8}"),
 )
 _EXPORT_SYMBOLS = re.compile(r"Defaulted to export symbols for (?:.*[\\/])?([^\\/\s]+?)(?:\s+-)?\s*$", re.M)
 _NO_SYMBOLS = re.compile(r"symbols could not be loaded for (?:.*[\\/])?([^\\/\s]+?)\s*$", re.M)
@@ -49,13 +52,12 @@ _ATTEMPT = re.compile(r"Attempt to (read from|write to|execute non-executable) a
 _SUBCODE = re.compile(r"^\s*Subcode:\s*0x([0-9a-fA-F]+)\s*(\w*)", re.M)
 _NTSTATUS = re.compile(r"\(NTSTATUS\)\s*0x([0-9a-fA-F]{8})")
 _BUCKET = re.compile(r"_([0-9a-fA-F]{8})_(?P<image>[^!\s]+?)!(?P<function>\S+)$")
-_DUMP_NAME = re.compile(r"(?P<rev>[0-9a-f]{7,40}\+?)_(?P<exe>[\w.\-]+?\.exe)_\[")
+_DUMP_NAME = re.compile(r"(?<![0-9a-f])(?P<rev>[0-9a-f]{7,40}\+?)_(?P<exe>[\w.\-]+?\.exe)_\[")
 _FRAME_NUMBER = re.compile(r"~(\d+)s")
 
 
 def sniff(text: str) -> float:
-    head = text[:200_000]
-    return min(1.0, sum(weight for pattern, weight in _MARKERS if pattern.search(head)))
+    return score(text[:200_000], _MARKERS)
 
 
 def parse(text: str) -> CrashReport:
@@ -66,7 +68,9 @@ def parse(text: str) -> CrashReport:
     session = lines[:start]
     events = find_events(lines)
     report = CrashReport(format=FORMAT)
-    export_modules = frozenset(m.lower() for m in _EXPORT_SYMBOLS.findall(text))
+    export_modules = frozenset(
+        normalize_module(m) or m for m in _EXPORT_SYMBOLS.findall(text)
+    ) if "export symbols" in text else frozenset()
     export_modules |= _bucket_export_modules(analysis)
     report.frames = _frames(analysis, lines[start:], export_modules)
     report.exception = _exception(analysis, text, events, start)
@@ -75,7 +79,7 @@ def parse(text: str) -> CrashReport:
     _fill_facts(report, analysis, text)
     report.crashing_thread = _crashing_thread(analysis, events, start)
     report.kind = cdb_classify.kind(analysis, text, report)
-    if _NO_SYMBOLS.search(text) or export_modules:
+    if export_modules or ("could not be loaded" in text and _NO_SYMBOLS.search(text)):
         report.warn("missing-symbols", "some modules had no symbols when the dump was analysed")
     if len({e.code for e in events if e.line_number < start}) > 1:
         report.warn("several-exceptions", "the session shows several exceptions; the analysed one is used")
@@ -101,8 +105,7 @@ def _bucket_export_modules(analysis: AnalysisText) -> frozenset[str]:
     bucket = analysis.first("FAILURE_BUCKET_ID") or analysis.key("Failure.Bucket") or ""
     match = _BUCKET.search(bucket)
     if match and match.group("function").lower() == "unknown":
-        image = match.group("image")
-        return frozenset({image.lower(), (normalize_module(image) or "").lower()})
+        return frozenset({normalize_module(match.group("image")) or ""})
     return frozenset()
 
 
@@ -171,7 +174,7 @@ def _exception(analysis: AnalysisText, text: str, events: list[Event], start: in
     if not code:
         return None
     code = normalize_code(code)
-    subcode_match = _SUBCODE.search(text)
+    subcode_match = _SUBCODE.search(text) if "Subcode:" in text else None
     subcode = int(subcode_match.group(1), 16) if subcode_match else None
     name, crash_class = describe_ntstatus(code, subcode)
     info = ExceptionInfo(code=code, name=name, crash_class=crash_class)
@@ -244,7 +247,8 @@ def _fill_facts(report: CrashReport, analysis: AnalysisText, text: str) -> None:
     report.arch = platform or None
     report.os = "windows"
     dump_name = analysis.first("FILE_IN_CAB") or ""
-    match = _DUMP_NAME.search(dump_name) or _DUMP_NAME.search(text[:20000])
+    loading = re.search(r"^Loading Dump File \[(.*)\]", text[:20000], re.M) if "Loading Dump File" in text else None
+    match = _DUMP_NAME.search(dump_name) or (_DUMP_NAME.search(loading.group(1)) if loading else None)
     version = analysis.key("WER.Process.Version")
     if match or (version and version != "0.0.0.0"):
         report.build = BuildInfo(

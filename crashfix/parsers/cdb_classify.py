@@ -24,7 +24,7 @@ _HANG_COMMAND = re.compile(r"!analyze\s+-v\s+-hang|!analyze\s+-hang", re.I)
 _EXCEPTION_OF_INTEREST = "exception of interest"
 _TTD = "Time Travel Position"
 _ZERO_ADDRESS = re.compile(r"^\s*ExceptionAddress:\s*0+\s*$", re.M)
-_CLR_TYPE = re.compile(r"CLR_EXCEPTION_([\w.`]+)")
+_CLR_TYPE = re.compile(r"CLR_EXCEPTION_([\w.`]+?)(?=_[0-9a-fA-F]{8}_|\s|$)")
 
 
 def kind(analysis: AnalysisText, text: str, report: CrashReport) -> ReportKind:
@@ -43,7 +43,7 @@ def kind(analysis: AnalysisText, text: str, report: CrashReport) -> ReportKind:
     )
     code = report.exception.code if report.exception else None
     if "APPLICATION_HANG" in buckets or re.search(r"\b(?:X64|X86)?_?HANG\b", buckets) or (
-        _HANG_COMMAND.search(text) or code == "cfffffff"
+        ("-hang" in text and _HANG_COMMAND.search(text)) or code == "cfffffff"
     ):
         report.exception = None
         return "hang"
@@ -60,11 +60,15 @@ def kind(analysis: AnalysisText, text: str, report: CrashReport) -> ReportKind:
     return "crash"
 
 
+_KERNEL_LITERALS = ("Bugcheck Analysis", "BugCheck ", " kd>", "Kernel ", "Fatal System Error")
+
+
 def _is_kernel(analysis: AnalysisText, text: str) -> bool:
+    head = text[:200_000]
     return bool(
         "BUGCHECK_CODE" in analysis.sections
         or analysis.key("Bugcheck.Code.LegacyAPI", "Bugcheck.Code.KiBugCheckData")
-        or _KERNEL.search(text[:200_000])
+        or (any(literal in head for literal in _KERNEL_LITERALS) and _KERNEL.search(head))
     )
 
 

@@ -69,7 +69,10 @@ class Event:
 
 def split_analyses(lines: list[str]) -> list[tuple[int, int]]:
     """Line ranges of each `!analyze` output; the whole text when no banner survived."""
-    starts = [i for i, line in enumerate(lines) if _ANALYSIS_START.match(line.strip())]
+    starts = [
+        i for i, line in enumerate(lines)
+        if ("Analysis" in line or "!analyze" in line) and _ANALYSIS_START.match(line.strip())
+    ]
     merged: list[int] = []
     for start in starts:
         # The prompt line and the banner below it open the same analysis.
@@ -100,17 +103,18 @@ def parse_analysis(lines: list[str]) -> AnalysisText:
     current: list[str] | None = None
     pending_key: str | None = None
     for line in lines:
-        key = _KEY.match(line)
+        stripped = line.lstrip()
+        key = _KEY.match(line) if stripped.startswith("Key") else None
         if key:
             pending_key = key.group(1)
             current = None
             continue
-        value = _VALUE.match(line)
+        value = _VALUE.match(line) if pending_key is not None and stripped.startswith("Value") else None
         if value and pending_key is not None:
             result.keys.setdefault(pending_key, value.group(1))
             pending_key = None
             continue
-        section = _SECTION.match(line)
+        section = _SECTION.match(line) if line[:1].isupper() and ":" in line else None
         if section and section.group(1) not in _NOT_SECTIONS:
             name = section.group(1)
             rest = section.group(2) if section.group(2) is not None else section.group(3)
@@ -132,6 +136,8 @@ def find_events(lines: list[str]) -> list[Event]:
     """Every exception event line in a session, in order."""
     events = []
     for number, line in enumerate(lines):
+        if " - code " not in line:
+            continue
         match = EVENT.match(line.strip())
         if match:
             events.append(
@@ -145,6 +151,8 @@ def stop_symbols(lines: list[str]) -> list[tuple[int, str]]:
     """`module!func+0x1f:` lines: where the debugger stopped, followed by a disassembly line."""
     found = []
     for number, line in enumerate(lines[:-1]):
+        if not line.rstrip().endswith(":"):
+            continue
         match = _STOP_SYMBOL.match(line.strip())
         if match and re.match(r"^\s*[0-9a-fA-F`]{8,17}\s+[0-9a-fA-F?]+\s", lines[number + 1]):
             found.append((number, match.group("sym")))

@@ -8,6 +8,7 @@ frames are shown but never blamed or keyed, because they are guesses.
 
 from __future__ import annotations
 
+import bisect
 import struct
 
 from crashfix.crash_codes import MACH_EXCEPTIONS, describe_ntstatus, describe_signal
@@ -160,10 +161,13 @@ def _scan(reader: fmt.Reader, dump: fmt.Minidump, sp: int, first: int, width: in
     size = min(thread.stack_size - offset, _SCAN_BYTES)
     stack = reader.bytes_at(thread.stack_rva + offset, max(size, 0))
     frames: list[Frame] = []
-    code = "<Q" if width == 8 else "<I"
-    for at in range(0, len(stack) - width + 1, width):
-        (value,) = struct.unpack_from(code, stack, at)
-        if value > 0x10000 and any(m.contains(value - 1) for m in dump.modules):
+    modules = sorted(dump.modules, key=lambda m: m.base)
+    bases = [m.base for m in modules]
+    count = len(stack) // width
+    values = struct.unpack_from(f"<{count}{'Q' if width == 8 else 'I'}", stack)
+    for value in values:
+        slot = bisect.bisect_right(bases, value - 1) - 1
+        if value > 0x10000 and slot >= 0 and modules[slot].contains(value - 1):
             frames.append(_module_frame(dump, first + len(frames), value, "scan", caller=True))
             if len(frames) + first >= _MAX_FRAMES:
                 break

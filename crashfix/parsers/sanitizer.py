@@ -13,6 +13,7 @@ import re
 from crashfix.crash_codes import describe_sanitizer
 from crashfix.errors import ParseError
 from crashfix.models import CrashReport, ExceptionInfo, Frame, RelatedStack, SourceFormat
+from crashfix.parsers.sniffing import marker, score
 from crashfix.symbols import split_symbol, strip_parameters
 
 FORMAT = SourceFormat.SANITIZER
@@ -29,19 +30,23 @@ _WARNING = re.compile(r"^(?:==\d+==)?\s*WARNING: ThreadSanitizer: (?P<kind>[\w -
 _ACCESS = re.compile(r"^(?P<rw>READ|WRITE) of size (?P<size>\d+) at 0x[0-9a-fA-F]+ thread (?P<thread>T\d+(?: \([^)]*\))?)", re.M)
 _SIGNAL_ACCESS = re.compile(r"The signal is caused by a (?P<rw>READ|WRITE) memory access")
 _THREAD = re.compile(r"\b(?:thread|\bin thread)\s+(?P<thread>T\d+(?: \([^)]*\))?)|\((?:pc|sp) .* (?P<t2>T\d+)\)")
-_FRAME = re.compile(r"^\s*#(?P<num>\d+)\s+(?P<addr>0x[0-9a-fA-F]+)\s+(?:in\s+(?P<rest>.*?)|(?P<bare>\(.*\)))\s*$")
-_MODULE = re.compile(r"\s*\((?P<mod>[^()]*?)\+(?P<off>0x[0-9a-fA-F]+)\)$")
-_LOCATION = re.compile(
-    r"^(?P<func>.*?)\s+(?P<file>(?:[A-Za-z]:)?\S*[/\\]\S*?|[\w.\-]+\.(?:c|cc|cpp|cxx|h|hh|hpp|hxx|inl|inc|mm|m|d|rs|S|s))"
-    r"(?::(?P<line>\d+)(?::(?P<col>\d+))?)?$"
+_FRAME = re.compile(
+    r"^\s*#(?P<num>\d+)\s+(?:(?P<addr>0x[0-9a-fA-F]+)\s+(?:in\s+(?P<rest>.*?)|(?P<bare>\(.*\)))"
+    r"|(?P<tsan>(?!0x)[^\s#].*?))\s*$"  # ThreadSanitizer prints frames without a pc
+)
+_MODULE = re.compile(r"\s*\((?P<mod>[^()+]*(?:\+[^()+]*)*?)\+(?P<off>0x[0-9a-fA-F]+)\)$")
+_LOCATION_TOKEN = re.compile(
+    r"(?P<file>(?:[A-Za-z]:)?\S*[/\\]\S*?|[\w.\-]+\.(?:c|cc|cpp|cxx|h|hh|hpp|hxx|inl|inc|mm|m|d|rs|S|s))"
+    r"(?::(?P<line>\d+)(?::(?P<col>\d+))?)?"
 )
 _SUMMARY = re.compile(r"^SUMMARY: (?P<tool>\w+Sanitizer): (?P<text>.+)$", re.M)
 _MARKERS = (
-    (re.compile(r"ERROR: \w*Sanitizer:"), 0.8),
-    (re.compile(r"^SUMMARY: \w+Sanitizer:", re.M), 0.5),
-    (re.compile(r"^ASAN:(?:SIG\w+|DEADLYSIGNAL)|Sanitizer:DEADLYSIGNAL", re.M), 0.5),
-    (re.compile(r"runtime error: "), 0.5),
-    (re.compile(r"WARNING: ThreadSanitizer:"), 0.7),
+    marker("Sanitizer:", 0.8, r"ERROR: \w*Sanitizer:"),
+    marker("SUMMARY: ", 0.5, r"^SUMMARY: \w+Sanitizer:"),
+    marker("DEADLYSIGNAL", 0.5),
+    marker("ASAN:SIG", 0.5),
+    marker("runtime error: ", 0.5),
+    marker("WARNING: ThreadSanitizer:", 0.7),
 )
 _KIND_CODES = {
     "attempting double-free": "double-free",
@@ -51,8 +56,7 @@ _KIND_CODES = {
 
 
 def sniff(text: str) -> float:
-    head = text[:200_000]
-    return min(1.0, sum(weight for pattern, weight in _MARKERS if pattern.search(head)))
+    return score(text[:200_000], _MARKERS)
 
 
 def parse(text: str) -> CrashReport:
@@ -146,22 +150,22 @@ def _stacks(text: str) -> list[tuple[str, list[Frame]]]:
 
 
 def _frame(index: int, match: re.Match[str]) -> Frame:
-    address = int(match.group("addr"), 16)
-    rest = (match.group("rest") or match.group("bare") or "").strip()
+    address = int(match.group("addr"), 16) if match.group("addr") else None
+    rest = (match.group("rest") or match.group("bare") or match.group("tsan") or "").strip()
     module = file = None
     line = None
     offset = None
-    module_match = _MODULE.search(rest)
+    module_match = _MODULE.search(rest) if rest.endswith(")") and "+0x" in rest else None
     if module_match:
         module = re.split(r"[\\/]", module_match.group("mod").strip())[-1] or None
         offset = int(module_match.group("off"), 16)
         rest = rest[: module_match.start()].strip()
-    else:
-        location = _LOCATION.match(rest)
-        if location:
-            file = location.group("file")
-            line = int(location.group("line")) if location.group("line") else None
-            rest = location.group("func").strip()
+    head, _, last = rest.rpartition(" ")
+    location = _LOCATION_TOKEN.fullmatch(last) if head else None
+    if location:
+        file = location.group("file")
+        line = int(location.group("line")) if location.group("line") else None
+        rest = head.strip()
     function = None
     if rest:
         _, function, _ = split_symbol(rest, bare_is_module=False)

@@ -15,6 +15,7 @@ from crashfix.crash_codes import describe_ntstatus, normalize_code
 from crashfix.errors import ParseError
 from crashfix.models import BuildInfo, CrashReport, ExceptionInfo, Frame, SourceFormat
 from crashfix.parsers.assertion import assertion_frame, find_assertion
+from crashfix.parsers.sniffing import marker, score
 from crashfix.symbols import split_symbol, strip_parameters
 
 FORMAT = SourceFormat.WHEATY
@@ -33,18 +34,18 @@ _REVISION = re.compile(r"^\s*Revision:\s*(?P<text>.+?)\s*$", re.M)
 _HASH = re.compile(r"(?<![\d-])\b([0-9a-f]{7,40}\+?)(?=[\s)]|$)")
 _OS = re.compile(r"\*+\s*Operation System\s*\**:?\s*\n(?P<os>[^\n]*)")
 _MARKERS = (
-    (re.compile(r"^\s*Exception code:\s*[0-9A-Fa-f]{8}", re.M), 0.35),
-    (re.compile(r"^Fault address:\s+[0-9A-Fa-f]+", re.M), 0.35),
-    (re.compile(r"^Call stack:\s*$", re.M), 0.25),
-    (re.compile(r"^Address\s+Frame\s+Function\s+SourceFile", re.M), 0.5),
-    (re.compile(r"\*\s*Hardware\s*\*\*\*|^Number Of Processors:", re.M), 0.2),
-    (re.compile(r"^\s*Revision:.*\brev\.", re.M), 0.2),
+    marker("Exception code:", 0.35, r"^\s*Exception code:\s*[0-9A-Fa-f]{8}"),
+    marker("Fault address:", 0.35, r"^Fault address:\s+[0-9A-Fa-f]+"),
+    marker("Call stack:", 0.25, r"^Call stack:\s*$"),
+    marker("SourceFile", 0.5, r"^Address\s+Frame\s+Function\s+SourceFile"),
+    marker("Hardware ***", 0.2),
+    marker("Number Of Processors:", 0.1),
+    marker("Revision:", 0.2, r"^\s*Revision:.*\brev\."),
 )
 
 
 def sniff(text: str) -> float:
-    head = text[:100_000]
-    return min(1.0, sum(weight for pattern, weight in _MARKERS if pattern.search(head)))
+    return score(text[:100_000], _MARKERS)
 
 
 def parse(text: str) -> CrashReport:
@@ -135,14 +136,9 @@ def _crash_stack(text: str) -> tuple[list[Frame], bool]:
         frames.append(frame)
     else:
         cut = True
-    if frames and _looks_cut(lines[start + 1 :], frames):
-        cut = True
+    if frames and frames[-1].function is not None and frames[-1].offset is None:
+        cut = True  # `ScriptMgr::OnConfigLo`: a symbol cut mid-name
     return frames, cut
-
-
-def _looks_cut(block: list[str], frames: list[Frame]) -> bool:
-    last = frames[-1]
-    return last.function is not None and last.offset is None
 
 
 def _parse_frame(index: int, line: str) -> Frame | None:
@@ -151,7 +147,8 @@ def _parse_frame(index: int, line: str) -> Frame | None:
         return None
     address = int(match.group("pc"), 16)
     rest = (match.group("rest") or "").strip()
-    if rest.startswith("[inline] "):
+    inline = rest.startswith("[inline] ")
+    if inline:
         rest = rest[len("[inline] ") :]
     symbolized = _SYMBOLIZED.match(rest)
     if symbolized and not _UNSYMBOLIZED.match(rest):
@@ -160,6 +157,7 @@ def _parse_frame(index: int, line: str) -> Frame | None:
             index=index, function=strip_parameters(function or symbolized.group("fn")),
             offset=int(symbolized.group("disp"), 16), address=address,
             file=symbolized.group("file"), line=int(symbolized.group("line")) if symbolized.group("line") else None,
+            trust="inline" if inline else None,
         )
     unsymbolized = _UNSYMBOLIZED.match(rest)
     if unsymbolized and unsymbolized.group("mod"):

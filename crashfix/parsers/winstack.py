@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from crashfix.models import Frame
-from crashfix.symbols import split_symbol, strip_parameters
+from crashfix.symbols import normalize_module, split_symbol, strip_parameters
 
 _ADDR = r"[0-9a-fA-F]{8}(?:`[0-9a-fA-F]{8})?|[0-9a-fA-F]{16}"
 _FRAME_NO = r"(?:[0-9a-fA-F]{2}\s+)?"
@@ -65,7 +65,11 @@ def _hex(text: str) -> int:
 
 
 def symbol_to_frame(index: int, symbol: str, export_modules: frozenset[str] = frozenset()) -> Frame:
-    """`mod!Func+0x1f [file @ 12]`, `mod+0x1234` or `0x3d30fc3` as a Frame."""
+    """`mod!Func+0x1f [file @ 12]`, `mod+0x1234` or `0x3d30fc3` as a Frame.
+
+    `export_modules` holds normalised names (see `normalize_module`) of modules the
+    debugger had only export symbols for.
+    """
     file = line = None
     source = _SOURCE.search(symbol)
     if source:
@@ -82,7 +86,7 @@ def symbol_to_frame(index: int, symbol: str, export_modules: frozenset[str] = fr
     if not function:
         symbols = "none"
     elif module and (
-        module.lower() in export_modules
+        normalize_module(module) in export_modules
         or (offset is not None and offset >= EXPORT_OFFSET_THRESHOLD)
         or re.fullmatch(r"Ordinal\d+|_?Z[NKSLT]\w+|DllUnregisterServer|DllGetClassObject", function)
     ):

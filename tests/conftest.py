@@ -1,0 +1,84 @@
+"""Shared test fixtures: the shared corpus, the real test game server, and guards.
+
+Guards follow cibuildwheel's `mock_protection`: every test runs without credentials
+and with service URLs pointing at a closed port, so a test that forgets to start its
+fake server fails loudly instead of reaching the internet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("CRASHFIX_SHARED_DIR", ROOT.parent / "shared"))
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def no_real_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may use real credentials or reach a real service."""
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", closed)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", closed)
+    monkeypatch.setenv("CRASHFIX_STATE_DIR", str(tmp_path / "state"))
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """`../shared`: skip with a reason when absent, fail when CI requires it."""
+    path = shared_dir()
+    if not (path / "corpus" / "MANIFEST.tsv").is_file():
+        message = f"the shared corpus is not at {path} (set CRASHFIX_SHARED_DIR)"
+        if os.environ.get("CRASHFIX_REQUIRE_SHARED") == "1":
+            pytest.fail(message + " and CRASHFIX_REQUIRE_SHARED=1")
+        pytest.skip(message)
+    return path
+
+
+def require_tools(*names: str) -> None:
+    """Skip (or, under CRASHFIX_REQUIRE_TOOLS=1, fail) when a build tool is missing."""
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        message = f"needs {', '.join(missing)} on PATH"
+        if os.environ.get("CRASHFIX_REQUIRE_TOOLS") == "1":
+            pytest.fail(message + " and CRASHFIX_REQUIRE_TOOLS=1")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def gameserver_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test game server built for real with cmake (RelWithDebInfo)."""
+    require_tools("cmake", "c++")
+    build = tmp_path_factory.mktemp("gameserver-build")
+    subprocess.run(["cmake", "-S", str(FIXTURES / "gameserver"), "-B", str(build)],
+                   check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(build), "--parallel", "2"], check=True, capture_output=True)
+    return build
+
+
+@pytest.fixture(scope="session")
+def gameserver_asan_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test game server built with AddressSanitizer."""
+    require_tools("cmake", "c++")
+    build = tmp_path_factory.mktemp("gameserver-asan")
+    subprocess.run(["cmake", "-S", str(FIXTURES / "gameserver"), "-B", str(build), "-DGAMESERVER_ASAN=ON"],
+                   check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(build), "--parallel", "2"], check=True, capture_output=True)
+    return build
