@@ -39,7 +39,7 @@ def main() -> int:
     per_file: dict[Path, list[float]] = defaultdict(list)
     failures = 0
     round_times = []
-    for path, data in inputs:  # warm-up: compile the skip list and regexes once
+    for _, data in inputs:  # warm-up: compile the skip list and regexes once
         try:
             analyze_bytes(data)
         except ParseError:
@@ -56,7 +56,8 @@ def main() -> int:
         round_times.append(time.perf_counter() - round_start)
 
     median_round = statistics.median(round_times)
-    print(f"files: {len(inputs)} ({total_bytes / 1e6:.2f} MB), rounds: {args.rounds}, parse errors: {failures // args.rounds}")
+    print(f"files: {len(inputs)} ({total_bytes / 1e6:.2f} MB), rounds: {args.rounds}, "
+          f"parse errors: {failures // args.rounds}")
     print(f"throughput (median round): {len(inputs) / median_round:,.0f} reports/s, "
           f"{total_bytes / median_round / 1e6:.1f} MB/s; best round {len(inputs) / min(round_times):,.0f} reports/s")
     medians = sorted(((statistics.median(times), path) for path, times in per_file.items()), reverse=True)

@@ -145,7 +145,10 @@ def _last_top_level_token(name: str) -> str:
 
 def strip_parameters(name: str) -> str:
     """`void Foo<int>::bar(int) const` -> `Foo<int>::bar`; names stay otherwise as shown."""
-    name = " ".join(_GDB_CLONE.sub("", name).split()) if ("  " in name or "[clone" in name or "\t" in name) else name.strip()
+    if "  " in name or "[clone" in name or "\t" in name:
+        name = " ".join(_GDB_CLONE.sub("", name).split())
+    else:
+        name = name.strip()
     if not name or "(" not in name and " " not in name:
         return name
     simple = _SIMPLE_CALL.match(name)

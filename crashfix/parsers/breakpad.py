@@ -118,7 +118,9 @@ def _parse_human(text: str) -> CrashReport:
     reason = re.search(r"^Crash reason:\s+(.+)$", text, re.M)
     address = re.search(r"^Crash address:\s+(0x[0-9a-fA-F]+)", text, re.M)
     report = CrashReport(format=FORMAT)
-    report.exception = exception_from_reason(reason.group(1) if reason else "", _int(address.group(1)) if address else None)
+    report.exception = exception_from_reason(
+        reason.group(1) if reason else "", _int(address.group(1)) if address else None
+    )
     thread = _THREAD.search(text)
     if thread is None:
         raise ParseError("minidump_stackwalk output without a crashed thread")
@@ -236,13 +238,15 @@ def _parse_process_state(text: str) -> CrashReport:
     reason = re.search(r'crash_reason: "([^"]*)"', text)
     address = re.search(r"crash_address: (\d+)", text)
     report = CrashReport(format=FORMAT)
-    report.exception = exception_from_reason(reason.group(1) if reason else "", _int(address.group(1)) if address else None)
+    report.exception = exception_from_reason(
+        reason.group(1) if reason else "", _int(address.group(1)) if address else None
+    )
     requesting = re.search(r"requesting_thread: (-?\d+)", text)
     report.crashing_thread = requesting.group(1) if requesting else None
     threads = text.split("CallStack {")[1:]
     index = int(requesting.group(1)) if requesting and int(requesting.group(1)) >= 0 else 0
     if index < len(threads):
-        frames = []
+        frames: list[Frame] = []
         for match in re.finditer(
             r"instruction: (?P<ip>\d+),\s*trust: (?P<trust>\w+),\s*module: (?:Some\((?P<mod>.*?)\n {20}\)|None)",
             threads[index], re.S,
@@ -262,7 +266,7 @@ def _parse_process_state(text: str) -> CrashReport:
 
 
 def _frames_from_addresses(addresses: list[int], modules: list[tuple[int, int, str]], trust: str) -> list[Frame]:
-    frames = []
+    frames: list[Frame] = []
     for address in addresses:
         module = next(((base, name) for base, size, name in modules if base <= address < base + size), None)
         frames.append(Frame(

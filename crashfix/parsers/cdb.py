@@ -157,9 +157,9 @@ def _exception(analysis: AnalysisText, text: str, events: list[Event], start: in
     if match:
         code = match.group(1)
     code = code or analysis.first("EXCEPTION_CODE_STR") or analysis.key("Failure.Exception.Code")
-    for name in ("EXCEPTION_CODE", "ERROR_CODE"):
-        if not code and analysis.first(name):
-            status = _NTSTATUS.search(analysis.first(name) or "")
+    for section in ("EXCEPTION_CODE", "ERROR_CODE"):
+        if not code and analysis.first(section):
+            status = _NTSTATUS.search(analysis.first(section) or "")
             code = status.group(1) if status else None
     code = code or analysis.first("FAILURE_EXCEPTION_CODE")
     if not code:

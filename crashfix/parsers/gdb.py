@@ -193,7 +193,7 @@ def _parse_frame(index: int, text: str) -> Frame | None:
     at = _AT.search(rest)
     if at:
         file, line, rest = at.group("file"), int(at.group("line")), rest[: at.start()]
-    function = _function_of(rest.strip())
+    function: str | None = _function_of(rest.strip())
     if function in ("??", ""):
         function = None
     frame = Frame(index=index, function=function, file=file, line=line, address=address, module=module)

@@ -79,8 +79,8 @@ def _exception(record: fmt.ExceptionRecord, platform: str | None) -> ExceptionIn
         return _mach_exception(record)
     code = f"{record.code:08x}"
     subcode = record.parameters[0] if code in ("c0000409", "c0000602") and record.parameters else None
-    name, crash_class = describe_ntstatus(code, subcode)
-    info = ExceptionInfo(code=code, name=name, crash_class=crash_class, instruction_address=record.address)
+    status_name, crash_class = describe_ntstatus(code, subcode)
+    info = ExceptionInfo(code=code, name=status_name, crash_class=crash_class, instruction_address=record.address)
     if code in ("c0000005", "c0000006") and len(record.parameters) >= 2:
         info.access = {0: "read", 1: "write", 8: "execute"}.get(record.parameters[0])  # type: ignore[assignment]
         info.address = record.parameters[1]

@@ -20,14 +20,17 @@ FORMAT = SourceFormat.SANITIZER
 
 _ERROR = re.compile(
     r"^(?:==\d+==)?\s*ERROR: (?P<tool>\w*Sanitizer): (?P<kind>.+?)"
-    r"(?: on (?:unknown )?address:? (?P<addr>0x[0-9a-fA-F]+)| on (?P<addr2>0x[0-9a-fA-F]+)|: (?P<addr3>0x[0-9a-fA-F]+)|$)"
+    r"(?: on (?:unknown )?address:? (?P<addr>0x[0-9a-fA-F]+)| on (?P<addr2>0x[0-9a-fA-F]+)"
+    r"|: (?P<addr3>0x[0-9a-fA-F]+)|$)"
     r"(?P<tail>.*)$",
     re.M,
 )
 _OLD_MARKER = re.compile(r"^ASAN:(?P<sig>SIG[A-Z]+)\s*$", re.M)
 _UBSAN = re.compile(r"^(?P<file>\S+?):(?P<line>\d+):(?:(?P<col>\d+):)? runtime error: (?P<msg>.+)$", re.M)
 _WARNING = re.compile(r"^(?:==\d+==)?\s*WARNING: ThreadSanitizer: (?P<kind>[\w -]+?)(?: \(pid=\d+\))?\s*$", re.M)
-_ACCESS = re.compile(r"^(?P<rw>READ|WRITE) of size (?P<size>\d+) at 0x[0-9a-fA-F]+ thread (?P<thread>T\d+(?: \([^)]*\))?)", re.M)
+_ACCESS = re.compile(
+    r"^(?P<rw>READ|WRITE) of size (?P<size>\d+) at 0x[0-9a-fA-F]+ thread (?P<thread>T\d+(?: \([^)]*\))?)", re.M
+)
 _SIGNAL_ACCESS = re.compile(r"The signal is caused by a (?P<rw>READ|WRITE) memory access")
 _THREAD = re.compile(r"\b(?:thread|\bin thread)\s+(?P<thread>T\d+(?: \([^)]*\))?)|\((?:pc|sp) .* (?P<t2>T\d+)\)")
 _FRAME = re.compile(

@@ -55,8 +55,9 @@ def parse(text: str) -> CrashReport:
     os_match = _OS.search(text)
     if os_match and os_match.group("os").strip():
         report.facts["os_version"] = os_match.group("os").strip()
-    if report.build and report.build.build_type:
-        report.arch = "x64" if "Win64" in report.build.build_type else "x86" if "Win32" in report.build.build_type else None
+    build_type = report.build.build_type if report.build else None
+    if build_type:
+        report.arch = "x64" if "Win64" in build_type else "x86" if "Win32" in build_type else None
     report.assertion = find_assertion(text) if "Assertion message" in text or "ASSERTION FAILED" in text else None
     frames, cut = _crash_stack(text)
     fault = _FAULT.search(text)
