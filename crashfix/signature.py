@@ -78,7 +78,7 @@ def signature_frames(report: CrashReport, blame: Blame, rules: SkipRules) -> lis
     return chosen
 
 
-def quality_reasons(report: CrashReport, blame: Blame, frames: list[Frame]) -> list[str]:
+def quality_reasons(blame: Blame, frames: list[Frame]) -> list[str]:
     """Why a signature cannot be trusted to tell bugs apart; empty when it can."""
     reasons: list[str] = []
     if not frames:
@@ -99,7 +99,7 @@ def compute_signature(report: CrashReport, blame: Blame, rules: SkipRules) -> Si
     frames = signature_frames(report, blame, rules)
     klass = crash_class(report, blame)
     keys = [frame_key(f) for f in frames]
-    reasons = quality_reasons(report, blame, frames)
+    reasons = quality_reasons(blame, frames)
     quality = "low" if reasons else "good"
     key_parts = [f"v{SIGNATURE_VERSION}", quality, klass, *keys]
     if quality == "low":

@@ -60,6 +60,53 @@ def _strip_timestamps(lines: list[str]) -> list[str]:
     return lines
 
 
+_BANNER = re.compile(r"^[*#=\-\s]+$|^\*.*\*$|^#.*#$")
+MIN_WRAP_WIDTH = 40
+
+
+def _shape(line: str) -> str:
+    """The look of a line's start: `#12 0x5f` and `#13 0x4a` share one."""
+    return re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", line[:8]))
+
+
+def _unwrap_fixed_width(lines: list[str]) -> list[str]:
+    """Rejoin lines a terminal or mail client cut at a fixed width.
+
+    Hard wrapping leaves lines of exactly the same, maximal length, each followed by
+    the shorter rest of its line. Fixed-width columns (a stack whose lines all have
+    the same length) also produce equal maximal lengths, but there the next line is
+    usually another full line; so most full-width lines must be followed by a
+    shorter, non-empty fragment before anything is joined. Banners never count.
+    """
+    if len(lines) < 4:
+        return lines
+    width = max(len(line) for line in lines)
+    if width < MIN_WRAP_WIDTH:
+        return lines
+    full = [i for i, line in enumerate(lines) if len(line) == width and not _BANNER.match(line)]
+    followed = [
+        i for i in full
+        if i + 1 < len(lines) and 0 < len(lines[i + 1].strip()) < width
+        and _shape(lines[i + 1]) != _shape(lines[i])  # a new record of the same kind is not a fragment
+    ]
+    if len(followed) < 2 or len(followed) < 0.5 * len(full):
+        return lines
+    joined: list[str] = []
+    carry = ""
+    for number, line in enumerate(lines):
+        following = lines[number + 1] if number + 1 < len(lines) else ""
+        if len(line) == width and not _BANNER.match(line) and following.strip() and (
+            _shape(following) != _shape(carry + line)
+        ):
+            carry += line
+            continue
+        joined.append(carry + line)
+        carry = ""
+    if carry:
+        joined.append(carry)
+    return joined
+
+
 def _strip_quotes(lines: list[str]) -> list[str]:
     content = [line for line in lines if line.strip()]
     if content and sum(1 for line in content if line.startswith(">")) >= 0.8 * len(content):
@@ -81,6 +128,7 @@ def clean_text(text: str) -> str:
     if text.startswith(">") or "\n>" in text:
         lines = _strip_quotes(lines)
     lines = _strip_timestamps(lines)
+    lines = _unwrap_fixed_width(lines)
     joined = "\n".join(line.rstrip() for line in lines)
     if "\\" in joined:
         joined = re.sub(r"\*\*\\\*", "***", joined)

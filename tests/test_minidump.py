@@ -18,8 +18,13 @@ MINIDUMPS = Path("corpus") / "minidump"
 
 
 def build_minidump(*, code: int = 0xC0000005, params: tuple[int, ...] = (1, 0x45), with_exception: bool = True,
-                   eip: int = 0x0040429E, module_base: int = 0x00400000, module_size: int = 0x2D000) -> bytes:
-    """A small x86 Windows minidump: system info, one module, one thread, maybe an exception."""
+                   eip: int = 0x0040429E, module_base: int = 0x00400000, module_size: int = 0x2D000,
+                   ebp: int = 0, full_memory_stack: tuple[int, bytes] | None = None) -> bytes:
+    """A small x86 Windows minidump: system info, one module, one thread, maybe an exception.
+
+    `full_memory_stack` = (address, bytes) stores the stack in a Memory64List stream, as
+    full-memory dumps do, instead of in the thread's own stack descriptor.
+    """
     streams: list[tuple[int, bytes]] = []
     blob = bytearray()
 
@@ -28,12 +33,12 @@ def build_minidump(*, code: int = 0xC0000005, params: tuple[int, ...] = (1, 0x45
         return len(blob) - len(data)
 
     # Payloads live after a fixed-size header area; offsets are patched below.
-    header_size, directory_entries = 32, 4
+    header_size, directory_entries = 32, 5
     base = header_size + 12 * directory_entries
     context = bytearray(716)
     struct.pack_into("<I", context, 184, eip)  # Eip
     struct.pack_into("<I", context, 196, 0x0012FE84)  # Esp
-    struct.pack_into("<I", context, 180, 0)  # Ebp: no frame-pointer chain
+    struct.pack_into("<I", context, 180, ebp)  # Ebp: 0 means no frame-pointer chain
     context_rva = base + place(bytes(context))
     name = "C:\\server\\worldserver.exe".encode("utf-16-le")
     name_rva = base + place(struct.pack("<I", len(name)) + name)
@@ -47,6 +52,10 @@ def build_minidump(*, code: int = 0xC0000005, params: tuple[int, ...] = (1, 0x45
         exception = struct.pack("<IIIIQQII", 7, 0, code, 0, 0, eip, len(params), 0)
         exception += struct.pack("<15Q", *information) + struct.pack("<II", len(context), context_rva)
         streams.append((fmt.EXCEPTION, exception))
+    if full_memory_stack is not None:
+        address, stack = full_memory_stack
+        data_rva = base + place(stack)
+        streams.append((fmt.MEMORY64_LIST, struct.pack("<QQQQ", 1, data_rva, address, len(stack))))
     directory = bytearray()
     for stream_type, payload in streams:
         rva = base + place(payload)
@@ -65,6 +74,19 @@ def test_a_windows_access_violation() -> None:
         "worldserver.exe", 0x429E, "context")
     assert report.signature is not None and report.signature.quality == "low"
     assert report.signature.frames == ["worldserver+0x429e"]
+
+
+def test_frame_pointer_chain_in_a_full_memory_dump() -> None:
+    """x86 frames from the EBP chain, with the stack stored in a Memory64List stream."""
+    stack_base = 0x0012FE00
+    stack = bytearray(0x200)
+    # [ebp] = caller's ebp, [ebp+4] = return address; two frames, then a null ebp.
+    struct.pack_into("<II", stack, 0x88, stack_base + 0x170, 0x00404200)
+    struct.pack_into("<II", stack, 0x170, 0, 0x004053EC)
+    dump = build_minidump(ebp=stack_base + 0x88, full_memory_stack=(stack_base, bytes(stack)))
+    report = analyze_bytes(dump)
+    walked = [(f.offset, f.trust) for f in report.frames]
+    assert walked[:3] == [(0x429E, "context"), (0x41FF, "frame-pointer"), (0x53EB, "frame-pointer")]
 
 
 def test_a_dump_without_exception_is_a_snapshot() -> None:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import codecs
+from pathlib import Path
+
+import pytest
 
 from crashfix.analysis import analyze_text
+from crashfix.cli import example_paths
+from crashfix.errors import ParseError
 from crashfix.textclean import clean_text, decode
+from tests.conftest import shared_dir
 
 GDB = """Program terminated with signal SIGSEGV, Segmentation fault.
 #0  0x0000556d48e636c6 in Unit::DealDamage (this=0x0) at /src/game/Unit.cpp:812
@@ -63,3 +69,31 @@ def test_quoted_paste_is_unquoted() -> None:
 
 def test_crlf_line_endings() -> None:
     assert analyze_text(GDB.replace("\n", "\r\n")).signature == analyze_text(GDB).signature
+
+
+def hard_wrap(text: str, width: int) -> str:
+    """What a terminal of `width` columns does to long lines when they are copied."""
+    return "\n".join(line[i : i + width] for line in text.split("\n") for i in range(0, max(len(line), 1), width))
+
+
+def _wrap_cases() -> list[Path]:
+    cases = example_paths()
+    corpus = shared_dir() / "corpus"
+    if corpus.is_dir():
+        cases += sorted(corpus.rglob("*.txt"))
+    return cases
+
+
+@pytest.mark.parametrize("width", [80, 120, 160])
+def test_hard_wrapped_pastes_keep_their_blame_and_signature(width: int) -> None:
+    changed = []
+    for path in _wrap_cases():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            original = analyze_text(text)
+        except ParseError:
+            continue
+        wrapped = analyze_text(hard_wrap(text, width))
+        if original.signature != wrapped.signature or original.blamed_frame != wrapped.blamed_frame:
+            changed.append(f"{path.name}: {original.signature.text} -> {wrapped.signature.text}")  # type: ignore[union-attr]
+    assert not changed, "\n".join(changed)

@@ -119,7 +119,7 @@ def _stacks(lines: list[str]) -> list[_Stack]:
     def flush() -> None:
         nonlocal logical
         if logical and current is not None:
-            frame = _parse_frame(len(current.frames), " ".join(logical))
+            frame = _parse_frame(len(current.frames), _join(logical))
             if frame is not None:
                 current.frames.append(frame)
         logical = []
@@ -146,6 +146,9 @@ def _stacks(lines: list[str]) -> list[_Stack]:
         if logical and line.startswith((" ", "\t")) and _continues(logical, line):
             logical.append(line.strip())
             continue
+        if logical and _hard_wrapped(logical, line):
+            logical.append("\x00" + line.strip())  # glued without a space, see _join
+            continue
         flush()
     flush()
     return stacks
@@ -169,9 +172,25 @@ def _plausible_frame(line: str, match: re.Match[str]) -> bool:
     return bool(re.match(r"^\S.*? \(.*\)(?: at \S+:\d+)?$", rest)) and not rest.endswith((";", "{"))
 
 
+def _join(parts: list[str]) -> str:
+    """gdb's own continuation lines join with a space; hard-wrap fragments join directly."""
+    return " ".join(parts).replace(" \x00", "")
+
+
+def _hard_wrapped(logical: list[str], line: str) -> bool:
+    """A frame cut mid-path by a fixed-width wrap: `... at /src/Ce` + `ll.h:333`."""
+    text = _join(logical)
+    stripped = line.strip()
+    if not stripped or _FRAME_START.match(line) or stripped.startswith(("(gdb)", "[", "Thread ", "No locals")):
+        return False
+    if re.match(r"^\d+\s", stripped):
+        return False  # a source line gdb echoed
+    return " at " in text and not re.search(r":\d+\s*$", text) or text.count("(") > text.count(")")
+
+
 def _continues(logical: list[str], line: str) -> bool:
     """Wrapped arguments and `at file:line`/`from lib` continuations, not `bt full` locals."""
-    text = " ".join(logical)
+    text = _join(logical)
     depth = text.count("(") - text.count(")")
     stripped = line.strip()
     if depth > 0:

@@ -23,9 +23,7 @@ SYSTEM_INFO = 7
 MEMORY64_LIST = 9
 COMMENT_A = 10
 COMMENT_W = 11
-BREAKPAD_INFO = 0x47670001
 ASSERTION_INFO = 0x47670002
-LINUX_LSB_RELEASE = 0x47670005
 CRASHPAD_INFO = 0x43500001
 
 ARCHITECTURES = {0: "x86", 5: "arm", 9: "amd64", 12: "arm64", 0x8003: "arm64"}
@@ -174,6 +172,14 @@ def read(data: bytes) -> Minidump:
         for i in range(min(count, 1_000_000)):
             mem_start, mem_size, mem_rva = reader.unpack("QII", start + 16 * i)
             dump.memory.append((mem_start, mem_rva, mem_size))
+    if MEMORY64_LIST in dump.streams:
+        # Full-memory dumps (procdump -ma, MiniDumpWithFullMemory): ranges stored back to back.
+        rva, _ = dump.streams[MEMORY64_LIST]
+        count, data_rva = reader.u64(rva), reader.u64(rva + 8)
+        for i in range(min(count, 1_000_000)):
+            mem_start, mem_size = reader.unpack("QQ", rva + 16 + 16 * i)
+            dump.memory.append((mem_start, data_rva, mem_size))
+            data_rva += mem_size
     return dump
 
 

@@ -126,11 +126,22 @@ def _other_finding(text: str) -> tuple[ExceptionInfo | None, int]:
     return None, 0
 
 
+_NOT_CONTINUATION = ("SUMMARY", "==", "0x", "Shadow", "HINT", "Address", "AddressSanitizer", "READ ", "WRITE ",
+                     "freed by", "previously allocated", "allocated by", "Thread T", "Direct leak", "Indirect leak")
+
+
+def _is_continuation(line: str) -> bool:
+    """The rest of a frame line that a terminal or mailer wrapped onto the next line."""
+    stripped = line.strip()
+    return bool(stripped) and not stripped.endswith(":") and not stripped.startswith(_NOT_CONTINUATION)
+
+
 def _stacks(text: str) -> list[tuple[str, list[Frame]]]:
     """Consecutive `#N` frame blocks, each titled by the line before it."""
     stacks: list[tuple[str, list[Frame]]] = []
     title = "crash"
     current: list[Frame] | None = None
+    last_line = ""
     for line in text.split("\n"):
         match = _FRAME.match(line)
         if match:
@@ -138,14 +149,20 @@ def _stacks(text: str) -> list[tuple[str, list[Frame]]]:
             if current is None or number == 0 and current:
                 current = []
                 stacks.append((title, current))
-            frame = _frame(len(current), match)
-            current.append(frame)
+            current.append(_frame(len(current), match))
+            last_line = line.rstrip()
             continue
+        if current and last_line and _is_continuation(line):
+            joined = _FRAME.match(last_line + line.strip())
+            if joined:
+                current[-1] = _frame(current[-1].index, joined)
+                last_line = last_line + line.strip()
+                continue
+        last_line = ""
         stripped = line.strip()
         if not stripped:
             continue
-        if current is not None and stripped:
-            current = None
+        current = None
         title = stripped.rstrip(":")
     for _, frames in stacks:
         _mark_inline(frames)

@@ -10,6 +10,7 @@ module and offset, and an `Assertion message:` still names the assertion site.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from crashfix.crash_codes import describe_ntstatus, normalize_code
 from crashfix.errors import ParseError
@@ -27,7 +28,9 @@ _FRAME = re.compile(
 _SYMBOLIZED = re.compile(rf"^(?P<fn>.*?)\+(?P<disp>{_HEX}+)(?:\s+(?P<file>\S.*?) line (?P<line>\d+))?\s*$")
 _UNSYMBOLIZED = re.compile(rf"^(?P<sec>{_HEX}{{2,8}}):(?P<off>{_HEX}+)(?:\s+(?P<mod>.*))?$")
 _FAULT = re.compile(
-    rf"^Fault address:\s+(?P<addr>{_HEX}+)\s+(?P<sec>{_HEX}+):(?P<off>{_HEX}+)\s*(?P<mod>.*?)\s*$", re.M
+    rf"^Fault address:\s+(?P<addr>{_HEX}+)\s+(?P<sec>{_HEX}+):(?P<off>{_HEX}+)\s*(?P<mod>.*?)\s*"
+    rf"(?:\n(?P<wrapped>[^\s:][^:\n]*\.(?:exe|dll))\s*)?$",  # a path wrapped onto the next line
+    re.M,
 )
 _EXCEPTION = re.compile(rf"^\s*Exception code:\s*(?P<code>{_HEX}{{8}})\s*(?P<name>.*?)\s*$", re.M)
 _REVISION = re.compile(r"^\s*Revision:\s*(?P<text>.+?)\s*$", re.M)
@@ -60,7 +63,7 @@ def parse(text: str) -> CrashReport:
         report.arch = "x64" if "Win64" in build_type else "x86" if "Win32" in build_type else None
     report.assertion = find_assertion(text) if "Assertion message" in text or "ASSERTION FAILED" in text else None
     frames, cut = _crash_stack(text)
-    fault = _FAULT.search(text)
+    fault = _fault(text)
     frames, dropped = _drop_cut_frames(frames, fault)
     cut = cut or dropped
     frames = _reconcile_with_fault(frames, fault)
@@ -68,8 +71,8 @@ def parse(text: str) -> CrashReport:
         frame = assertion_frame(report.assertion)
         frames = [frame] if frame else []
     report.frames = frames
-    if fault and fault.group("mod"):
-        report.faulting_module = re.split(r"[\\/]", fault.group("mod"))[-1]
+    if fault and fault.path:
+        report.faulting_module = re.split(r"[\\/]", fault.path)[-1]
         report.process = report.faulting_module
     if cut or "Error writing the crash log" in text:
         report.warn("truncated", "the crash log is cut short; its call stack is incomplete")
@@ -78,6 +81,23 @@ def parse(text: str) -> CrashReport:
     if report.exception is None and not frames:
         raise ParseError("crash log without an exception code or a call stack")
     return report
+
+
+class Fault(NamedTuple):
+    """The `Fault address:` line: where the exception happened, even if the stack is lost."""
+
+    address: int
+    section: int
+    offset: int
+    path: str
+
+
+def _fault(text: str) -> Fault | None:
+    match = _FAULT.search(text)
+    if match is None:
+        return None
+    path = match.group("mod") + (match.group("wrapped") or "")
+    return Fault(int(match.group("addr"), 16), int(match.group("sec"), 16), int(match.group("off"), 16), path)
 
 
 def _exception(text: str) -> ExceptionInfo | None:
@@ -117,6 +137,7 @@ def _crash_stack(text: str) -> tuple[list[Frame], bool]:
         return [], True
     frames: list[Frame] = []
     cut = False
+    last_line = ""
     for line in lines[start + 1 :]:
         stripped = line.strip()
         if stripped.startswith("Address") and "Frame" in stripped:
@@ -130,8 +151,14 @@ def _crash_stack(text: str) -> tuple[list[Frame], bool]:
         if stripped.startswith("[") or line.startswith("\t"):
             continue  # a gap marker or a variable line
         frame = _parse_frame(len(frames), stripped)
+        if frame is None and frames and last_line:
+            # The rest of the previous frame line, wrapped by a terminal or mailer.
+            last_line += stripped
+            frames[-1] = _parse_frame(frames[-1].index, last_line) or frames[-1]
+            continue
         if frame is None:
             break
+        last_line = stripped
         if frame.function is None and frame.module is None and frame.section is None:
             cut = True
         frames.append(frame)
@@ -176,7 +203,7 @@ def _parse_frame(index: int, line: str) -> Frame | None:
 _MODULE_FILE = re.compile(r"\.(?:exe|dll|sys|ocx|so(?:\.\d+)*)$", re.IGNORECASE)
 
 
-def _drop_cut_frames(frames: list[Frame], fault: re.Match[str] | None) -> tuple[list[Frame], bool]:
+def _drop_cut_frames(frames: list[Frame], fault: Fault | None) -> tuple[list[Frame], bool]:
     """The last frame line of a cut paste holds a partial path or just an address."""
     if not frames:
         return frames, False
@@ -184,7 +211,7 @@ def _drop_cut_frames(frames: list[Frame], fault: re.Match[str] | None) -> tuple[
     if last.function is None and last.module is None and last.section is None and len(frames) > 1:
         return frames[:-1], True
     if last.module is not None and not _MODULE_FILE.search(last.module):
-        fault_path = fault.group("mod").strip() if fault else ""
+        fault_path = fault.path.strip() if fault else ""
         partial = last.module
         if fault_path and re.split(r"[\\/]", fault_path)[-1].startswith(partial):
             last.module = re.split(r"[\\/]", fault_path)[-1]
@@ -193,13 +220,12 @@ def _drop_cut_frames(frames: list[Frame], fault: re.Match[str] | None) -> tuple[
     return frames, False
 
 
-def _reconcile_with_fault(frames: list[Frame], fault: re.Match[str] | None) -> list[Frame]:
+def _reconcile_with_fault(frames: list[Frame], fault: Fault | None) -> list[Frame]:
     """Make frame 0 agree with `Fault address:` when the first frame line is cut or missing."""
     if fault is None:
         return frames
-    address = int(fault.group("addr"), 16)
-    module = re.split(r"[\\/]", fault.group("mod").strip())[-1] or None
-    section, offset = int(fault.group("sec"), 16), int(fault.group("off"), 16)
+    address, section, offset, path = fault
+    module = re.split(r"[\\/]", path.strip())[-1] or None
     if section > 0xFFFF or module is None:
         return frames  # garbage section:offset when the logger's lookup failed
     fault_frame = Frame(index=0, module=module, section=section, offset=offset, address=address,

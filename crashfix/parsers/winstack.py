@@ -118,13 +118,22 @@ def parse_stack(lines: list[str], export_modules: frozenset[str] = frozenset()) 
     """Frames from consecutive stack lines; warnings mark the frames after them unreliable."""
     frames: list[Frame] = []
     unreliable = False
+    previous = ""
     for line in lines:
         if "Following frames may be wrong" in line:
             unreliable = True
             continue
         parsed = parse_stack_line(line)
         if parsed is None:
+            # The rest of the previous line, wrapped at a fixed width by a terminal or mailer.
+            rejoined = parse_stack_line(previous + line.strip()) if previous and line.strip() else None
+            if rejoined is not None and frames:
+                replacement = symbol_to_frame(frames[-1].index, rejoined.symbol, export_modules)
+                replacement.trust = frames[-1].trust
+                frames[-1] = replacement
+                previous += line.strip()
             continue
+        previous = line.rstrip()
         frame = symbol_to_frame(len(frames), parsed.symbol, export_modules)
         if parsed.stack_pointer == 0 and parsed.return_address == 0 and len(frames) == 0:
             frame.symbols = "none"  # a pseudo frame, e.g. heap_corruption!Mem.exe
