@@ -20,7 +20,8 @@ from crashfix.textclean import clean_text, decode
 MAX_TEXT_BYTES = 32 * 1024 * 1024
 _TRIED = (
     "CDB !analyze output, a TrinityCore/AzerothCore crash log, a gdb backtrace, a sanitizer report, "
-    "minidump_stackwalk output, a glibc or Visual Studio backtrace, an assertion message, a minidump"
+    "minidump_stackwalk output, a glibc or Visual Studio backtrace, an assertion message, a Windows "
+    "Application Error event, a kernel segfault line, a minidump"
 )
 
 

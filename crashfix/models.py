@@ -46,6 +46,7 @@ class SourceFormat(str, Enum):
     BREAKPAD = "breakpad"
     ASSERTION = "assertion"
     BACKTRACE = "backtrace"
+    SYSTEM_LOG = "system-log"
 
 
 ReportKind = Literal["crash", "hang", "kernel-bugcheck", "managed", "snapshot", "leak"]

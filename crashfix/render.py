@@ -13,6 +13,7 @@ FORMAT_NAMES = {
     "breakpad": "Breakpad/minidump-stackwalk output",
     "assertion": "assertion message",
     "backtrace": "program backtrace",
+    "system-log": "system log entry",
 }
 TOP_FRAMES = 8
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from crashfix.models import SourceFormat
-from crashfix.parsers import assertion, backtrace, breakpad, cdb, gdb, minidump, sanitizer, wheaty
+from crashfix.parsers import assertion, backtrace, breakpad, cdb, gdb, minidump, sanitizer, syslog, wheaty
 
 TEXT_PARSERS: dict[SourceFormat, ModuleType] = {
     SourceFormat.CDB: cdb,
@@ -19,6 +19,7 @@ TEXT_PARSERS: dict[SourceFormat, ModuleType] = {
     SourceFormat.SANITIZER: sanitizer,
     SourceFormat.BREAKPAD: breakpad,
     SourceFormat.BACKTRACE: backtrace,
+    SourceFormat.SYSTEM_LOG: syslog,
     SourceFormat.ASSERTION: assertion,
 }
 BINARY_PARSERS: dict[SourceFormat, ModuleType] = {SourceFormat.MINIDUMP: minidump}
