@@ -156,7 +156,7 @@ def mark_project_frames(report: CrashReport, rules: SkipRules) -> None:
 SIGNAL_HANDLER = "<signal handler called>"
 
 
-def _blameable(frames: list[Frame]) -> list[Frame]:
+def blameable_frames(frames: list[Frame]) -> list[Frame]:
     """Frames that may be blamed: not scanned guesses, not the crash handler's own frames."""
     trusted = [f for f in frames if f.trust != "scan"] or frames
     for position, frame in enumerate(trusted):
@@ -180,7 +180,7 @@ def _recursing_frame(frames: list[Frame]) -> Frame | None:
 
 def find_blame(report: CrashReport, rules: SkipRules) -> Blame:
     """Pick the blamed frame of a parsed report."""
-    frames = _blameable(report.frames)
+    frames = blameable_frames(report.frames)
     if not frames:
         return Blame(index=None)
     crash_class = report.exception.crash_class if report.exception else None

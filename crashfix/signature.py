@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 
-from crashfix.blame import Blame, SkipRules, skip_reason
+from crashfix.blame import Blame, SkipRules, blameable_frames, skip_reason
 from crashfix.models import CrashReport, Frame, Signature
 from crashfix.symbols import is_unknown_function, normalize_function, normalize_module
 
@@ -62,7 +62,7 @@ def signature_frames(report: CrashReport, blame: Blame, rules: SkipRules) -> lis
     """The blamed frame and the next frames worth keying, at most three."""
     if blame.index is None:
         return []
-    frames = [f for f in report.frames if f.trust != "scan"] or report.frames
+    frames = blameable_frames(report.frames)
     start = next(i for i, f in enumerate(frames) if f.index == blame.index)
     chosen: list[Frame] = [frames[start]]
     for frame in frames[start + 1 :]:
