@@ -8,26 +8,29 @@ file where its traceback went.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
 import traceback
 from importlib import resources
 from pathlib import Path
 
 import click
 
-from crashfix import __version__
+from crashfix import __version__, logs, paths
 from crashfix.analysis import analyze_path, rules_for
-from crashfix.config import load_config
+from crashfix.config import AnalysisSettings, Config, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
 from crashfix.models import CrashReport, SourceFormat
 from crashfix.parsers import all_formats
-from crashfix.paths import internal_error_log
 from crashfix.render import summary
+from crashfix.status import describe_status
 
 
 def log_internal_error(error: BaseException) -> Path | None:
     """Write a traceback to the internal-error log; the user sees one line pointing here."""
-    path = internal_error_log()
+    path = paths.internal_error_log()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as log:
@@ -94,6 +97,118 @@ def analyze(paths: tuple[Path, ...], as_json: bool, fmt: str | None, config: Pat
             click.echo()
     if failed:
         raise SystemExit(ParseError.exit_code)
+
+
+def _uploader_settings(config: Config, repo: str | None, directories: tuple[Path, ...], state: Path | None,
+                       cdb: str | None, symbol_path: str | None) -> UploaderSettings:
+    """The config file's [uploader] section with command-line flags on top."""
+    settings = config.uploader
+    updates: dict[str, object] = {}
+    if repo:
+        updates["repo"] = repo
+    if directories:
+        updates["directories"] = directories
+    if state:
+        updates["state_dir"] = state
+    if cdb or symbol_path:
+        updates["cdb"] = settings.cdb.model_copy(update={k: v for k, v in (("path", cdb), ("symbol_path", symbol_path))
+                                                         if v})
+    settings = settings.model_copy(update=updates)
+    return UploaderSettings.model_validate(settings.model_dump())
+
+
+def _require_repo(settings: UploaderSettings) -> str:
+    if not settings.repo:
+        raise UsageError("no repository to file into", hint="pass --repo OWNER/NAME or set [uploader] repo")
+    return settings.repo
+
+
+def uploader_options(function):  # type: ignore[no-untyped-def]
+    for option in reversed([
+        click.option("--repo", help="OWNER/NAME of the repository that gets the issues."),
+        click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="crashfix.toml"),
+        click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False),
+                     help="Spool and logs (default: $CRASHFIX_STATE_DIR or the user state folder)."),
+        click.option("--cdb", help="Path to cdb.exe (default: PATH, then the Windows Kits folders)."),
+        click.option("--symbol-path", help="Symbol path for CDB (default: _NT_SYMBOL_PATH)."),
+        click.option("-v", "--verbose", is_flag=True, help="Log debug details."),
+    ]):
+        function = option(function)
+    return function
+
+
+def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings):  # type: ignore[no-untyped-def]
+    """Spool and a lazily connecting filer, from settings and the environment."""
+    from crashfix.filing import Filer
+    from crashfix.github_api import GitHubClient
+    from crashfix.spool import Spool
+    from crashfix.uploader import Uploader, host_name
+
+    repo_name = _require_repo(settings)
+    directory = settings.state_dir or paths.state_dir()
+    spool = Spool(directory / "spool.sqlite3")
+    environ = dict(os.environ)
+
+    def connect() -> Filer:
+        client = GitHubClient(base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
+                              token=environ.get("GITHUB_TOKEN", ""), write_interval=settings.write_interval_seconds)
+        return Filer(client.repository(repo_name), spool, settings, host_name(settings), time.time)
+
+    return Uploader(settings, spool, connect, environ, rules_for(analysis)), directory
+
+
+@cli.command()
+@click.argument("directories", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--once", is_flag=True, help="File what is there now, then exit (non-zero if something was not filed).")
+@uploader_options
+def watch(directories: tuple[Path, ...], once: bool, repo: str | None, config: Path | None, state_dir: Path | None,
+          cdb: str | None, symbol_path: str | None, verbose: bool) -> None:
+    """Watch crash folders and file one GitHub issue per distinct crash."""
+    loaded = load_config(config)
+    settings = _uploader_settings(loaded, repo, directories, state_dir, cdb, symbol_path)
+    if not settings.directories:
+        raise UsageError("no folder to watch", hint="pass folders, or set [uploader] directories")
+    uploader, directory = _open_uploader(settings, loaded.analysis)
+    log_path = logs.setup(directory, verbose=verbose)
+    folders = [Path(d) for d in settings.directories]
+    if once:
+        code, message = uploader.run_once(folders)
+        click.echo(message, err=code != 0)
+        raise SystemExit(code)
+    click.echo(f"watching {', '.join(map(str, folders))} for {settings.repo}; log: {log_path}", err=True)
+    stop = threading.Event()
+    try:
+        uploader.run_forever(folders, stop)
+    except KeyboardInterrupt:
+        stop.set()
+        click.echo("stopped", err=True)
+
+
+@cli.command("file")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@uploader_options
+def file_command(path: Path, repo: str | None, config: Path | None, state_dir: Path | None, cdb: str | None,
+                 symbol_path: str | None, verbose: bool) -> None:
+    """File one crash (a dump or crash log, with its same-named siblings)."""
+    loaded = load_config(config)
+    settings = _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file")
+    uploader, directory = _open_uploader(settings, loaded.analysis)
+    logs.setup(directory, verbose=verbose)
+    code, message = uploader.file_one(path)
+    click.echo(message, err=code != 0)
+    raise SystemExit(code)
+
+
+@cli.command()
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="crashfix.toml")
+@click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), help="The uploader's state folder.")
+def status(config: Path | None, state_dir: Path | None) -> None:
+    """The uploader's queue, last activity, failures, and whether a watcher runs."""
+    settings = load_config(config).uploader
+    directory = state_dir or settings.state_dir or paths.state_dir()
+    click.echo(describe_status(directory, time.time()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,8 +31,53 @@ class AnalysisSettings(Section):
     skip_files: tuple[str, ...] = Field(default=(), description="Regexes on source paths (forward slashes).")
 
 
+DEFAULT_CDB_COMMAND = ("{cdb}", "-z", "{dump}", "-lines", "-c", "!analyze -v; .ecxr; kn 64; q")
+
+
+class CdbSettings(Section):
+    """How the uploader runs CDB on a new dump (Windows)."""
+
+    path: str | None = Field(default=None, description="cdb.exe; default: PATH, then the Windows Kits folders.")
+    command: tuple[str, ...] = Field(
+        default=DEFAULT_CDB_COMMAND, description="Argument template; {cdb} and {dump} are filled in."
+    )
+    symbol_path: str | None = Field(
+        default=None, description="Symbol path for CDB; default: _NT_SYMBOL_PATH from the environment."
+    )
+    timeout_seconds: float = Field(default=600.0, gt=0, description="Kill CDB and its children after this.")
+    enabled: bool = True
+
+
+class UploaderSettings(Section):
+    """`crashfix watch` / `crashfix file`: where crashes appear and how they are filed."""
+
+    repo: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$", description="OWNER/NAME of the repository.")
+    directories: tuple[Path, ...] = ()
+    dump_patterns: tuple[str, ...] = ("*.dmp", "*.mdmp")
+    text_patterns: tuple[str, ...] = ("*.txt", "*.log")
+    recursive: bool = False
+    host_name: str | None = Field(default=None, description="How this machine appears in issues; default: hostname.")
+    labels: tuple[str, ...] = ("crash",)
+    regression_label: str = "regression"
+    low_quality_label: str = "crashfix:low-quality"
+    source_roots: tuple[str, ...] = Field(
+        default=(), description="Build-machine path prefixes to strip when linking frames to the repository."
+    )
+    settle_seconds: float = Field(default=0.25, gt=0, description="A file is complete when unchanged this long.")
+    rescan_interval_seconds: float = Field(default=30.0, gt=0)
+    comment_interval_seconds: float = Field(default=3600.0, ge=0, description="At most one repeat comment per issue.")
+    write_interval_seconds: float = Field(default=1.0, ge=0, description="Spacing of GitHub writes (GitHub asks 1 s).")
+    retry_initial_seconds: float = Field(default=5.0, gt=0)
+    retry_max_seconds: float = Field(default=600.0, gt=0)
+    once_give_up_seconds: float = Field(default=120.0, ge=0, description="--once: stop retrying GitHub after this.")
+    retention_days: float = Field(default=30.0, gt=0, description="Keep filed spool entries this long.")
+    state_dir: Path | None = None
+    cdb: CdbSettings = CdbSettings()
+
+
 class Config(Section):
     analysis: AnalysisSettings = AnalysisSettings()
+    uploader: UploaderSettings = UploaderSettings()
 
 
 def load_config(path: Path | None) -> Config:

@@ -1,0 +1,313 @@
+"""The one module that talks to GitHub (through PyGithub).
+
+Everything else sees plain records (`IssueData`, `CommentData`) and one error family.
+Etiquette lives here too:
+- reads and idempotent writes (GET, PATCH, PUT, DELETE) are retried on 5xx and network
+  errors, with PyGithub's GithubRetry honouring `Retry-After` and `X-RateLimit-Reset`;
+- POST is never retried blindly: a 5xx or a dropped connection may mean the issue was
+  created, so the caller is told (`maybe_applied`) and checks before trying again; a
+  rate-limited POST was rejected, so it is retried after the wait GitHub asks for;
+- writes are spaced (GitHub asks for one second between content-creating requests).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import TypeVar
+
+import requests
+from github import Auth, Github, GithubException, GithubRetry
+from github.GithubObject import NotSet
+from github.Issue import Issue
+from github.IssueComment import IssueComment
+from github.Repository import Repository
+from pydantic import BaseModel, ConfigDict
+
+from crashfix.errors import CrashfixError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"})
+MAX_RATE_WAIT = 900.0
+
+
+class GitHubError(CrashfixError):
+    """A GitHub request failed; `transient` errors are worth retrying later."""
+
+    transient = False
+
+    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class GitHubUnavailable(GitHubError):
+    """5xx, timeouts, refused or dropped connections: GitHub or the network is down."""
+
+    transient = True
+
+    def __init__(self, message: str, *, status: int | None = None, maybe_applied: bool = False) -> None:
+        super().__init__(message, "the crash stays in the spool and is retried", status=status)
+        self.maybe_applied = maybe_applied
+
+
+class GitHubRateLimited(GitHubError):
+    transient = True
+
+    def __init__(self, message: str, wait: float) -> None:
+        super().__init__(message, f"retry in {wait:.0f} s", status=403)
+        self.wait = wait
+
+
+class GitHubAuthError(GitHubError):
+    """The token is missing, invalid, or lacks a permission: retrying will not help."""
+
+
+class GitHubNotFound(GitHubError):
+    pass
+
+
+class GitHubInvalid(GitHubError):
+    """GitHub rejected what we sent (422)."""
+
+
+class IssueData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    title: str
+    body: str
+    state: str
+    state_reason: str | None
+    labels: tuple[str, ...]
+    created_at: float
+    updated_at: float
+    closed_at: float | None
+    html_url: str
+    author: str | None
+    is_pull_request: bool
+
+
+class CommentData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    body: str
+    author: str | None
+    created_at: float
+    updated_at: float
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _issue(issue: Issue) -> IssueData:
+    return IssueData(
+        number=issue.number, title=issue.title or "", body=issue.body or "", state=issue.state,
+        state_reason=issue.state_reason, labels=tuple(label.name for label in issue.labels),
+        created_at=_timestamp(issue.created_at) or 0.0, updated_at=_timestamp(issue.updated_at) or 0.0,
+        closed_at=_timestamp(issue.closed_at), html_url=issue.html_url,
+        author=issue.user.login if issue.user else None, is_pull_request=issue.pull_request is not None,
+    )
+
+
+def _comment(comment: IssueComment) -> CommentData:
+    return CommentData(id=comment.id, body=comment.body or "", author=comment.user.login if comment.user else None,
+                       created_at=_timestamp(comment.created_at) or 0.0,
+                       updated_at=_timestamp(comment.updated_at) or 0.0)
+
+
+def _message(error: GithubException) -> str:
+    data = error.data if isinstance(error.data, dict) else {}
+    return str(data.get("message") or error.data or "")[:300]
+
+
+def _rate_limit_wait(error: GithubException) -> float | None:
+    """Seconds to wait if this error is a rate limit, else None."""
+    headers = {k.lower(): v for k, v in (error.headers or {}).items()}
+    message = _message(error).lower()
+    limited = error.status == 429 or "rate limit" in message or headers.get("x-ratelimit-remaining") == "0"
+    if error.status not in (403, 429) or not limited:
+        return None
+    if "retry-after" in headers:
+        return float(headers["retry-after"])
+    reset = headers.get("x-ratelimit-reset")
+    if headers.get("x-ratelimit-remaining") == "0" and reset and reset.isdigit():
+        return max(0.0, int(reset) - time.time()) + 1  # primary limit: until the window resets
+    return 60.0  # secondary limit without Retry-After: GitHub asks for at least a minute
+
+
+def translate(error: Exception, what: str, *, method: str) -> GitHubError:
+    """PyGithub/requests errors as crashfix errors with a message a user can act on."""
+    if isinstance(error, GithubException):
+        status = error.status
+        wait = _rate_limit_wait(error)
+        if wait is not None:
+            return GitHubRateLimited(f"GitHub rate limit while trying to {what}", wait)
+        if status == 401:
+            return GitHubAuthError(f"GitHub rejected the token while trying to {what} (401)",
+                                   "check GITHUB_TOKEN: it may be missing, expired or revoked", status=401)
+        if status == 403:
+            return GitHubAuthError(f"the token may not {what} (403: {_message(error)})",
+                                   "give it Issues: read and write on this repository", status=403)
+        if status == 404:
+            return GitHubNotFound(f"not found while trying to {what} (404)",
+                                  "check the repository name and that the token can see it", status=404)
+        if status == 422:
+            return GitHubInvalid(f"GitHub refused to {what} (422: {_message(error)})", status=422)
+        if status is not None and status >= 500:
+            return GitHubUnavailable(f"GitHub failed to {what} ({status})", status=status,
+                                     maybe_applied=method not in IDEMPOTENT)
+        return GitHubError(f"GitHub answered {status} while trying to {what}: {_message(error)}", status=status)
+    if isinstance(error, requests.RequestException):
+        return GitHubUnavailable(f"could not reach GitHub to {what} ({type(error).__name__})",
+                                 maybe_applied=method not in IDEMPOTENT)
+    raise error
+
+
+class GitHubClient:
+    """A connection to one GitHub (github.com or an Enterprise server) with one token."""
+
+    def __init__(self, *, base_url: str, token: str, write_interval: float = 1.0, timeout: int = 30,
+                 retries: int = 3, max_rate_wait: float = MAX_RATE_WAIT) -> None:
+        if not token:
+            raise GitHubAuthError("no GitHub token", "set GITHUB_TOKEN to a token that may write issues")
+        retry = GithubRetry(total=retries, backoff_factor=0.5, allowed_methods=IDEMPOTENT,
+                            max_rate_limit_wait=max_rate_wait)
+        self.max_rate_wait = max_rate_wait
+        self._github = Github(auth=Auth.Token(token), base_url=base_url.rstrip("/"), timeout=timeout,
+                              retry=retry, per_page=100, seconds_between_requests=0.0,
+                              seconds_between_writes=write_interval)
+
+    def repository(self, full_name: str) -> RepoAPI:
+        repo = self.call(lambda: self._github.get_repo(full_name), f"open repository {full_name}", "GET")
+        return RepoAPI(self, repo)
+
+    def login(self) -> str:
+        return self.call(lambda: self._github.get_user().login, "read the token's user", "GET")
+
+    def search(self, query: str) -> list[Issue]:
+        return self.call(lambda: list(self._github.search_issues(query)), "search issues", "GET")
+
+    def call(self, action: Callable[[], T], what: str, method: str, *, retry_rate_limits: bool = True) -> T:
+        """Run one PyGithub action; a rate-limited request (rejected, so safe) is retried after GitHub's wait."""
+        waited = 0.0
+        while True:
+            try:
+                return action()
+            except (GithubException, requests.RequestException) as error:
+                problem = translate(error, what, method=method)
+            if (retry_rate_limits and isinstance(problem, GitHubRateLimited)
+                    and waited + problem.wait <= self.max_rate_wait):
+                log.warning("%s; waiting %.0f s as GitHub asks", problem.message, problem.wait)
+                time.sleep(problem.wait)
+                waited += problem.wait
+                continue
+            raise problem
+
+
+class RepoAPI:
+    """The operations crashfix performs on one repository."""
+
+    def __init__(self, client: GitHubClient, repo: Repository) -> None:
+        self._client = client
+        self._repo = repo
+        self.full_name = repo.full_name
+        self.html_url = repo.html_url
+        self._labels: set[str] = set()
+
+    def _call(self, action: Callable[[], T], what: str, method: str) -> T:
+        return self._client.call(action, what, method)
+
+    def ensure_label(self, name: str, color: str, description: str) -> None:
+        """Create the label if missing (idempotent; remembered for the session)."""
+        if name in self._labels:
+            return
+        try:
+            self._call(lambda: self._repo.get_label(name), f"read label {name}", "GET")
+        except GitHubNotFound:
+            try:
+                self._call(lambda: self._repo.create_label(name, color, description), f"create label {name}", "POST")
+            except GitHubInvalid:
+                pass  # created meanwhile by another uploader
+        self._labels.add(name)
+
+    def issues(self, *, labels: tuple[str, ...] = (), state: str = "all",
+               since: float | None = None) -> Iterator[IssueData]:
+        """Issues (not pull requests) with these labels, oldest update first, all pages."""
+        when = datetime.fromtimestamp(since, timezone.utc) if since is not None else NotSet
+        pages = self._call(lambda: self._repo.get_issues(state=state, sort="updated", direction="asc",
+                                                         labels=list(labels) if labels else NotSet, since=when),
+                           "list issues", "GET")
+        iterator = iter(pages)
+        while True:
+            # A failed page ends the generator for good: translate, never retry a dead iterator.
+            try:
+                issue = self._client.call(lambda: next(iterator), "list issues", "GET", retry_rate_limits=False)
+            except StopIteration:
+                return
+            if issue.pull_request is None:
+                yield _issue(issue)
+
+    def search_issues(self, text: str) -> list[IssueData]:
+        query = f'repo:{self.full_name} is:issue in:body "{text}"'
+        return [_issue(issue) for issue in self._client.search(query) if issue.pull_request is None]
+
+    def issue(self, number: int) -> IssueData:
+        return _issue(self._get(number))
+
+    def _get(self, number: int) -> Issue:
+        return self._call(lambda: self._repo.get_issue(number), f"read issue #{number}", "GET")
+
+    def create_issue(self, title: str, body: str, labels: tuple[str, ...]) -> IssueData:
+        created = self._call(lambda: self._repo.create_issue(title=title, body=body, labels=list(labels)),
+                             "create an issue", "POST")
+        return _issue(created)
+
+    def edit_issue(self, number: int, *, body: str | None = None, state: str | None = None,
+                   state_reason: str | None = None, title: str | None = None) -> IssueData:
+        issue = self._get(number)
+        changes: dict[str, str] = {}
+        if body is not None:
+            changes["body"] = body
+        if state is not None:
+            changes["state"] = state
+        if state_reason is not None:
+            changes["state_reason"] = state_reason
+        if title is not None:
+            changes["title"] = title
+        self._call(lambda: issue.edit(**changes), f"update issue #{number}", "PATCH")  # type: ignore[arg-type]
+        return _issue(issue)
+
+    def add_labels(self, number: int, labels: tuple[str, ...]) -> None:
+        issue = self._get(number)
+        self._call(lambda: issue.add_to_labels(*labels), f"label issue #{number}", "POST")
+
+    def remove_label(self, number: int, label: str) -> None:
+        issue = self._get(number)
+        try:
+            self._call(lambda: issue.remove_from_labels(label), f"unlabel issue #{number}", "DELETE")
+        except GitHubNotFound:
+            pass  # not there: nothing to remove
+
+    def comment(self, number: int, body: str) -> CommentData:
+        issue = self._get(number)
+        return _comment(self._call(lambda: issue.create_comment(body), f"comment on issue #{number}", "POST"))
+
+    def comments(self, number: int) -> list[CommentData]:
+        issue = self._get(number)
+        return [_comment(c) for c in self._call(lambda: list(issue.get_comments()), f"read comments of #{number}",
+                                                "GET")]
+
+    def edit_comment(self, number: int, comment_id: int, body: str) -> CommentData:
+        issue = self._get(number)
+        comment = self._call(lambda: issue.get_comment(comment_id), f"read comment {comment_id}", "GET")
+        self._call(lambda: comment.edit(body), f"update comment {comment_id}", "PATCH")
+        return _comment(comment)

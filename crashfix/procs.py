@@ -1,0 +1,103 @@
+"""The one place crashfix starts other programs (CDB, git, build and test commands).
+
+Every child runs from an argument list (never a shell string), with a timeout after
+which the whole process tree is killed: a CDB stuck on a symbol server or a test that
+hangs must not outlive its budget, nor leave grandchildren behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+_NEW_GROUP = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+
+
+@dataclass(frozen=True)
+class Completed:
+    """How a child ended, with everything it printed."""
+
+    argv: tuple[str, ...]
+    returncode: int | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.timed_out and self.returncode == 0
+
+
+def kill_tree(pid: int) -> None:
+    """Kill a process and every descendant, children first; gone processes are fine."""
+    try:
+        parent = psutil.Process(pid)
+        family = parent.children(recursive=True) + [parent]
+    except psutil.NoSuchProcess:
+        return
+    for process in family:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(family, timeout=5)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: bytes | None = None,
+) -> Completed:
+    """Run `argv`; after `timeout` seconds kill its whole tree and report `timed_out`."""
+    started = time.monotonic()
+    popen_kwargs: dict[str, object] = {}
+    if os.name == "nt":
+        popen_kwargs["creationflags"] = _NEW_GROUP
+    else:
+        popen_kwargs["start_new_session"] = True  # its own process group, killable as a whole
+    process = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        list(argv),
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env) if env is not None else None,
+        cwd=str(cwd) if cwd is not None else None,
+        **popen_kwargs,  # type: ignore[call-overload]
+    )
+    try:
+        stdout, stderr = process.communicate(input=stdin, timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        stdout, stderr = process.communicate()
+        timed_out = True
+    return Completed(tuple(argv), None if timed_out else process.returncode, stdout or b"", stderr or b"",
+                     timed_out, time.monotonic() - started)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    kill_tree(process.pid)
+    if os.name != "nt":
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # anything that escaped the tree walk
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs (used to tell if a watcher is up)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -1,0 +1,491 @@
+"""A local fake of the GitHub REST API v3 over real HTTP, for driving the real PyGithub client.
+
+    with FakeGitHub() as fake:
+        gh = Github(base_url=fake.url, auth=Auth.Token("test-token"), retry=None)
+        gh.get_repo("acme/worldserver").create_issue("crash", body="...")
+        assert fake.writes()[0].json["title"] == "crash"
+
+Why a server rather than mocks: crashfix's GitHub etiquette (retries, rate-limit waits,
+never re-POSTing blindly, pagination) lives in PyGithub, urllib3 and our wrapper together;
+only real HTTP exercises all three. The fake records every request and can fail on demand:
+5xx answers, secondary and primary rate limits, a network outage, and a write that is
+applied but never answered. Search lags behind writes by `search_delay`, as GitHub's does.
+Its answers are checked against GitHub's OpenAPI description by
+tests/test_fake_github_contract.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes import github_objects as objects
+from tests.fakes.github_objects import Json
+from tests.fakes.github_routes import Call, Reply, resolve
+from tests.fakes.github_state import ROLES, ApiError, RepoState, timestamp
+
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake received it, and what it answered.
+
+    `status` is None when the connection was closed without an answer (outage, dropped write).
+    `headers` keep the client's spelling (requests sends `Authorization`, `Content-Type`).
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+    timestamp: float
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_json: Any = None
+    dropped: bool = False
+
+
+@dataclass
+class _Fault:
+    """A failure switch: applies to the next `remaining` requests that match."""
+
+    kind: str  # "status" | "secondary" | "drop"
+    remaining: int
+    status: int = 502
+    retry_after: int = 1
+    method: str | None = None
+    path: str | None = None
+
+    def take(self, method: str, path: str) -> bool:
+        if self.remaining <= 0:
+            return False
+        if self.method is not None and not re.fullmatch(self.method, method, re.IGNORECASE):
+            return False
+        if self.path is not None and not re.search(self.path, path):
+            return False
+        self.remaining -= 1
+        return True
+
+
+@dataclass
+class _Bucket:
+    """A rate-limit window: `remaining` requests until `reset` (epoch seconds), then refilled."""
+
+    limit: int
+    window: int
+    remaining: int = -1
+    reset: int = 0
+
+    def refresh(self, now: float) -> None:
+        if now >= self.reset:
+            self.remaining, self.reset = self.limit, int(now) + self.window
+
+    def headers(self, resource: str) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
+                "X-RateLimit-Reset": str(self.reset), "X-RateLimit-Used": str(self.limit - self.remaining),
+                "X-RateLimit-Resource": resource}
+
+
+class _Dropped(Exception):
+    """Close the connection without an answer."""
+
+
+class FakeGitHub(RepoState):
+    """One repository on a fake GitHub at `url` (http://127.0.0.1:PORT), plus failure switches.
+
+    Seed after `start()` (objects carry URLs with the port). The token's user is `viewer`
+    (admin on the repository); requests without a token may read, not write. As on GitHub,
+    search has its own rate limit of 30 requests a minute. Failure switches match `method`
+    (a regex on the verb) and `path` (a regex searched in the path, without the query).
+    """
+
+    def __init__(self, *, owner: str = "acme", repo: str = "worldserver", token: str = "test-token",
+                 per_page_max: int = 100, viewer: str = "crashfix-bot") -> None:
+        super().__init__(owner=owner, repo=repo, viewer=viewer, per_page_max=per_page_max)
+        self.token = token
+        self.latency = 0.0
+        self._rendezvous: list[tuple[re.Pattern[str], re.Pattern[str], threading.Barrier, list[int]]] = []
+        self.requests: list[RecordedRequest] = []
+        self.server_errors: list[str] = []  # tracebacks of bugs in the fake itself (answered with 500)
+        self._faults: list[_Fault] = []
+        self._outage = False
+        self._buckets = {"core": _Bucket(5000, 3600), "search": _Bucket(30, 60)}
+        self._request_ids = itertools.count(1)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.api
+
+    def start(self) -> FakeGitHub:
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        self._api = f"http://127.0.0.1:{server.server_address[1]}"
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-github", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and cut open keep-alive connections, so no client hangs on a dead fake."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+
+    def __enter__(self) -> FakeGitHub:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- seeding --------------------------------------------------------------------------------
+
+    def seed_issue(self, title: str, body: str | None, labels: tuple[str, ...] | list[str] = (), state: str = "open",
+                   user: str = "uploader-bot", created_at: Any = None, closed_at: Any = None,
+                   state_reason: str | None = None) -> Json:
+        """An issue as if filed earlier; `created_at`/`closed_at` take epoch seconds, ISO text or datetimes."""
+        if state not in ("open", "closed"):
+            raise ValueError(f"state must be 'open' or 'closed', not {state!r}")
+        with self.lock:
+            issue = self.new_issue(title=title, body=body, labels=list(labels), author=user,
+                                   created_at=timestamp(created_at), index=False)
+            if state == "closed":
+                closed = timestamp(closed_at)
+                issue.update(state="closed", closed_at=objects.iso(closed), closed_by=self.user(self.viewer),
+                             state_reason=state_reason or "completed", updated_at=objects.iso(closed))
+            self.reindex(issue["number"])
+            return issue
+
+    def seed_label(self, name: str, color: str = "ededed", description: str | None = None) -> Json:
+        with self.lock:
+            return self.create_label(name, color, description)
+
+    def seed_comment(self, number: int, body: str, user: str = "player-one", created_at: Any = None) -> Json:
+        with self.lock:
+            return self.add_comment(number, body, author=user, created_at=timestamp(created_at))
+
+    def seed_pull(self, title: str, body: str | None, head: str, base: str = "main", user: str = "crashfix-bot",
+                  draft: bool = True) -> Json:
+        with self.lock:
+            return self.new_pull(title=title, body=body, head=head, base=base, draft=draft, author=user)
+
+    def seed_review(self, number: int, user: str, state: str = "COMMENTED", body: str = "") -> Json:
+        """A submitted review: APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED."""
+        with self.lock:
+            pull = self.pull(number)
+            created = objects.review(pull, self.new_id(), author=self.user(user),
+                                     association=self.association(user), state=state, body=body,
+                                     submitted_at=time.time())
+            self.reviews[number].append(created)
+            return created
+
+    def seed_review_comment(self, number: int, body: str, path: str, line: int, user: str = "reviewer") -> Json:
+        with self.lock:
+            pull = self.pull(number)
+            created = objects.review_comment(self.repo_url, pull, self.new_id(), author=self.user(user),
+                                             association=self.association(user), body=body, path=path, line=line,
+                                             review_id=None, created_at=time.time())
+            self.review_comments[number].append(created)
+            return created
+
+    def set_permission(self, login: str, permission: str) -> None:
+        """A user's role on the repository: admin, maintain, write, triage, read or none."""
+        if permission not in ROLES:
+            raise ValueError(f"permission must be one of {', '.join(ROLES)}, not {permission!r}")
+        with self.lock:
+            self.permissions[login] = permission
+            if self._api is not None:
+                self.user(login)
+
+    # -- inspection -----------------------------------------------------------------------------
+
+    def writes(self) -> list[RecordedRequest]:
+        with self.lock:
+            return [request for request in self.requests if request.method in WRITE_METHODS]
+
+    def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
+        """Recorded requests with this method whose path matches the regex `path`."""
+        with self.lock:
+            return [r for r in self.requests if r.method == method.upper() and re.search(path, r.path)]
+
+    # -- failure switches -----------------------------------------------------------------------
+
+    def fail_next(self, count: int, status: int = 502, *, method: str | None = None, path: str | None = None) -> None:
+        """Answer the next `count` matching requests with `status` (e.g. 502, 503) instead of serving them."""
+        with self.lock:
+            self._faults.append(_Fault("status", count, status=status, method=method, path=path))
+
+    def secondary_rate_limit_next(self, count: int, retry_after: int = 1, *, method: str | None = None,
+                                  path: str | None = None) -> None:
+        """403 with `Retry-After` and GitHub's secondary-limit message, as for too many writes in a burst."""
+        with self.lock:
+            self._faults.append(_Fault("secondary", count, status=403, retry_after=retry_after, method=method,
+                                       path=path))
+
+    def primary_rate_limit(self, remaining: int, reset_in: float = 1.0, *, resource: str = "core") -> None:
+        """`remaining` more requests succeed, then 403 "API rate limit exceeded" until `reset_in` passes.
+
+        `resource` is "core" (everything but search) or "search" (30 a minute on GitHub, and here).
+        """
+        with self.lock:
+            bucket = self._buckets[resource]
+            bucket.remaining = remaining
+            bucket.reset = math.ceil(time.time() + reset_in)
+
+    def outage(self, on: bool = True) -> None:
+        """While on, every request's connection is closed without an answer: the network is gone."""
+        with self.lock:
+            self._outage = on
+
+    def rendezvous(self, parties: int, *, method: str, path: str, timeout: float = 10.0) -> None:
+        """Hold the next `parties` matching requests until all of them have arrived, then serve them.
+
+        Makes a race deterministic: two uploaders creating the same issue both get past
+        every earlier step before either creation is answered.
+        """
+        barrier = threading.Barrier(parties, timeout=timeout)
+        with self.lock:
+            self._rendezvous.append((re.compile(method), re.compile(path), barrier, [parties]))
+
+    def drop_after_write_next(self, count: int = 1, *, method: str = "POST", path: str | None = None) -> None:
+        """Apply the next `count` matching successful writes, then close the connection without an answer."""
+        with self.lock:
+            self._faults.append(_Fault("drop", count, method=method, path=path))
+
+    # -- serving (called from the handler threads) ----------------------------------------------
+
+    def _serve(self, record: RecordedRequest, headers: dict[str, str]) -> Reply:
+        """Everything between the parsed request and the answer; raises _Dropped to answer nothing."""
+        with self.lock:
+            if self._outage:
+                raise _Dropped
+        if self.latency:
+            time.sleep(self.latency)
+        self._wait_for_rendezvous(record)
+        with self.lock:
+            resource = "search" if record.path.startswith("/search/") else "core"
+            bucket = self._buckets[resource]
+            bucket.refresh(time.time())
+            reply = self._gate(record, headers, bucket)
+            if reply is None:
+                reply = self._dispatch(record, headers)
+                if reply.status < 400 and any(f.kind == "drop" and f.take(record.method, record.path)
+                                              for f in self._faults):
+                    raise _Dropped  # applied, but the client never learns it
+                if (record.method == "GET" and reply.status == 200 and self._not_modified(reply, headers)
+                        and record.path != "/rate_limit"):
+                    bucket.remaining += 1  # GitHub does not charge conditional hits to the rate limit
+            reply.headers.update(bucket.headers(resource))
+            return reply
+
+    def _wait_for_rendezvous(self, record: RecordedRequest) -> None:
+        barrier = None
+        with self.lock:
+            for method, path, candidate, left in self._rendezvous:
+                if left[0] > 0 and method.fullmatch(record.method) and path.search(record.path):
+                    left[0] -= 1
+                    barrier = candidate
+                    break
+        if barrier is not None:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass  # the others never came: serve anyway, the test will notice
+
+    @staticmethod
+    def _not_modified(reply: Reply, headers: dict[str, str]) -> bool:
+        """Give a GET answer its ETag; turn it into 304 when the client already has that version."""
+        etag = f'W/"{hashlib.sha256(json.dumps(reply.body).encode()).hexdigest()[:40]}"'
+        reply.headers.update({"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60"})
+        wanted = {tag.strip() for tag in headers.get("if-none-match", "").split(",")}
+        if etag in wanted or etag[2:] in wanted:
+            reply.status, reply.body = 304, None
+            return True
+        return False
+
+    def _gate(self, record: RecordedRequest, headers: dict[str, str], bucket: _Bucket) -> Reply | None:
+        """Injected failures, authentication and the primary rate limit, in the order GitHub meets them."""
+        for fault in self._faults:
+            if fault.kind in ("status", "secondary") and fault.take(record.method, record.path):
+                if fault.kind == "status":
+                    return Reply(fault.status, objects.error("Server Error" if fault.status >= 500 else "Injected",
+                                                             fault.status))
+                message = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+                           "again. If you reach out to GitHub Support for help, please include the request ID "
+                           f"{self._request_id()}.")
+                body = objects.error(message, 403, f"{RATE_DOCS}#about-secondary-rate-limits")
+                return Reply(403, body, {"Retry-After": str(fault.retry_after)})
+        login = self._login(headers)
+        if login is None:
+            return Reply(401, objects.error("Bad credentials", 401))
+        if not login and (record.method != "GET" or record.path == "/user"):
+            return Reply(401, objects.error("Requires authentication", 401))
+        if record.path == "/rate_limit":
+            return None  # free of charge, as on GitHub
+        if bucket.remaining <= 0:
+            message = (f"API rate limit exceeded for user ID {self.user(self.viewer)['id']}. If you reach out to "
+                       f"GitHub Support for help, please include the request ID {self._request_id()}.")
+            return Reply(403, objects.error(message, 403, f"{RATE_DOCS}#about-the-primary-rate-limit"))
+        bucket.remaining -= 1
+        return None
+
+    def _login(self, headers: dict[str, str]) -> str | None:
+        """The caller's login; "" when anonymous; None for a wrong token (GitHub: 401 everywhere)."""
+        value = headers.get("authorization", "")
+        if not value:
+            return ""
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() in ("token", "bearer") and token.strip() == self.token:
+            return self.viewer
+        return None
+
+    def _dispatch(self, record: RecordedRequest, headers: dict[str, str]) -> Reply:
+        if (record.method, record.path) == ("GET", "/rate_limit"):
+            return Reply(200, self._rate_limit_overview())
+        found = resolve(record.method, record.path)
+        if found is None:
+            return Reply(404, objects.error("Not Found", 404))
+        handler, params = found
+        if "owner" in params and f"{params['owner']}/{params['repo']}".casefold() != self.full_name.casefold():
+            return Reply(404, objects.error("Not Found", 404))
+        call = Call(record.method, record.path, params, record.query, record.json, self._login(headers) or "")
+        try:
+            return handler(self, call)
+        except ApiError as problem:
+            return Reply(problem.status, problem.body, dict(problem.headers))
+        except Exception:  # a bug in the fake: answer like GitHub would, and keep the evidence
+            self.server_errors.append(traceback.format_exc())
+            return Reply(500, objects.error("fake GitHub failed; see FakeGitHub.server_errors", 500))
+
+    def _rate_limit_overview(self) -> Json:
+        now = time.time()
+        for bucket in self._buckets.values():
+            bucket.refresh(now)
+        core, found = self._buckets["core"], self._buckets["search"]
+        resources = {"core": objects.rate_limit(core.limit, core.remaining, core.reset),
+                     "search": objects.rate_limit(found.limit, found.remaining, found.reset),
+                     "graphql": objects.rate_limit(5000, 5000, int(now) + 3600)}
+        return {"resources": resources, "rate": resources["core"]}
+
+    def _request_id(self) -> str:
+        number = next(self._request_ids)
+        return f"FAKE:{number:04X}:{number * 7919:06X}:{number * 104729:07X}:{int(time.time()):08X}"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeGitHub
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for connection in list(self.connections):
+                _shut(connection)
+
+
+def _shut(connection: socket.socket) -> None:
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, as PyGithub's connection pool expects."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    timeout = 30
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without this, delayed ACKs add ~40 ms to each answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the fake's record (`FakeGitHub.requests`) is the log."""
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
+
+    def _handle(self) -> None:
+        fake = self.server.fake
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {key: value for key, value in self.headers.items()}
+        record = RecordedRequest(self.command, parts.path.rstrip("/") or "/", dict(parse_qsl(parts.query)),
+                                 headers, None, time.time())
+        with fake.lock:
+            fake.requests.append(record)
+        try:
+            record.json = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            record.json = raw.decode("utf-8", "replace")
+            reply = Reply(400, objects.error("Problems parsing JSON", 400))
+        else:
+            try:
+                reply = fake._serve(record, {key.lower(): value for key, value in headers.items()})
+            except _Dropped:
+                record.dropped = True
+                self.close_connection = True
+                _shut(self.connection)
+                return
+        self._answer(record, reply)
+
+    def _answer(self, record: RecordedRequest, reply: Reply) -> None:
+        fake = self.server.fake
+        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8", "X-GitHub-Media-Type": "github.v3; format=json",
+                   "X-GitHub-Api-Version-Selected": "2022-11-28", "X-GitHub-Request-Id": fake._request_id(),
+                   **reply.headers}
+        status = reply.status
+        with fake.lock:
+            record.status, record.response_headers = status, headers
+            record.response_json = json.loads(payload) if payload else None
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if status not in (204, 304):
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if status not in (204, 304):
+            self.wfile.write(payload)

@@ -1,0 +1,271 @@
+"""The fake's repository: issues, pull requests, comments, labels, users and a lagging search index.
+
+Kept apart from HTTP so seeding (tests) and routes (clients) change state through the same
+operations, under one lock. The dicts hold the JSON exactly as it is served, so a test can
+inspect or tweak `fake.issues[3]["body"]` directly (holding `fake.lock` if a client runs;
+call `fake.reindex(3)` if search should see the tweak).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import time
+from datetime import datetime
+
+from tests.fakes import github_objects as objects
+from tests.fakes.github_objects import Json
+
+ROLES = ("admin", "maintain", "write", "triage", "read", "none")
+
+
+class ApiError(Exception):
+    """An error answer: raised anywhere below a route, turned into a response by the server."""
+
+    def __init__(self, status: int, body: Json, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{status} {body.get('message')}")
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+    @classmethod
+    def not_found(cls, message: str = "Not Found") -> ApiError:
+        return cls(404, objects.error(message, 404))
+
+    @classmethod
+    def invalid(cls, resource: str, code: str, *, field: str | None = None, message: str | None = None) -> ApiError:
+        return cls(422, objects.validation_failed(resource, code, field=field, message=message))
+
+    @classmethod
+    def unprocessable(cls, message: str) -> ApiError:
+        """GitHub's answer to a malformed request, e.g. a required parameter missing."""
+        return cls(422, objects.error(message, 422))
+
+
+def timestamp(value: float | str | datetime | None) -> float:
+    """Seed timestamps may be given as epoch seconds, ISO 8601 text or datetimes; default now."""
+    if value is None:
+        return time.time()
+    if isinstance(value, datetime):
+        return objects.parse_iso(value.isoformat())
+    if isinstance(value, str):
+        return objects.parse_iso(value)
+    return float(value)
+
+
+class RepoState:
+    """One GitHub repository (plus the users it mentions) as the fake serves it."""
+
+    def __init__(self, *, owner: str, repo: str, viewer: str, per_page_max: int = 100) -> None:
+        self.owner = owner
+        self.per_page_max = per_page_max
+        self.repo = repo
+        self.viewer = viewer
+        self.lock = threading.RLock()
+        self.issues: dict[int, Json] = {}
+        self.comments: dict[int, list[Json]] = {}
+        self.labels: dict[str, Json] = {}
+        self.pulls: dict[int, Json] = {}  # number -> PR-only fields; shared ones live in `issues`
+        self.reviews: dict[int, list[Json]] = {}
+        self.review_comments: dict[int, list[Json]] = {}
+        self.users: dict[str, Json] = {}
+        self.permissions: dict[str, str] = {viewer: "admin"}
+        self.search_delay = 0.0
+        self.created_at = time.time() - 86400
+        self._search_versions: dict[int, list[tuple[float, Json]]] = {}
+        self._ids = itertools.count(1001)
+        self._numbers = itertools.count(1)
+        self._api: str | None = None
+
+    # -- identity -------------------------------------------------------------------------------
+
+    @property
+    def api(self) -> str:
+        if self._api is None:
+            raise RuntimeError("start() the fake first: its objects' URLs need the port it listens on")
+        return self._api
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+    @property
+    def repo_url(self) -> str:
+        return f"{self.api}/repos/{self.full_name}"
+
+    @property
+    def html_repo(self) -> str:
+        return f"{self.api}/{self.full_name}"
+
+    def new_id(self) -> int:
+        return next(self._ids)
+
+    def user(self, login: str) -> Json:
+        """The `simple-user` for a login, made on first mention (GitHub knows everyone)."""
+        if login not in self.users:
+            kind = "Organization" if login == self.owner else "Bot" if login.endswith("[bot]") else "User"
+            self.users[login] = objects.user(self.api, login, self.new_id(), kind=kind)
+        return self.users[login]
+
+    def association(self, login: str) -> str:
+        if login == self.owner:
+            return "OWNER"
+        return "COLLABORATOR" if self.permissions.get(login, "none") not in ("none", "read") else "NONE"
+
+    def repository(self, *, full: bool = True) -> Json:
+        open_count = sum(1 for issue in self.issues.values() if issue["state"] == "open")
+        return objects.repository(self.api, self.user(self.owner), self.repo, 1, self.created_at,
+                                  open_issues=open_count, full=full)
+
+    # -- labels ---------------------------------------------------------------------------------
+
+    def find_label(self, name: str) -> Json | None:
+        """Label names are case-insensitive on GitHub."""
+        wanted = name.casefold()
+        return next((label for key, label in self.labels.items() if key.casefold() == wanted), None)
+
+    def create_label(self, name: str, color: str = "ededed", description: str | None = None) -> Json:
+        if self.find_label(name) is not None:
+            raise ApiError.invalid("Label", "already_exists", field="name")
+        created = objects.label(self.repo_url, self.new_id(), name, color.lstrip("#").lower(), description)
+        self.labels[name] = created
+        return created
+
+    def labels_for(self, names: list[str]) -> list[Json]:
+        """Labels by name, creating the unknown ones as GitHub does for a user with push access."""
+        result: list[Json] = []
+        for name in names:
+            found = self.find_label(name) or self.create_label(name)
+            if all(existing["id"] != found["id"] for existing in result):
+                result.append(dict(found))
+        return result
+
+    # -- issues ---------------------------------------------------------------------------------
+
+    def issue(self, number: int) -> Json:
+        if number not in self.issues:
+            raise ApiError.not_found()
+        return self.issues[number]
+
+    def new_issue(self, *, title: str, body: str | None, labels: list[str], author: str,
+                  assignees: list[str] | None = None, created_at: float | None = None, index: bool = True) -> Json:
+        number = next(self._numbers)
+        created = time.time() if created_at is None else created_at
+        issue = objects.issue(
+            self.repo_url, self.html_repo, self.new_id(), number, title=title, body=body, author=self.user(author),
+            association=self.association(author), labels=self.labels_for(list(labels)),
+            assignees=[self.user(login) for login in assignees or []], created_at=created)
+        self.issues[number] = issue
+        self.comments[number] = []
+        if index:
+            self.reindex(number)
+        return issue
+
+    def edit_issue(self, number: int, changes: Json, *, actor: str) -> Json:
+        """Apply a validated PATCH: closing records who and when, reopening clears `closed_at`."""
+        issue = self.issue(number)
+        for key in ("title", "body"):
+            if key in changes:
+                issue[key] = changes[key]
+        if "labels" in changes:
+            issue["labels"] = self.labels_for(changes["labels"])
+        if "assignees" in changes:
+            issue["assignees"] = [self.user(login) for login in changes["assignees"]]
+            issue["assignee"] = issue["assignees"][0] if issue["assignees"] else None
+        state = changes.get("state")
+        now = time.time()
+        if state == "closed" and issue["state"] != "closed":
+            issue.update(state="closed", closed_at=objects.iso(now), closed_by=self.user(actor),
+                         state_reason=changes.get("state_reason") or "completed")
+        elif state == "open" and issue["state"] != "open":
+            issue.update(state="open", closed_at=None, closed_by=None, state_reason="reopened")
+        elif changes.get("state_reason") and issue["state"] == "closed":
+            issue["state_reason"] = changes["state_reason"]
+        self.touch(number, now)
+        return issue
+
+    def touch(self, number: int, when: float | None = None) -> None:
+        self.issues[number]["updated_at"] = objects.iso(time.time() if when is None else when)
+        self.reindex(number)
+
+    # -- comments -------------------------------------------------------------------------------
+
+    def add_comment(self, number: int, body: str, *, author: str, created_at: float | None = None) -> Json:
+        issue = self.issue(number)
+        created = objects.comment(self.repo_url, self.html_repo, self.new_id(), number, body=body,
+                                  author=self.user(author), association=self.association(author),
+                                  created_at=time.time() if created_at is None else created_at)
+        self.comments[number].append(created)
+        issue["comments"] = len(self.comments[number])
+        self.touch(number)
+        return created
+
+    def find_comment(self, comment_id: int) -> tuple[int, Json]:
+        for number, comments in self.comments.items():
+            for found in comments:
+                if found["id"] == comment_id:
+                    return number, found
+        raise ApiError.not_found()
+
+    def delete_comment(self, comment_id: int) -> None:
+        number, found = self.find_comment(comment_id)
+        self.comments[number].remove(found)
+        self.issues[number]["comments"] = len(self.comments[number])
+        self.touch(number)
+
+    # -- pull requests --------------------------------------------------------------------------
+
+    def new_pull(self, *, title: str, body: str | None, head: str, base: str, draft: bool, author: str,
+                 maintainer_can_modify: bool = True) -> Json:
+        head_owner, _, head_ref = head.rpartition(":")
+        head_owner = head_owner or self.owner
+        for number, extra in self.pulls.items():
+            if (self.issues[number]["state"] == "open" and extra["head"]["label"] == f"{head_owner}:{head_ref}"
+                    and extra["base"]["ref"] == base):
+                raise ApiError.invalid("PullRequest", "custom",
+                                       message=f"A pull request already exists for {head_owner}:{head_ref}.")
+        issue = self.new_issue(title=title, body=body, labels=[], author=author, index=False)
+        number = issue["number"]
+        issue["html_url"] = f"{self.html_repo}/pull/{number}"
+        issue["pull_request"] = objects.issue_pull_link(self.repo_url, self.html_repo, number)
+        issue["draft"] = draft
+        repo = self.repository(full=False)
+        self.pulls[number] = {
+            "id": self.new_id(), "draft": draft, "merged_at": None, "merge_commit_sha": None,
+            "maintainer_can_modify": maintainer_can_modify,
+            "head": objects.branch_ref(repo, self.user(head_owner), head_ref),
+            "base": objects.branch_ref(repo, self.user(self.owner), base),
+        }
+        self.reviews[number] = []
+        self.review_comments[number] = []
+        self.reindex(number)
+        return self.pull(number)
+
+    def pull(self, number: int) -> Json:
+        if number not in self.pulls:
+            raise ApiError.not_found()
+        return objects.pull_request(self.issues[number], self.pulls[number], self.repo_url,
+                                    review_comments=len(self.review_comments[number]))
+
+    # -- search ---------------------------------------------------------------------------------
+
+    def reindex(self, number: int) -> None:
+        """Queue the issue's current version for search; it becomes visible after `search_delay`."""
+        version = copy.deepcopy(self.issues[number])
+        self._search_versions.setdefault(number, []).append((time.time() + self.search_delay, version))
+
+    def searchable(self) -> list[Json]:
+        """What search sees now: per issue, the newest version that the index has caught up with."""
+        now = time.time()
+        visible: list[Json] = []
+        for versions in self._search_versions.values():
+            ready = [version for when, version in versions if when <= now]
+            if ready:
+                visible.append(ready[-1])
+        return visible
+
+    def permission(self, login: str) -> str:
+        """Explicit roles; everyone else has the implicit `read` every user has on a public repository."""
+        return self.permissions.get(login, "read")
+
