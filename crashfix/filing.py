@@ -1,8 +1,9 @@
 """One GitHub issue per crash signature: find it, create it, count repeats, reopen regressions.
 
-Finding never relies on search alone (GitHub search lags behind writes): the spool
-remembers which issue carries which signature, a listing of recently updated crash
-issues refreshes that, and search is the last resort.
+Finding never relies on search (GitHub search lags behind writes and is tightly rate
+limited): the spool remembers which issue carries which signature, and an incremental
+listing of the issues updated since the last look keeps that map current, including
+issues whose `crash` label someone removed.
 
 Counting is idempotent: each crash has a filing sequence number from its uploader,
 and the issue's record keeps each uploader's highest counted number, so a crash
@@ -33,7 +34,6 @@ from crashfix.issue_body import (
     update_body,
 )
 from crashfix.issue_record import (
-    SIGNATURE_MARKER,
     Baseline,
     IssueRecord,
     find_signature,
@@ -71,18 +71,22 @@ class Filer:
         self.host = host
         self.clock = clock
         self.links = SourceLinks(repo.html_url, settings.source_roots)
-        self.label = settings.labels[0] if settings.labels else "crash"
 
     # --- the issue index -------------------------------------------------------------
 
     def sync(self) -> None:
-        """Refresh the spool's signature -> issue map from recently updated crash issues."""
+        """Refresh the spool's signature -> issue map from the issues updated since the last look."""
         last = self.spool.get_meta("issues_synced_at")
         started = self.clock()
         since = float(last) - SYNC_MARGIN if last else None
-        for issue in self.repo.issues(labels=(self.label,), since=since):
+        for issue in self.repo.issues(since=since):
             self._remember(issue)
         self.spool.set_meta("issues_synced_at", str(started))
+
+    def prepare(self, signatures: list[str]) -> None:
+        """One listing per filing round, when any signature is not in the map yet."""
+        if any(self._canonical_from_spool(signature) is None for signature in signatures):
+            self.sync()
 
     def _remember(self, issue: IssueData) -> str | None:
         signature = find_signature(issue.body)
@@ -99,17 +103,9 @@ class Filer:
             return originals[0]
         return known[0][2] if known else None
 
-    def locate(self, signature: str) -> IssueData | None:
-        """The issue for a signature: the spool's map, then a fresh listing, then search."""
-        number = self._canonical_from_spool(signature)
-        if number is None:
-            self.sync()
-            number = self._canonical_from_spool(signature)
-        if number is None:
-            for issue in self.repo.search_issues(SIGNATURE_MARKER.format(id=signature)):
-                if self._remember(issue) == signature:
-                    number = self._canonical_from_spool(signature)
-        return self._follow(self.repo.issue(number)) if number is not None else None
+    def locate(self, signature: str) -> int | None:
+        """The issue number for a signature, from the map (refreshed by `prepare`)."""
+        return self._canonical_from_spool(signature)
 
     def _follow(self, issue: IssueData) -> IssueData:
         """From a duplicate to the issue it points at (a few hops at most)."""
@@ -127,12 +123,12 @@ class Filer:
         seqs = self.spool.assign_file_seqs([row.id for row in rows])
         occurrences = [Occurrence(row, CrashReport.model_validate_json(row.report or "{}"), seqs[row.id])
                        for row in rows]
-        issue = self.locate(signature)
-        if issue is None:
+        number = self.locate(signature)
+        if number is None:
             issue = self._create(signature, occurrences)
             issue = self._converge(signature, issue, occurrences)
         else:
-            issue = self._count(issue, occurrences)
+            issue = self._count(number, occurrences)
         self.spool.mark_filed([row.id for row in rows], issue.number, self.clock(), f"issue #{issue.number}")
         return issue.number
 
@@ -184,11 +180,11 @@ class Filer:
             if not error.maybe_applied:
                 raise
             # The request may have reached GitHub: look before creating a second issue.
-            self.spool.set_meta("issues_synced_at", "")
+            self.sync()
             found = self.locate(signature)
             if found is None:
                 raise
-            log.info("issue for %s was created although the connection failed: #%s", signature, found.number)
+            log.info("issue for %s was created although the connection failed: #%s", signature, found)
             return self._count(found, occurrences)
         self.spool.remember_issue(issue.number, signature, issue.state, None)
         log.info("filed %s as #%s (%s)", signature, issue.number, issue.title)
@@ -197,7 +193,7 @@ class Filer:
     def _converge(self, signature: str, ours: IssueData, occurrences: list[Occurrence]) -> IssueData:
         """If another uploader filed the same signature meanwhile, keep the older issue."""
         older = [
-            issue for issue in self.repo.issues(labels=(self.label,), since=ours.created_at - RACE_WINDOW)
+            issue for issue in self.repo.issues(since=ours.created_at - RACE_WINDOW)
             if find_signature(issue.body) == signature and issue.state == "open" and issue.number < ours.number
             and not _is_duplicate(issue)
         ]
@@ -205,7 +201,7 @@ class Filer:
             return ours
         canonical = min(older, key=lambda issue: issue.number)
         log.info("#%s and #%s carry the same signature; keeping #%s", ours.number, canonical.number, canonical.number)
-        counted = self._count(canonical, occurrences)
+        counted = self._count(canonical.number, occurrences)
         record = parse_record(ours.body)
         if record is not None:
             record.duplicate_of = canonical.number
@@ -217,9 +213,9 @@ class Filer:
         self.spool.remember_issue(ours.number, signature, "closed", canonical.number)
         return counted
 
-    def _count(self, issue: IssueData, occurrences: list[Occurrence]) -> IssueData:
+    def _count(self, number: int, occurrences: list[Occurrence]) -> IssueData:
         """Add repeats to an existing issue: counts, maybe a comment, maybe a regression reopen."""
-        issue = self._follow(self.repo.issue(issue.number))
+        issue = self._follow(self.repo.issue(number))
         record = parse_record(issue.body)
         if record is None:  # someone removed our record: start a new one, keep their text
             record = self._new_record(occurrences)

@@ -182,19 +182,18 @@ class GitHubClient:
         retry = GithubRetry(total=retries, backoff_factor=0.5, allowed_methods=IDEMPOTENT,
                             max_rate_limit_wait=max_rate_wait)
         self.max_rate_wait = max_rate_wait
+        # lazy: objects are fetched when read, so an edit or a comment costs one request, not two.
         self._github = Github(auth=Auth.Token(token), base_url=base_url.rstrip("/"), timeout=timeout,
                               retry=retry, per_page=100, seconds_between_requests=0.0,
-                              seconds_between_writes=write_interval)
+                              seconds_between_writes=write_interval, lazy=True)
 
     def repository(self, full_name: str) -> RepoAPI:
-        repo = self.call(lambda: self._github.get_repo(full_name), f"open repository {full_name}", "GET")
+        repo = self._github.get_repo(full_name)
+        self.call(lambda: repo.html_url, f"open repository {full_name}", "GET")  # fetch now: fail early
         return RepoAPI(self, repo)
 
     def login(self) -> str:
         return self.call(lambda: self._github.get_user().login, "read the token's user", "GET")
-
-    def search(self, query: str) -> list[Issue]:
-        return self.call(lambda: list(self._github.search_issues(query)), "search issues", "GET")
 
     def call(self, action: Callable[[], T], what: str, method: str, *, retry_rate_limits: bool = True) -> T:
         """Run one PyGithub action; a rate-limited request (rejected, so safe) is retried after GitHub's wait."""
@@ -241,7 +240,7 @@ class RepoAPI:
 
     def issues(self, *, labels: tuple[str, ...] = (), state: str = "all",
                since: float | None = None) -> Iterator[IssueData]:
-        """Issues (not pull requests) with these labels, oldest update first, all pages."""
+        """Issues (not pull requests), oldest update first, all pages; optionally only some labels."""
         when = datetime.fromtimestamp(since, timezone.utc) if since is not None else NotSet
         pages = self._call(lambda: self._repo.get_issues(state=state, sort="updated", direction="asc",
                                                          labels=list(labels) if labels else NotSet, since=when),
@@ -256,15 +255,15 @@ class RepoAPI:
             if issue.pull_request is None:
                 yield _issue(issue)
 
-    def search_issues(self, text: str) -> list[IssueData]:
-        query = f'repo:{self.full_name} is:issue in:body "{text}"'
-        return [_issue(issue) for issue in self._client.search(query) if issue.pull_request is None]
-
     def issue(self, number: int) -> IssueData:
-        return _issue(self._get(number))
+        """A fresh read of one issue."""
+        lazy = self._lazy(number)
+        self._call(lambda: lazy.title, f"read issue #{number}", "GET")
+        return _issue(lazy)
 
-    def _get(self, number: int) -> Issue:
-        return self._call(lambda: self._repo.get_issue(number), f"read issue #{number}", "GET")
+    def _lazy(self, number: int) -> Issue:
+        """An issue handle that costs no request until it is read."""
+        return self._repo.get_issue(number)
 
     def create_issue(self, title: str, body: str, labels: tuple[str, ...]) -> IssueData:
         created = self._call(lambda: self._repo.create_issue(title=title, body=body, labels=list(labels)),
@@ -273,7 +272,7 @@ class RepoAPI:
 
     def edit_issue(self, number: int, *, body: str | None = None, state: str | None = None,
                    state_reason: str | None = None, title: str | None = None) -> IssueData:
-        issue = self._get(number)
+        issue = self._lazy(number)
         changes: dict[str, str] = {}
         if body is not None:
             changes["body"] = body
@@ -287,27 +286,26 @@ class RepoAPI:
         return _issue(issue)
 
     def add_labels(self, number: int, labels: tuple[str, ...]) -> None:
-        issue = self._get(number)
+        issue = self._lazy(number)
         self._call(lambda: issue.add_to_labels(*labels), f"label issue #{number}", "POST")
 
     def remove_label(self, number: int, label: str) -> None:
-        issue = self._get(number)
+        issue = self._lazy(number)
         try:
             self._call(lambda: issue.remove_from_labels(label), f"unlabel issue #{number}", "DELETE")
         except GitHubNotFound:
             pass  # not there: nothing to remove
 
     def comment(self, number: int, body: str) -> CommentData:
-        issue = self._get(number)
+        issue = self._lazy(number)
         return _comment(self._call(lambda: issue.create_comment(body), f"comment on issue #{number}", "POST"))
 
     def comments(self, number: int) -> list[CommentData]:
-        issue = self._get(number)
+        issue = self._lazy(number)
         return [_comment(c) for c in self._call(lambda: list(issue.get_comments()), f"read comments of #{number}",
                                                 "GET")]
 
     def edit_comment(self, number: int, comment_id: int, body: str) -> CommentData:
-        issue = self._get(number)
-        comment = self._call(lambda: issue.get_comment(comment_id), f"read comment {comment_id}", "GET")
+        comment = self._call(lambda: self._lazy(number).get_comment(comment_id), f"read comment {comment_id}", "GET")
         self._call(lambda: comment.edit(body), f"update comment {comment_id}", "PATCH")
         return _comment(comment)

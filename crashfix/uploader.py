@@ -25,7 +25,7 @@ from crashfix.blame import SkipRules
 from crashfix.config import UploaderSettings
 from crashfix.errors import ParseError
 from crashfix.filing import Filer
-from crashfix.github_api import GitHubError
+from crashfix.github_api import GitHubError, GitHubRateLimited
 from crashfix.models import CrashReport, SourceFormat
 from crashfix.spool import CrashRow, FileInfo, Spool
 from crashfix.textclean import decode
@@ -193,13 +193,17 @@ class Uploader:
             try:
                 if self._filer is None:
                     self._filer = self._connect()
+                if position == 0:
+                    self._filer.prepare([name for name, _ in groups])
                 self._filer.file(signature, rows)
                 result.filed += len(rows)
             except GitHubError as error:
                 result.error = error
-                everyone_fails = self._filer is None or not error.transient or error.status is None
+                limit_wait = error.wait if isinstance(error, GitHubRateLimited) else None
+                everyone_fails = (self._filer is None or not error.transient or error.status is None
+                                  or limit_wait is not None)
                 deferred = [row for _, later in groups[position:] for row in later] if everyone_fails else rows
-                delay = self._backoff(max(row.attempts for row in deferred))
+                delay = limit_wait if limit_wait is not None else self._backoff(max(row.attempts for row in deferred))
                 self.spool.retry_later([row.id for row in deferred], "file", error.one_line(), self.clock(), delay)
                 result.pending += len(deferred)
                 log.warning("could not file %s: %s; retrying in %.0f s", signature, error.one_line(), delay)

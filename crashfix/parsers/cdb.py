@@ -190,16 +190,22 @@ def _exception(analysis: AnalysisText, text: str, events: list[Event], start: in
         if fault in ("read", "write", "execute"):
             info.access = fault  # type: ignore[assignment]
         for name_, access in (("READ_ADDRESS", "read"), ("WRITE_ADDRESS", "write")):
-            value = analysis.first(name_)
-            if value and re.match(r"^[0-9a-fA-F`]+", value):
-                info.address = int(re.match(r"^[0-9a-fA-F`]+", value).group(0).replace("`", ""), 16)  # type: ignore[union-attr]
+            value = _leading_hex(analysis.first(name_))
+            if value is not None:
+                info.address = value
                 info.access = info.access or access  # type: ignore[assignment]
     address = _EXCEPTION_ADDRESS.search(record)
     if address:
         info.instruction_address = int(address.group(1).replace("`", ""), 16)
-    elif analysis.key("Failure.Exception.IP.Address"):
-        info.instruction_address = int(analysis.key("Failure.Exception.IP.Address") or "0", 16)
+    else:
+        info.instruction_address = _leading_hex(analysis.key("Failure.Exception.IP.Address"))
     return info
+
+
+def _leading_hex(value: str | None) -> int | None:
+    """`00000000`0000001c (ptr)` -> 0x1c; None when the value does not start with a hex number."""
+    match = re.match(r"^(?:0x)?([0-9a-fA-F][0-9a-fA-F`]*)", (value or "").strip())
+    return int(match.group(1).replace("`", ""), 16) if match else None
 
 
 def _real_event(events: list[Event], start: int) -> Event | None:

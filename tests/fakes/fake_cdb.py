@@ -4,6 +4,7 @@ Run as `python fake_cdb.py -z DUMP ...` (the uploader's default CDB arguments). 
 behaviour comes from the environment, so one script serves every test:
     FAKE_CDB_MODE     replay (default) | hang | fail | garbage | spawn-and-hang
     FAKE_CDB_OUTPUT   file whose content is printed in replay mode
+    FAKE_CDB_OUTPUT_DIR  else: print `<dir>/<dump file name>.txt` (a different analysis per dump)
     FAKE_CDB_RECORD   file to which the arguments and _NT_SYMBOL_PATH are appended
     FAKE_CDB_PIDFILE  where spawn-and-hang writes its child's pid (to prove it dies too)
 """
@@ -36,7 +37,11 @@ def main() -> int:
     if mode == "garbage":
         sys.stdout.write("Microsoft (R) Windows Debugger Version 10.0\nquit:\n")
         return 0
-    with open(os.environ["FAKE_CDB_OUTPUT"], "rb") as handle:
+    output = os.environ.get("FAKE_CDB_OUTPUT")
+    if output is None:
+        dump = sys.argv[sys.argv.index("-z") + 1]
+        output = os.path.join(os.environ["FAKE_CDB_OUTPUT_DIR"], os.path.basename(dump) + ".txt")
+    with open(output, "rb") as handle:
         sys.stdout.buffer.write(handle.read())
     return 0
 
