@@ -140,7 +140,6 @@ def uploader_options(function):  # type: ignore[no-untyped-def]
 def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings):  # type: ignore[no-untyped-def]
     """Spool and a lazily connecting filer, from settings and the environment."""
     from crashfix.filing import Filer
-    from crashfix.github_api import GitHubClient
     from crashfix.spool import Spool
     from crashfix.uploader import Uploader, host_name
 
@@ -150,6 +149,8 @@ def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings):  # t
     environ = dict(os.environ)
 
     def connect() -> Filer:
+        from crashfix.github_api import GitHubClient  # PyGithub is ~30 MB: loaded at the first crash to file
+
         client = GitHubClient(base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
                               token=environ.get("GITHUB_TOKEN", ""), write_interval=settings.write_interval_seconds)
         return Filer(client.repository(repo_name), spool, settings, host_name(settings), time.time)

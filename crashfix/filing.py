@@ -20,9 +20,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from crashfix.config import UploaderSettings
-from crashfix.github_api import GitHubUnavailable, IssueData, RepoAPI
+from crashfix.github_types import GitHubUnavailable, IssueData
 from crashfix.issue_body import (
     SourceLinks,
     duplicate_comment,
@@ -43,6 +44,9 @@ from crashfix.issue_record import (
 )
 from crashfix.models import CrashReport
 from crashfix.spool import CrashRow, Spool
+
+if TYPE_CHECKING:  # the filer only calls it; importing it would load PyGithub
+    from crashfix.github_api import RepoAPI
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """The one module that talks to GitHub (through PyGithub).
 
-Everything else sees plain records (`IssueData`, `CommentData`) and one error family.
+Everything else sees plain records (`IssueData`, `CommentData`) and one error family,
+defined in `github_types` so that importing them does not load PyGithub.
 Etiquette lives here too:
 - reads and idempotent writes (GET, PATCH, PUT, DELETE) are retried on 5xx and network
   errors, with PyGithub's GithubRetry honouring `Retry-After` and `X-RateLimit-Reset`;
@@ -24,82 +25,23 @@ from github.GithubObject import NotSet
 from github.Issue import Issue
 from github.IssueComment import IssueComment
 from github.Repository import Repository
-from pydantic import BaseModel, ConfigDict
 
-from crashfix.errors import CrashfixError
+from crashfix.github_types import (
+    CommentData,
+    GitHubAuthError,
+    GitHubError,
+    GitHubInvalid,
+    GitHubNotFound,
+    GitHubRateLimited,
+    GitHubUnavailable,
+    IssueData,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"})
 MAX_RATE_WAIT = 900.0
-
-
-class GitHubError(CrashfixError):
-    """A GitHub request failed; `transient` errors are worth retrying later."""
-
-    transient = False
-
-    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None) -> None:
-        super().__init__(message, hint)
-        self.status = status
-
-
-class GitHubUnavailable(GitHubError):
-    """5xx, timeouts, refused or dropped connections: GitHub or the network is down."""
-
-    transient = True
-
-    def __init__(self, message: str, *, status: int | None = None, maybe_applied: bool = False) -> None:
-        super().__init__(message, "the crash stays in the spool and is retried", status=status)
-        self.maybe_applied = maybe_applied
-
-
-class GitHubRateLimited(GitHubError):
-    transient = True
-
-    def __init__(self, message: str, wait: float) -> None:
-        super().__init__(message, f"retry in {wait:.0f} s", status=403)
-        self.wait = wait
-
-
-class GitHubAuthError(GitHubError):
-    """The token is missing, invalid, or lacks a permission: retrying will not help."""
-
-
-class GitHubNotFound(GitHubError):
-    pass
-
-
-class GitHubInvalid(GitHubError):
-    """GitHub rejected what we sent (422)."""
-
-
-class IssueData(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    number: int
-    title: str
-    body: str
-    state: str
-    state_reason: str | None
-    labels: tuple[str, ...]
-    created_at: float
-    updated_at: float
-    closed_at: float | None
-    html_url: str
-    author: str | None
-    is_pull_request: bool
-
-
-class CommentData(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    body: str
-    author: str | None
-    created_at: float
-    updated_at: float
 
 
 def _timestamp(value: datetime | None) -> float | None:

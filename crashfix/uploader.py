@@ -25,7 +25,7 @@ from crashfix.blame import SkipRules
 from crashfix.config import UploaderSettings
 from crashfix.errors import ParseError
 from crashfix.filing import Filer
-from crashfix.github_api import GitHubError, GitHubRateLimited
+from crashfix.github_types import GitHubError, GitHubRateLimited
 from crashfix.models import CrashReport, SourceFormat
 from crashfix.spool import CrashRow, FileInfo, Spool
 from crashfix.textclean import decode

@@ -1,0 +1,79 @@
+"""What the rest of crashfix knows about GitHub: plain records and one error family.
+
+Kept apart from `github_api` so that modules which only handle GitHub's answers (the
+uploader's loop, the filer) do not import PyGithub; a watcher that has nothing to file
+stays small (PyGithub alone is about 30 MB resident).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from crashfix.errors import CrashfixError
+
+
+class GitHubError(CrashfixError):
+    """A GitHub request failed; `transient` errors are worth retrying later."""
+
+    transient = False
+
+    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class GitHubUnavailable(GitHubError):
+    """5xx, timeouts, refused or dropped connections: GitHub or the network is down."""
+
+    transient = True
+
+    def __init__(self, message: str, *, status: int | None = None, maybe_applied: bool = False) -> None:
+        super().__init__(message, "the crash stays in the spool and is retried", status=status)
+        self.maybe_applied = maybe_applied
+
+
+class GitHubRateLimited(GitHubError):
+    transient = True
+
+    def __init__(self, message: str, wait: float) -> None:
+        super().__init__(message, f"retry in {wait:.0f} s", status=403)
+        self.wait = wait
+
+
+class GitHubAuthError(GitHubError):
+    """The token is missing, invalid, or lacks a permission: retrying will not help."""
+
+
+class GitHubNotFound(GitHubError):
+    pass
+
+
+class GitHubInvalid(GitHubError):
+    """GitHub rejected what we sent (422)."""
+
+
+class IssueData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    title: str
+    body: str
+    state: str
+    state_reason: str | None
+    labels: tuple[str, ...]
+    created_at: float
+    updated_at: float
+    closed_at: float | None
+    html_url: str
+    author: str | None
+    is_pull_request: bool
+
+
+class CommentData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    body: str
+    author: str | None
+    created_at: float
+    updated_at: float
