@@ -212,6 +212,38 @@ def status(config: Path | None, state_dir: Path | None) -> None:
     click.echo(describe_status(directory, time.time()))
 
 
+@cli.command()
+@click.option("--issue", type=int, help="The crash issue to fix.")
+@click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")
+@click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
+              help="A clone of the repository to work in.")
+@click.option("--report", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="With --local: the crash file to fix.")
+@click.option("--local", is_flag=True, help="No GitHub at all: fix --report on a local branch.")
+@click.option("--dry-run", is_flag=True, help="Everything but push, pull request, labels and comments.")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+              help="Config file (default: <checkout>/.github/crashfix.toml).")
+@click.option("--model", help="Override [fix] model.")
+@click.option("--max-cost", "max_cost", type=float, help="Override [fix.budget] max_cost_usd.")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to push to.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None, local: bool, dry_run: bool,
+        config: Path | None, model: str | None, max_cost: float | None, remote: str, as_json: bool,
+        verbose: bool) -> None:
+    """Turn a crash issue into a built, tested draft PR (or say on the issue why not)."""
+    from crashfix.fix_report import terminal_summary
+    from crashfix.fix_setup import FixOptions, build_job, publish
+    from crashfix.fixer import run_fix
+
+    logs.setup(paths.state_dir(), verbose=verbose)
+    options = FixOptions(checkout=checkout, issue=issue, repo=repo, report=report, local=local, dry_run=dry_run,
+                         config=config, model=model, max_cost_usd=max_cost, remote=remote)
+    outcome = run_fix(build_job(options, os.environ))
+    publish(outcome, os.environ)
+    click.echo(outcome.model_dump_json(indent=2) if as_json else terminal_summary(outcome))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns every failure into one line and an exit code."""
     try:

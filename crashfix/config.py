@@ -6,10 +6,12 @@ receives the resulting `Config`.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from crashfix.errors import ConfigError
 
@@ -75,9 +77,74 @@ class UploaderSettings(Section):
     cdb: CdbSettings = CdbSettings()
 
 
+Command = tuple[str, ...]
+
+
+def _commands(value: object) -> object:
+    """Commands from TOML: `"cmake --build build"`; `["cmake", "--build", "build"]` (one argv);
+    `["cmake -S . -B build", "cmake --build build"]` (command lines, recognised by a space in the first);
+    or a list of argv lists."""
+    if isinstance(value, str):
+        return (tuple(shlex.split(value)),)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(item, str) for item in value):
+        if any(ch.isspace() for ch in value[0]):
+            return tuple(tuple(shlex.split(item)) for item in value)
+        return (tuple(value),)
+    if isinstance(value, (list, tuple)):
+        return tuple(tuple(shlex.split(item)) if isinstance(item, str) else item for item in value)
+    return value
+
+
+Commands = Annotated[tuple[Command, ...], BeforeValidator(_commands)]
+
+
+class BudgetSettings(Section):
+    """Limits on one `crashfix fix` run; each fails closed (no model call starts that could cross one)."""
+
+    max_turns: int = Field(default=40, ge=1, description="Model calls in the whole run, repairs included.")
+    max_output_tokens: int = Field(default=64_000, ge=1024, description="Output tokens over the whole run.")
+    max_cost_usd: float = Field(default=5.0, ge=0, description="Dollars over the whole run; 0 disables the limit.")
+    max_wall_seconds: float = Field(default=2400.0, gt=0, description="The whole run: model, build and tests.")
+    response_max_tokens: int = Field(default=16_000, ge=1024, description="max_tokens of one model call.")
+    thinking_tokens: int = Field(default=0, ge=0, description="Extended thinking budget per call; 0 = off.")
+
+
+class FixSettings(Section):
+    """`crashfix fix`: how the target repository is built and tested, and what the model may spend.
+
+    Read from `.github/crashfix.toml` in the checkout (section `[fix]`), overridden by CLI flags.
+    """
+
+    model: str = "claude-sonnet-5-5"
+    build: Commands = Field(default=(), description="Commands run in order from the checkout root.")
+    test: Commands = Field(default=(), description="Commands run after a successful build.")
+    build_timeout_seconds: float = Field(default=1800.0, gt=0)
+    test_timeout_seconds: float = Field(default=900.0, gt=0)
+    repair_rounds: int = Field(default=3, ge=1, le=10, description="Build/test rounds, the first included.")
+    path_mappings: dict[str, str] = Field(
+        default_factory=dict, description="Build-machine path prefix -> repository-relative prefix."
+    )
+    uploader_login: str | None = Field(default=None, description="The account the uploader files issues as.")
+    instructions_file: str | None = Field(
+        default=None, description="Project notes for the model; default: the first of CLAUDE.md, AGENTS.md, "
+                                  ".github/crashfix-instructions.md that exists."
+    )
+    context_tokens: int = Field(default=12_000, ge=1000, description="Budget for the code shown up front.")
+    branch_prefix: str = "crashfix/issue-"
+    base_branch: str | None = Field(default=None, description="Default: the repository's default branch.")
+    reanalyze_label: str = "reanalyze"
+    fix_proposed_label: str = "crashfix:fix-proposed"
+    needs_human_label: str = "crashfix:needs-human"
+    keep_env: tuple[str, ...] = Field(
+        default=(), description="Variables to pass to builds even though their names look secret."
+    )
+    budget: BudgetSettings = BudgetSettings()
+
+
 class Config(Section):
     analysis: AnalysisSettings = AnalysisSettings()
     uploader: UploaderSettings = UploaderSettings()
+    fix: FixSettings = FixSettings()
 
 
 def load_config(path: Path | None) -> Config:

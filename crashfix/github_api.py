@@ -24,6 +24,7 @@ from github import Auth, Github, GithubException, GithubRetry
 from github.GithubObject import NotSet
 from github.Issue import Issue
 from github.IssueComment import IssueComment
+from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from crashfix.github_types import (
@@ -35,6 +36,8 @@ from crashfix.github_types import (
     GitHubRateLimited,
     GitHubUnavailable,
     IssueData,
+    PullData,
+    ReviewNote,
 )
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,12 @@ def _comment(comment: IssueComment) -> CommentData:
     return CommentData(id=comment.id, body=comment.body or "", author=comment.user.login if comment.user else None,
                        created_at=_timestamp(comment.created_at) or 0.0,
                        updated_at=_timestamp(comment.updated_at) or 0.0)
+
+
+def _pull(pull: PullRequest) -> PullData:
+    return PullData(number=pull.number, title=pull.title or "", body=pull.body or "", state=pull.state,
+                    draft=bool(pull.draft), merged=pull.merged_at is not None, head=pull.head.ref,
+                    base=pull.base.ref, html_url=pull.html_url)
 
 
 def _message(error: GithubException) -> str:
@@ -137,6 +146,13 @@ class GitHubClient:
     def login(self) -> str:
         return self.call(lambda: self._github.get_user().login, "read the token's user", "GET")
 
+    def login_or_none(self) -> str | None:
+        """The token's user; None for tokens that cannot read /user (the Actions GITHUB_TOKEN)."""
+        try:
+            return self.login()
+        except (GitHubAuthError, GitHubNotFound):
+            return None
+
     def call(self, action: Callable[[], T], what: str, method: str, *, retry_rate_limits: bool = True) -> T:
         """Run one PyGithub action; a rate-limited request (rejected, so safe) is retried after GitHub's wait."""
         waited = 0.0
@@ -158,6 +174,7 @@ class RepoAPI:
     """The operations crashfix performs on one repository."""
 
     def __init__(self, client: GitHubClient, repo: Repository) -> None:
+        self.client = client
         self._client = client
         self._repo = repo
         self.full_name = repo.full_name
@@ -251,3 +268,61 @@ class RepoAPI:
         comment = self._call(lambda: self._lazy(number).get_comment(comment_id), f"read comment {comment_id}", "GET")
         self._call(lambda: comment.edit(body), f"update comment {comment_id}", "PATCH")
         return _comment(comment)
+
+    # -- the fixer's operations ------------------------------------------------------------------
+
+    @property
+    def default_branch(self) -> str:
+        return self._call(lambda: self._repo.default_branch, "read the default branch", "GET")
+
+    @property
+    def owner(self) -> str:
+        return self.full_name.split("/", 1)[0]
+
+    def permission(self, login: str) -> str:
+        """The user's role: admin, maintain, write, triage, read or none (GitHub's finer `role_name`)."""
+        try:
+            return self._call(lambda: self._repo.get_collaborator_role_name(login), f"read {login}'s permission",
+                              "GET")
+        except GitHubNotFound:
+            return "none"
+
+    def label_adder(self, number: int, label: str) -> str | None:
+        """Who most recently added `label` to the issue, from its events (None if nobody did)."""
+        issue = self._lazy(number)
+        events = self._call(lambda: list(issue.get_events()), f"read the events of #{number}", "GET")
+        adders = [e.actor.login for e in events
+                  if e.event == "labeled" and e.label is not None and e.label.name.casefold() == label.casefold()
+                  and e.actor is not None]
+        return adders[-1] if adders else None
+
+    def find_pull(self, branch: str) -> PullData | None:
+        """The pull request from `branch` of this repository: an open one first, else the newest closed one."""
+        pulls = self._call(lambda: list(self._repo.get_pulls(state="all", head=f"{self.owner}:{branch}")),
+                           f"look for a pull request from {branch}", "GET")
+        mine = sorted((p for p in pulls if p.head.ref == branch), key=lambda p: (p.state == "open", p.number))
+        return _pull(mine[-1]) if mine else None
+
+    def create_pull(self, *, title: str, body: str, head: str, base: str) -> PullData:
+        created = self._call(lambda: self._repo.create_pull(title=title, body=body, head=head, base=base, draft=True),
+                             f"open a draft pull request from {head}", "POST")
+        return _pull(created)
+
+    def update_pull(self, number: int, *, title: str, body: str, reopen: bool = False) -> PullData:
+        pull = self._call(lambda: self._repo.get_pull(number), f"read pull request #{number}", "GET")
+        changes: dict[str, str] = {"title": title, "body": body}
+        if reopen:
+            changes["state"] = "open"
+        self._call(lambda: pull.edit(**changes), f"update pull request #{number}", "PATCH")  # type: ignore[arg-type]
+        return _pull(pull)
+
+    def review_notes(self, number: int) -> list[ReviewNote]:
+        """Reviews (with a body) and review comments on a pull request, oldest first."""
+        pull = self._call(lambda: self._repo.get_pull(number), f"read pull request #{number}", "GET")
+        reviews = self._call(lambda: list(pull.get_reviews()), f"read reviews of #{number}", "GET")
+        comments = self._call(lambda: list(pull.get_review_comments()), f"read review comments of #{number}", "GET")
+        notes = [ReviewNote(author=r.user.login if r.user else None, body=r.body or "", state=r.state,
+                            created_at=_timestamp(r.submitted_at) or 0.0) for r in reviews if r.body]
+        notes += [ReviewNote(author=c.user.login if c.user else None, body=c.body or "", path=c.path,
+                             line=c.line, created_at=_timestamp(c.created_at) or 0.0) for c in comments]
+        return sorted(notes, key=lambda note: note.created_at)

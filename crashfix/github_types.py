@@ -77,3 +77,30 @@ class CommentData(BaseModel):
     author: str | None
     created_at: float
     updated_at: float
+
+
+class PullData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    title: str
+    body: str
+    state: str
+    draft: bool
+    merged: bool
+    head: str
+    base: str
+    html_url: str
+
+
+class ReviewNote(BaseModel):
+    """A review or review comment on a pull request: who said what, and where."""
+
+    model_config = ConfigDict(frozen=True)
+
+    author: str | None
+    body: str
+    state: str | None = None
+    path: str | None = None
+    line: int | None = None
+    created_at: float = 0.0

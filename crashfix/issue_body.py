@@ -201,3 +201,19 @@ def duplicate_comment(canonical: int) -> str:
 def seconds_since(record_time: str | None, now: float) -> float:
     return now - parse_iso(record_time) if record_time else float("inf")
 
+
+
+_RAW_DETAILS_RE = re.compile(r"\n<details><summary>[^<]*</summary>\n\n(`{3,})text\n.*?\n\1\n\n</details>\n", re.S)
+_RECORD_BLOCK_RE = re.compile(r"<!-- crashfix:record\n.*?\n-->", re.S)
+_SIGNATURE_LINE_RE = re.compile(r"<!-- crashfix:signature=[0-9a-f]+ -->")
+_FILED_NOTE_RE = re.compile(r"\n_Filed by crashfix\..*?_\n", re.S)
+
+
+def human_text(body: str) -> str:
+    """What people added to a crash issue's body: everything crashfix did not write itself."""
+    text = _SUMMARY_RE.sub("", body or "")
+    text = _RAW_DETAILS_RE.sub("\n", text)
+    text = _FILED_NOTE_RE.sub("\n", text)
+    text = _RECORD_BLOCK_RE.sub("", text)
+    text = _SIGNATURE_LINE_RE.sub("", text)
+    return text.strip()

@@ -317,8 +317,11 @@ def _exercise(fake: FakeGitHub) -> None:
     issue.remove_from_labels("regression")
     _expect_error(404, lambda: issue.remove_from_labels("regression"))
     issue.set_labels("crash")
+    fake.label_issue(issue.number, "reanalyze", "maintainer")
+    events = [(e.event, e.label.name if e.label else None, e.actor.login) for e in issue.get_events()]
+    assert ("labeled", "reanalyze", "maintainer") in events and ("unlabeled", "regression", "crashfix-bot") in events
     created[1].delete_labels()
-    assert len(list(repo.get_labels())) == 4
+    assert len(list(repo.get_labels())) == 5  # crash, worldserver, regression, triaged, reanalyze
     assert repo.get_label("crash").color == "d73a4a"
     _expect_error(404, lambda: repo.get_label("no-such-label"))
     repo.create_label("crashfix:low-quality", "cccccc", "no symbols")

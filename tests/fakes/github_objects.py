@@ -10,6 +10,7 @@ PyGithub asserts that each absolute URL it follows has the host, port and prefix
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -179,6 +180,17 @@ def comment(repo_url: str, html_repo: str, comment_id: int, number: int, *, body
     }
 
 
+def issue_event(repo_url: str, event_id: int, *, event: str, actor: Json, label: Json | None,
+                created_at: float) -> Json:
+    """`issue-event-for-issue` (labeled/unlabeled): who changed what on an issue, and when."""
+    found = {"id": event_id, "node_id": f"LE_fake{event_id}", "url": f"{repo_url}/issues/events/{event_id}",
+             "actor": actor, "event": event, "commit_id": None, "commit_url": None, "created_at": iso(created_at),
+             "performed_via_github_app": None}
+    if label is not None:
+        found["label"] = {"name": label["name"], "color": label["color"]}
+    return found
+
+
 def issue_pull_link(repo_url: str, html_repo: str, number: int) -> Json:
     """The `pull_request` key that marks an issue-shaped object as a pull request."""
     html = f"{html_repo}/pull/{number}"
@@ -196,7 +208,7 @@ def pull_request(issue_json: Json, extra: Json, repo_url: str, *, review_comment
     """`pull-request`: the issue's shared fields (title, body, state, labels) plus the PR's own."""
     number = issue_json["number"]
     url = f"{repo_url}/pulls/{number}"
-    html = f"{issue_json['html_url'].rsplit('/issues/', 1)[0]}/pull/{number}"
+    html = f"{re.split(r'/(?:issues|pull)/', issue_json['html_url'])[0]}/pull/{number}"
     head_sha = extra["head"]["sha"]
     links = {"self": url, "html": html, "issue": issue_json["url"], "comments": issue_json["comments_url"],
              "review_comments": f"{url}/comments", "review_comment": f"{repo_url}/pulls/comments{{/number}}",

@@ -247,6 +247,12 @@ def list_comments(gh: RepoState, call: Call) -> Reply:
     return paginate(gh, call, found)
 
 
+def list_issue_events(gh: RepoState, call: Call) -> Reply:
+    number = int(call.params["number"])
+    gh.issue(number)
+    return paginate(gh, call, list(gh.events.get(number, [])))
+
+
 def create_comment(gh: RepoState, call: Call) -> Reply:
     number = int(call.params["number"])
     gh.issue(number)
@@ -462,6 +468,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", _ISSUE, edit_issue),
     ("GET", _ISSUE + r"/comments", list_comments),
     ("POST", _ISSUE + r"/comments", create_comment),
+    ("GET", _ISSUE + r"/events", list_issue_events),
     ("GET", _ISSUE + r"/labels", list_issue_labels),
     ("POST", _ISSUE + r"/labels", add_labels),
     ("PUT", _ISSUE + r"/labels", set_labels),

@@ -181,6 +181,14 @@ class FakeGitHub(RepoState):
             self.reindex(issue["number"])
             return issue
 
+    def label_issue(self, number: int, name: str, actor: str) -> None:
+        """`actor` adds a label (as through the web UI): the issue event records who did it."""
+        with self.lock:
+            if self.find_label(name) is None:
+                self.create_label(name)
+            names = [label["name"] for label in self.issue(number)["labels"]]
+            self.edit_issue(number, {"labels": [*names, name]}, actor=actor)
+
     def seed_label(self, name: str, color: str = "ededed", description: str | None = None) -> Json:
         with self.lock:
             return self.create_label(name, color, description)

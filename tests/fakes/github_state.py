@@ -68,6 +68,7 @@ class RepoState:
         self.labels: dict[str, Json] = {}
         self.pulls: dict[int, Json] = {}  # number -> PR-only fields; shared ones live in `issues`
         self.reviews: dict[int, list[Json]] = {}
+        self.events: dict[int, list[Json]] = {}  # number -> labeled/unlabeled events, oldest first
         self.review_comments: dict[int, list[Json]] = {}
         self.users: dict[str, Json] = {}
         self.permissions: dict[str, str] = {viewer: "admin"}
@@ -169,7 +170,9 @@ class RepoState:
             if key in changes:
                 issue[key] = changes[key]
         if "labels" in changes:
+            before = {label["name"] for label in issue["labels"]}
             issue["labels"] = self.labels_for(changes["labels"])
+            self._label_events(number, before, issue["labels"], actor)
         if "assignees" in changes:
             issue["assignees"] = [self.user(login) for login in changes["assignees"]]
             issue["assignee"] = issue["assignees"][0] if issue["assignees"] else None
@@ -184,6 +187,17 @@ class RepoState:
             issue["state_reason"] = changes["state_reason"]
         self.touch(number, now)
         return issue
+
+    def _label_events(self, number: int, before: set[str], after: list[Json], actor: str) -> None:
+        """GitHub records a `labeled`/`unlabeled` event per label change, with the user who made it."""
+        now_names = {label["name"] for label in after}
+        changes = [("labeled", label) for label in after if label["name"] not in before]
+        changes += [("unlabeled", self.find_label(name) or {"name": name, "color": "ededed"})
+                    for name in sorted(before - now_names)]
+        for event, label in changes:
+            self.events.setdefault(number, []).append(objects.issue_event(
+                self.repo_url, self.new_id(), event=event, actor=self.user(actor), label=label,
+                created_at=time.time()))
 
     def touch(self, number: int, when: float | None = None) -> None:
         self.issues[number]["updated_at"] = objects.iso(time.time() if when is None else when)

@@ -1,0 +1,179 @@
+"""What a fix run tells people: the sticky issue comment, the PR body, the job summary, the terminal.
+
+All are rendered from the same `FixOutcome`. Text the model wrote is treated as
+untrusted on the way out too: HTML comments are removed (they would hide text from
+reviewers), @-mentions are defused, and length is capped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from crashfix.fix_models import FixOutcome, StepResult, VerifyResult
+
+PROGRESS_MARKER = "<!-- crashfix:progress -->"
+_STATE_RE = re.compile(r"<!-- crashfix:state\n(?P<json>.*?)\n-->", re.S)
+_ICONS = {"pending": "⏳", "running": "🔄", "done": "✅", "failed": "❌", "skipped": "➖"}
+PHASES = ("Gate", "Locate", "Analyse", "Build & test", "Deliver")
+
+
+def model_text(text: str, limit: int = 4000) -> str:
+    """Model output made safe for a GitHub body: no hidden comments, no pings, capped."""
+    text = re.sub(r"<!--.*?(-->|$)", "", text or "", flags=re.S)
+    text = re.sub(r"(?<![\w`])@([A-Za-z0-9][A-Za-z0-9-]{0,38}(?:/[\w.-]+)?)", r"`@\1`", text)
+    return text if len(text) <= limit else text[:limit].rstrip() + " […]"
+
+
+@dataclass
+class Progress:
+    """The phases of one run, rendered as the sticky comment."""
+
+    run_url: str | None = None
+    states: dict[str, tuple[str, str]] = field(default_factory=lambda: {p: ("pending", "") for p in PHASES})
+
+    def set(self, phase: str, state: str, detail: str = "") -> None:
+        self.states[phase] = (state, detail)
+
+    def render(self, headline: str, outcome: FixOutcome | None = None, footer: str = "") -> str:
+        rows = "\n".join(f"| {phase} | {_ICONS[state]} {detail} |" for phase, (state, detail) in self.states.items())
+        parts = [PROGRESS_MARKER, f"### {headline}", "", "| Phase | Status |", "|---|---|", rows, ""]
+        if footer:
+            parts += [footer, ""]
+        if self.run_url:
+            parts.append(f"[Workflow run]({self.run_url})")
+        if outcome is not None:
+            parts.append(render_state(outcome))
+        return "\n".join(parts).strip() + "\n"
+
+
+def render_state(outcome: FixOutcome) -> str:
+    """A hidden record of the last attempt, read back when a maintainer asks for a re-analysis."""
+    proposal = outcome.proposal
+    state = {"status": outcome.status, "reason": outcome.reason, "pull": outcome.pull_number,
+             "root_cause": proposal.root_cause[:1000] if proposal else None,
+             "fix_summary": proposal.fix_summary[:1000] if proposal else None,
+             "verified": outcome.verified}
+    data = json.dumps(state, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e")
+    return f"<!-- crashfix:state\n{data}\n-->"
+
+
+def read_state(body: str) -> dict[str, object] | None:
+    match = _STATE_RE.search(body or "")
+    if not match:
+        return None
+    try:
+        found = json.loads(match.group("json"))
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def round_line(result: VerifyResult) -> str:
+    steps = {phase: [s for s in result.steps if s.phase == phase] for phase in ("build", "test")}
+    return (f"| {result.round} | {_step_cell(steps['build'])} | {_step_cell(steps['test'])} | "
+            f"{sum(s.seconds for s in result.steps):.0f} s |")
+
+
+def _step_cell(steps: list[StepResult]) -> str:
+    if not steps:
+        return "–"
+    failed = next((s for s in steps if not s.ok), None)
+    if failed is None:
+        return "✅ passed"
+    why = f"timed out after {failed.seconds:.0f} s" if failed.timed_out else f"exit {failed.returncode}"
+    first = failed.diagnostics[0] if failed.diagnostics else None
+    where = f": `{first.path}:{first.line}` {first.message[:120]}" if first and first.path else (
+        f": {first.message[:120]}" if first else "")
+    return f"❌ {why}{where}".replace("|", "\\|")
+
+
+def verification_table(outcome: FixOutcome) -> str:
+    if not outcome.rounds:
+        return "Not built: no change reached the build."
+    return "\n".join(["| Round | Build | Tests | Time |", "|---|---|---|---|",
+                      *(round_line(r) for r in outcome.rounds)])
+
+
+def usage_line(outcome: FixOutcome) -> str:
+    use = outcome.usage
+    cost = f"${use.cost_usd:.4f}" if use.cost_usd is not None else "cost unknown (no price for the model)"
+    return (f"{use.turns} model calls · {use.input_tokens + use.cache_write_tokens:,} input tokens "
+            f"(+{use.cache_read_tokens:,} read from cache) · {use.output_tokens:,} output tokens · {cost} · "
+            f"{outcome.seconds:.0f} s")
+
+
+def pr_title(outcome: FixOutcome) -> str:
+    title = outcome.crash_title.removeprefix("Crash: ") or f"crash #{outcome.issue_number}"
+    return f"Fix crash: {title}"[:240]
+
+
+def pr_body(outcome: FixOutcome) -> str:
+    proposal = outcome.proposal
+    assert proposal is not None
+    guard = ("\n> ⚠️ **Guard only:** this patch adds a check without removing why the state arises. "
+             "Review whether the root cause needs more.\n" if proposal.guard_only else "")
+    verified = "✅ builds and tests pass" if outcome.verified else "❌ not verified: see the rounds below"
+    parts = [
+        f"Fixes #{outcome.issue_number}", "",
+        "> Draft opened by crashfix. Review it like any other change; nothing is merged without a human.",
+        guard,
+        "## Root cause", model_text(proposal.root_cause), "",
+        "## Fix", model_text(proposal.fix_summary) or "_(no summary)_", "",
+        f"**Verified:** {verified} · **Confidence:** {proposal.confidence} · **Risk:** {proposal.risk} · "
+        f"**Guard only:** {'yes' if proposal.guard_only else 'no'}", "",
+        "<details><summary>Explanation</summary>", "", model_text(proposal.explanation, 8000), "", "</details>", "",
+        "## Verification", verification_table(outcome), "",
+        "## Changes", f"{outcome.diff_stats or ''}: " + ", ".join(f"`{p}`" for p in outcome.changed_files), "",
+        "## Crash", f"Signature `{outcome.signature}` — {outcome.crash_title}",
+        f"Code shown up front: {', '.join(f'`{p}`' for p in outcome.located[:8]) or 'none'}", "",
+        "## Cost", usage_line(outcome), "",
+        "_To retry with review feedback, add the label `reanalyze` to the issue; review comments from people "
+        "with write access are given to the next attempt._",
+        f"<!-- crashfix:pull issue={outcome.issue_number} signature={outcome.signature} -->",
+    ]
+    return "\n".join(parts)[:60000]
+
+
+def failure_text(outcome: FixOutcome) -> str:
+    """What the issue is told when no verified fix came out: what was tried, why it stopped, how to retry."""
+    lines = [f"**Stopped:** {outcome.reason}"]
+    if outcome.proposal is not None:
+        lines.append(f"**Model's analysis:** {model_text(outcome.proposal.root_cause, 1500)}")
+    tried = ", ".join(f"{name} ×{count}" for name, count in sorted(outcome.tool_calls.items()))
+    if tried:
+        lines.append(f"**Tried:** {tried}; {len(outcome.rounds)} build/test round(s).")
+    if outcome.rounds:
+        lines += ["", verification_table(outcome)]
+    if outcome.branch and outcome.commit:
+        lines.append(f"\nThe partial change is on branch `{outcome.branch}` ({outcome.diff_stats}).")
+    lines.append(f"\n{outcome.retry_hint or 'To try again, add the label `reanalyze` to this issue.'}")
+    lines.append(f"\n{usage_line(outcome)}")
+    return "\n".join(lines)
+
+
+def job_summary(outcome: FixOutcome) -> str:
+    head = {"fix-proposed": "✅ Draft PR proposed", "needs-human": "❌ No verified fix",
+            "refused": "⛔ Refused", "skipped": "➖ Skipped", "dry-run": "🧪 Dry run", "local": "✅ Local fix"}
+    lines = [f"## crashfix: {head[outcome.status]} for #{outcome.issue_number}", "", outcome.reason, ""]
+    if outcome.pull_url:
+        lines.append(f"Pull request: {outcome.pull_url}")
+    if outcome.rounds:
+        lines += ["", verification_table(outcome)]
+    lines += ["", usage_line(outcome)]
+    return "\n".join(lines) + "\n"
+
+
+def terminal_summary(outcome: FixOutcome) -> str:
+    lines = [f"{outcome.status}: {outcome.reason}"]
+    if outcome.proposal:
+        lines.append(f"root cause: {outcome.proposal.root_cause}")
+    if outcome.branch:
+        lines.append(f"branch: {outcome.branch}" + (f" at {outcome.commit[:12]}" if outcome.commit else ""))
+    if outcome.pull_url:
+        lines.append(f"pull request: {outcome.pull_url}")
+    for result in outcome.rounds:
+        lines.append(f"round {result.round}: " + ("passed" if result.ok else f"{result.failed_phase} failed"))
+    lines.append(usage_line(outcome).replace(" · ", ", "))
+    return "\n".join(lines)

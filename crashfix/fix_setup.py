@@ -1,0 +1,132 @@
+"""Builds a `FixJob` from command-line choices, the repository's config and the environment.
+
+The one place the fixer reads the environment (the CLI passes `os.environ` in): tokens,
+API base URLs, the Actions event that triggered the run, the run's URL. Also writes the
+Actions job summary and step outputs at the end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from crashfix.config import Config, load_config
+from crashfix.errors import UsageError
+from crashfix.fix_gate import Trigger, trigger_from_event
+from crashfix.fix_models import FixOutcome
+from crashfix.fix_report import job_summary
+from crashfix.fixer import FixJob
+from crashfix.pricing import load_prices
+
+REPO_CONFIG = Path(".github") / "crashfix.toml"
+
+
+@dataclass(frozen=True)
+class FixOptions:
+    """What the user asked for on the command line."""
+
+    checkout: Path
+    issue: int | None = None
+    repo: str | None = None
+    report: Path | None = None
+    local: bool = False
+    dry_run: bool = False
+    config: Path | None = None
+    model: str | None = None
+    max_cost_usd: float | None = None
+    remote: str = "origin"
+
+
+def secret_values(environ: Mapping[str, str], keep: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Values that must never appear in a build's environment, a log, a comment or a PR."""
+    from crashfix.verify import secret_values_in
+
+    return tuple(sorted(set(secret_values_in(environ, keep))))
+
+
+def load_fix_config(options: FixOptions) -> Config:
+    path = options.config
+    if path is None and (options.checkout / REPO_CONFIG).is_file():
+        path = options.checkout / REPO_CONFIG
+    config = load_config(path)
+    updates: dict[str, object] = {}
+    if options.model:
+        updates["model"] = options.model
+    if options.max_cost_usd is not None:
+        updates["budget"] = config.fix.budget.model_copy(update={"max_cost_usd": options.max_cost_usd})
+    fix = config.fix.model_copy(update=updates)
+    return config.model_copy(update={"fix": type(fix).model_validate(fix.model_dump())})
+
+
+def build_job(options: FixOptions, environ: Mapping[str, str]) -> FixJob:
+    if options.local and options.report is None:
+        raise UsageError("--local needs --report FILE", "e.g. crashfix fix --local --report crash.txt")
+    if not options.local and options.issue is None:
+        raise UsageError("give --issue N (with --repo), or --local --report FILE")
+    if not options.checkout.is_dir():
+        raise UsageError(f"{options.checkout} is not a folder", "pass --checkout DIR of a clone of the repository")
+    config = load_fix_config(options)
+    api_key = environ.get("ANTHROPIC_API_KEY", "")
+    base_url = environ.get("ANTHROPIC_BASE_URL") or None
+
+    def model():  # type: ignore[no-untyped-def]
+        from crashfix.claude import ClaudeClient  # the SDK loads only when a fix really runs
+
+        return ClaudeClient(api_key, base_url)
+
+    job = FixJob(checkout=options.checkout.resolve(), settings=config.fix, analysis=config.analysis,
+                 environ=dict(environ), model=model, prices=load_prices(), report_path=options.report,
+                 dry_run=options.dry_run, secrets=secret_values(environ, config.fix.keep_env), remote=options.remote,
+                 token=environ.get("GITHUB_TOKEN") or None)
+    if not api_key:
+        raise UsageError("no Anthropic API key", "set ANTHROPIC_API_KEY (a repository secret in Actions)")
+    if options.local:
+        return job
+    _connect_github(job, options, environ)
+    return job
+
+
+def _connect_github(job: FixJob, options: FixOptions, environ: Mapping[str, str]) -> None:
+    from crashfix.github_api import GitHubClient  # PyGithub loads only for GitHub runs
+
+    repo_name = options.repo or environ.get("GITHUB_REPOSITORY")
+    if not repo_name:
+        raise UsageError("no repository", "pass --repo OWNER/NAME (Actions sets GITHUB_REPOSITORY)")
+    client = GitHubClient(base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
+                          token=environ.get("GITHUB_TOKEN", ""), write_interval=1.0)
+    job.repo = client.repository(repo_name)
+    job.issue_number = options.issue
+    job.viewer = client.login_or_none()
+    job.trigger = _trigger(environ, job.viewer)
+    server, run_id = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_RUN_ID")
+    if server and run_id and environ.get("GITHUB_REPOSITORY"):
+        job.run_url = f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{run_id}"
+
+
+def _trigger(environ: Mapping[str, str], viewer: str | None) -> Trigger:
+    trigger = trigger_from_event(environ.get("GITHUB_EVENT_PATH"), environ.get("GITHUB_EVENT_NAME"))
+    if trigger.kind == "manual" and trigger.actor is None:
+        return Trigger("manual", environ.get("GITHUB_ACTOR") or viewer)
+    return trigger
+
+
+def publish(outcome: FixOutcome, environ: Mapping[str, str]) -> None:
+    """Actions: the job summary and the step outputs `status`, `pr-url`, `cost-usd`."""
+    summary = environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(job_summary(outcome))
+    output = environ.get("GITHUB_OUTPUT")
+    if output:
+        cost = "" if outcome.usage.cost_usd is None else f"{outcome.usage.cost_usd:.4f}"
+        values = {"status": outcome.status, "pr-url": outcome.pull_url or "", "cost-usd": cost,
+                  "reason": outcome.reason}
+        with open(output, "a", encoding="utf-8") as handle:
+            for name, value in values.items():
+                if "\n" in value:
+                    delimiter = f"crashfix_{uuid.uuid4().hex}"
+                    handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+                else:
+                    handle.write(f"{name}={value}\n")

@@ -1,0 +1,192 @@
+"""The model conversation, through the real anthropic SDK against the fake Messages API.
+
+Covers crashfix/claude.py (streaming, caching, retries within the wall clock, error
+translation) and crashfix/agent.py (tool dispatch, the structured `finish`, nudges,
+budgets that stop the loop before a call could cross them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crashfix.agent import FixSession, ModelGaveNoAnswer
+from crashfix.budget import Budget, BudgetExhausted
+from crashfix.claude import ClaudeClient, ModelError, ModelUnavailable
+from crashfix.config import BudgetSettings
+from crashfix.pricing import load_prices
+from crashfix.workspace import Workspace
+from tests.fakes.anthropic_server import FakeAnthropic, Turn, text, thinking, tool_use
+
+MODEL = "claude-sonnet-5-5"
+KEY = "sk-ant-agent-test-0123456789"
+PLAYER = """void Player::Update(uint32_t diff)
+{
+    Unit* target = GetTarget();
+    if (target->GetHealth() > 0)
+        target->DealDamage(_attackPower);
+}
+"""
+FIXED = dict(status="fixed", root_cause="GetTarget() returns null once the target is cleared",
+             explanation="frame #0 dereferences target", fix_summary="skip the attack without a target",
+             confidence="high", risk="low", guard_only=False)
+EDIT = {"path": "src/Player.cpp", "old_text": "    if (target->GetHealth() > 0)",
+        "new_text": "    if (target && target->GetHealth() > 0)"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(api_key=KEY) as server:
+        yield server
+        assert not server.server_errors, server.server_errors[0]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "Player.cpp").write_text(PLAYER)
+    return tmp_path
+
+
+class Session:
+    """A FixSession wired to the fake, closed after the test."""
+
+    def __init__(self, fake: FakeAnthropic, repo: Path, **limits: Any) -> None:
+        self.client = ClaudeClient(KEY, fake.url, retries=limits.pop("retries", 2), strict=True,
+                                   sleep=limits.pop("sleep", time.sleep))
+        settings = BudgetSettings.model_validate({"max_cost_usd": 1.0, **limits})
+        self.budget = Budget(settings, MODEL, load_prices().price(MODEL))
+        self.session = FixSession(self.client, Workspace(repo), self.budget, MODEL)
+
+
+@pytest.fixture
+def make(fake: FakeAnthropic, repo: Path) -> Iterator[Any]:
+    made: list[Session] = []
+
+    def build(**limits: Any) -> Session:
+        made.append(Session(fake, repo, **limits))
+        return made[-1]
+
+    yield build
+    for item in made:
+        item.client.close()
+
+
+def test_a_tool_loop_ends_in_a_structured_proposal(fake: FakeAnthropic, repo: Path, make: Any) -> None:
+    def second(request: dict[str, Any]) -> Turn:
+        result = request["messages"][-1]["content"][0]
+        assert result["type"] == "tool_result" and "if (target->GetHealth() > 0)" in result["content"]
+        assert request["messages"][1]["content"][0]["type"] == "thinking"  # passed back, signature intact
+        return Turn([tool_use("edit", EDIT)])
+
+    fake.enqueue(Turn([thinking("frame 0 is Player::Update"), tool_use("read_file", {"path": "src/Player.cpp"})]),
+                 second, Turn([text("Done."), tool_use("finish", FIXED)]))
+    made = make()
+    proposal = made.session.propose("Fix the crash in Player::Update.")
+    assert proposal.status == "fixed" and proposal.confidence == "high"
+    assert "target && target->GetHealth()" in (repo / "src" / "Player.cpp").read_text()
+    assert made.budget.turns == 3 and dict(made.session.tool_counts) == {"read_file": 1, "edit": 1, "finish": 1}
+    first = fake.message_requests()[0].json
+    assert first["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert first["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert made.budget.usage.cache_read_tokens > 0  # the stable prefix was read back from the cache
+
+
+def test_the_finish_call_is_answered_at_the_start_of_the_next_message(fake: FakeAnthropic, make: Any) -> None:
+    fake.enqueue(Turn([tool_use("edit", EDIT), tool_use("finish", FIXED)]))
+    made = make()
+    assert made.session.propose("Fix it.").status == "fixed"
+
+    def repair(request: dict[str, Any]) -> Turn:
+        content = request["messages"][-1]["content"]
+        assert [block["type"] for block in content] == ["tool_result", "tool_result", "text"]
+        assert content[2]["text"] == "The build failed: fix it."
+        return Turn([tool_use("finish", FIXED)])
+
+    fake.enqueue(repair)
+    assert made.session.propose("The build failed: fix it.").status == "fixed"
+
+
+def test_bad_finish_and_unknown_tools_get_model_readable_errors(fake: FakeAnthropic, make: Any) -> None:
+    def errors(request: dict[str, Any]) -> str:
+        results = request["messages"][-1]["content"]
+        assert all(block.get("is_error") for block in results)
+        return " ".join(block["content"] for block in results)
+
+    def second(request: dict[str, Any]) -> Turn:
+        said = errors(request)
+        assert "no tool named 'run_shell'" in said and "confidence: Field required" in said
+        return Turn([tool_use("finish", FIXED)])
+
+    def third(request: dict[str, Any]) -> Turn:
+        assert "no file has changed" in errors(request)
+        return Turn([tool_use("finish", {**FIXED, "status": "cannot_fix"})])
+
+    fake.enqueue(Turn([tool_use("run_shell", {"cmd": "env"}), tool_use("finish", {"status": "fixed"})]),
+                 second, third)
+    proposal = make().session.propose("Fix it.")
+    assert proposal.status == "cannot_fix"
+
+
+def test_prose_without_finish_is_nudged_then_given_up(fake: FakeAnthropic, make: Any) -> None:
+    fake.enqueue(*[Turn([text("I think it is a null pointer.")]) for _ in range(3)])
+    with pytest.raises(ModelGaveNoAnswer, match="without calling `finish`"):
+        make().session.propose("Fix it.")
+    nudges = [r.json["messages"][-1]["content"][-1]["text"] for r in fake.message_requests()[1:]]
+    assert len(nudges) == 2 and all("finish" in nudge for nudge in nudges)
+
+
+def test_turn_budget_stops_before_the_call_that_would_cross_it(fake: FakeAnthropic, make: Any) -> None:
+    fake.enqueue(*[Turn([tool_use("list_dir", {"path": "src"})]) for _ in range(5)])
+    with pytest.raises(BudgetExhausted, match="2 of 2"):
+        make(max_turns=2).session.propose("Fix it.")
+    assert len(fake.message_requests()) == 2
+
+
+def test_rate_limits_and_overload_are_retried_within_the_wall_clock(fake: FakeAnthropic, make: Any) -> None:
+    waits: list[float] = []
+    fake.fail_next(1, 429, retry_after=0.2)
+    fake.fail_next(1, 529)
+    fake.enqueue(Turn([tool_use("finish", {**FIXED, "status": "cannot_fix"})]))
+    made = make(sleep=waits.append)
+    assert made.session.propose("Fix it.").status == "cannot_fix"
+    assert len(fake.message_requests()) == 3 and waits[0] == pytest.approx(0.2)
+
+
+def test_a_wait_longer_than_the_budget_fails_at_once(fake: FakeAnthropic, make: Any) -> None:
+    waits: list[float] = []
+    fake.fail_next(1, 429, retry_after=600)
+    with pytest.raises(ModelUnavailable, match="asks to wait 600 s"):
+        make(sleep=waits.append, max_wall_seconds=120).session.propose("Fix it.")
+    assert waits == []
+
+
+def test_overload_that_persists_ends_in_a_clear_error(fake: FakeAnthropic, make: Any) -> None:
+    fake.fail_next(3, 529)
+    with pytest.raises(ModelUnavailable, match=r"overloaded \(529\), still after 3 attempts") as error:
+        make(sleep=lambda s: None, retries=2).session.propose("Fix it.")
+    assert "reanalyze" in error.value.one_line()
+
+
+def test_a_broken_stream_is_asked_again_and_charged(fake: FakeAnthropic, make: Any) -> None:
+    fake.break_stream_next(after_events=3)
+    fake.enqueue(Turn([tool_use("finish", {**FIXED, "status": "cannot_fix"})]))
+    made = make()
+    assert made.session.propose("Fix it.").status == "cannot_fix"
+    assert made.budget.turns == 2 and made.budget.reserved_usd > 0
+
+
+def test_refusals_of_the_request_are_not_retried(fake: FakeAnthropic, make: Any, repo: Path) -> None:
+    fake.fail_next(1, 400, message="messages: too long")
+    with pytest.raises(ModelError, match="refused the request"):
+        make().session.propose("Fix it.")
+    assert len(fake.message_requests()) == 1
+    wrong = ClaudeClient("sk-ant-wrong-key-000000000", fake.url, strict=True)
+    session = FixSession(wrong, Workspace(repo), Budget(BudgetSettings(), MODEL, load_prices().price(MODEL)), MODEL)
+    with pytest.raises(ModelError, match="rejected the API key"):
+        session.propose("Fix it.")
+    wrong.close()

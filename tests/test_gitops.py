@@ -1,0 +1,97 @@
+"""git for the fixer: real git, a local bare origin, and a real HTTP remote that wants a token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from crashfix.gitops import Git, GitError
+from tests.conftest import require_tools
+from tests.fakes.git_http import GitHttpServer
+
+TOKEN = "ghs_pushTokenThatMustNotLeak0123456789"
+
+
+def sh(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def make_origin(tmp_path: Path) -> tuple[Path, Path]:
+    """A bare `origin` with one commit on main, and a clone of it."""
+    require_tools("git")
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    sh(seed, "init", "-q", "-b", "main")
+    (seed / "src").mkdir()
+    (seed / "src" / "Player.cpp").write_text("int hp = 0;\n")
+    (seed / "notes.txt").write_text("notes\n")
+    sh(seed, "add", ".")
+    sh(seed, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "initial")
+    origin = tmp_path / "origin.git"
+    sh(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
+    clone = tmp_path / "clone"
+    sh(tmp_path, "clone", "-q", str(origin), str(clone))
+    return origin, clone
+
+
+def test_branch_commit_only_edited_files_and_push(tmp_path: Path) -> None:
+    origin, clone = make_origin(tmp_path)
+    git = Git(clone, os.environ)
+    base = git.start_branch("crashfix/issue-7", remote="origin", base="main")
+    (clone / "src" / "Player.cpp").write_text("int hp = 1;\n")
+    (clone / "notes.txt").write_text("a stray change the fix did not make\n")
+    (clone / "build").mkdir()
+    (clone / "build" / "out.o").write_text("object")
+    commit = git.commit(["src/Player.cpp"], "Fix crash\n\nFixes #7\n")
+    assert sh(clone, "show", "--name-only", "--format=", commit).split() == ["src/Player.cpp"]
+    assert sh(clone, "log", "-1", "--format=%an <%ae>").strip() == "crashfix <crashfix@users.noreply.github.com>"
+    assert git.diff_stats(base).describe() == "1 file(s), +1 −1"
+    git.push("origin", "crashfix/issue-7", None)
+    assert sh(origin, "rev-parse", "refs/heads/crashfix/issue-7").strip() == commit
+    # A re-run continues the pushed branch instead of starting over.
+    again = tmp_path / "again"
+    sh(tmp_path, "clone", "-q", str(origin), str(again))
+    assert Git(again, os.environ).start_branch("crashfix/issue-7", remote="origin", base="main") == commit
+
+
+def test_push_over_http_authenticates_without_leaving_the_token_anywhere(tmp_path: Path) -> None:
+    origin, clone = make_origin(tmp_path)
+    with GitHttpServer(tmp_path, TOKEN) as server:
+        sh(clone, "remote", "set-url", "origin", f"{server.url}/origin.git")
+        git = Git(clone, {**os.environ, "GITHUB_TOKEN": TOKEN}, secrets=[TOKEN])
+        with pytest.raises(GitError) as refused:
+            git.push("origin", "main", None)  # no token: the server says 401, git must not prompt
+        assert TOKEN not in str(refused.value)
+        git.run("checkout", "-q", "-b", "crashfix/issue-9")
+        (clone / "src" / "Player.cpp").write_text("int hp = 9;\n")
+        git.commit(["src/Player.cpp"], "fix")
+        git.push("origin", "crashfix/issue-9", TOKEN)
+        assert server.pushes == 1
+    assert sh(origin, "rev-parse", "refs/heads/crashfix/issue-9").strip() == git.head()
+    config = (clone / ".git" / "config").read_text()
+    assert TOKEN not in config and "extraheader" not in config and "x-access-token" not in config
+    assert git.persisted_credentials() == []
+
+
+def test_persisted_credentials_are_detected(tmp_path: Path) -> None:
+    _, clone = make_origin(tmp_path)
+    sh(clone, "config", "--local", "http.https://github.com/.extraheader", "AUTHORIZATION: basic abc")
+    sh(clone, "remote", "add", "mirror", "https://x-access-token:abc@example.com/r.git")
+    found = Git(clone, os.environ).persisted_credentials()
+    assert "http.https://github.com/.extraheader" in found and "remote.mirror.url" in found
+
+
+def test_git_errors_are_one_redacted_line(tmp_path: Path) -> None:
+    _, clone = make_origin(tmp_path)
+    git = Git(clone, os.environ, secrets=[TOKEN])
+    with pytest.raises(GitError, match="git checkout failed"):
+        git.run("checkout", f"no-such-branch-{TOKEN}")
+    try:
+        git.run("checkout", f"no-such-branch-{TOKEN}")
+    except GitError as error:
+        assert TOKEN not in error.one_line() and "***" in error.one_line()
+    with pytest.raises(GitError, match="not a git checkout"):
+        Git(tmp_path, os.environ).ensure_repository()
