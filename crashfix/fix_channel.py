@@ -9,6 +9,8 @@ written; the would-be comment is logged instead.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from crashfix.fix_report import PROGRESS_MARKER, read_state
@@ -21,9 +23,16 @@ log = logging.getLogger(__name__)
 LABEL_COLORS = {"crashfix:fix-proposed": "0e8a16", "crashfix:needs-human": "d93f0b"}
 
 
+PROGRESS_INTERVAL = 15.0  # seconds between progress edits; GitHub asks writes to be few and spaced
+
+
 class IssueChannel:
-    def __init__(self, repo: RepoAPI, number: int, *, dry_run: bool, viewer: str | None) -> None:
+    def __init__(self, repo: RepoAPI, number: int, *, dry_run: bool, viewer: str | None,
+                 labels: tuple[str, ...] = (), clock: Callable[[], float] = time.monotonic) -> None:
         self.repo = repo
+        self.current_labels = {name.casefold() for name in labels}
+        self.clock = clock
+        self._posted_at: float | None = None
         self.number = number
         self.dry_run = dry_run
         self.viewer = viewer
@@ -50,10 +59,17 @@ class IssueChannel:
         found = self.existing()
         return read_state(found.body) if found else None
 
-    def post(self, body: str) -> None:
-        """Create or update the sticky comment (skipped when unchanged)."""
+    def post(self, body: str, *, force: bool = False) -> None:
+        """Create or update the sticky comment: at once when `force`d or first, else at most every 15 s.
+
+        A skipped update is superseded by the next one; the final state is always forced.
+        """
         if body == self._last_body:
             return
+        now = self.clock()
+        if not force and self._posted_at is not None and now - self._posted_at < PROGRESS_INTERVAL:
+            return
+        self._posted_at = now
         self._last_body = body
         if self.dry_run:
             log.info("dry run: would set the progress comment on #%d to:\n%s", self.number, body)
@@ -85,5 +101,8 @@ class IssueChannel:
             self.repo.ensure_label(name, LABEL_COLORS.get(name, "5319e7"), "set by crashfix")
         if add:
             self.repo.add_labels(self.number, add)
+            self.current_labels |= {name.casefold() for name in add}
         for name in remove:
-            self.repo.remove_label(self.number, name)
+            if name.casefold() in self.current_labels:  # removing an absent label is a wasted write
+                self.repo.remove_label(self.number, name)
+                self.current_labels.discard(name.casefold())

@@ -85,6 +85,7 @@ def _give_up(run: _Run) -> None:
             run.git.push(job.remote, outcome.branch, job.token)
     if not job.dry_run:
         run.channel.labels(add=(run.settings.needs_human_label,))
-    if run.progress.states["Deliver"][0] == "pending":
-        run.progress.set("Deliver", "skipped", "no verified fix")
+    for phase, (state, _) in list(run.progress.states.items()):
+        if state in ("pending", "running"):
+            run.progress.set(phase, "skipped", "no verified fix" if phase == "Deliver" else "not reached")
     run._report("crashfix could not propose a verified fix", footer=failure_text(outcome), final=True)

@@ -19,7 +19,6 @@ from crashfix import fix_prompt, verify
 from crashfix.agent import FixSession, ModelCaller
 from crashfix.analysis import analyze_path, analyze_text, rules_for
 from crashfix.budget import Budget
-from crashfix.claude import ModelError
 from crashfix.config import AnalysisSettings, FixSettings
 from crashfix.errors import CrashfixError, ParseError
 from crashfix.fix_channel import IssueChannel
@@ -95,21 +94,34 @@ class _Run:
     # -- the pipeline ----------------------------------------------------------------------------
 
     def run(self) -> FixOutcome:
+        """Errors before the gate passes (unreadable issue or report) propagate: nothing to report them on."""
+        self._open_issue()
+        if not self._gate():
+            return self._finish()
         try:
             report, human = self._load_crash()
-            if not self._gate():
-                return self._finish()
-            context = self._prepare(report)
-            proposal = self._analyse(report, human, context)
-            self._verify_loop(proposal)
         except NotACrashIssue as error:
             self.outcome.status, self.outcome.reason = "skipped", error.one_line()
             self._say_skipped()
             return self._finish()
-        except (CrashfixError, ModelError) as error:
+        try:
+            context = self._prepare(report)
+            proposal = self._analyse(report, human, context)
+            self._verify_loop(proposal)
+        except CrashfixError as error:  # budgets, the model, git, the build setup: reported on the issue
             self._stopped(error)
         self._deliver()
         return self._finish()
+
+    def _open_issue(self) -> None:
+        job = self.job
+        if job.repo is None:
+            return
+        assert job.issue_number is not None
+        self.issue = job.repo.issue(job.issue_number)
+        self.channel = IssueChannel(job.repo, self.issue.number, dry_run=job.dry_run, viewer=job.viewer,
+                                    labels=self.issue.labels, clock=job.clock)
+        self.outcome.crash_title = self.issue.title
 
     def _load_crash(self) -> tuple[CrashReport, str]:
         job = self.job
@@ -120,11 +132,7 @@ class _Run:
             self.outcome.crash_title = title_for(report)
             self.outcome.signature = report.signature.id if report.signature else None
             return report, ""
-        assert job.issue_number is not None
-        issue = job.repo.issue(job.issue_number)
-        self.issue = issue
-        self.channel = IssueChannel(job.repo, issue.number, dry_run=job.dry_run, viewer=job.viewer)
-        self.outcome.crash_title = issue.title
+        issue = self.issue
         record = parse_record(issue.body)
         if record is not None:
             self.outcome.signature = record.signature.id
@@ -189,7 +197,7 @@ class _Run:
         self.budget = Budget(self.settings.budget, self.settings.model, job.prices.price(self.settings.model),
                              clock=job.clock, started=self.started)
         self.session = FixSession(job.model(), self.workspace, self.budget, self.settings.model,
-                                  on_event=job.on_event)
+                                  on_event=self._tool_event)
         extra = self._reanalysis()
         task = fix_prompt.task_message(issue_number=job.issue_number,
                                        repository=job.repo.full_name if job.repo else str(job.checkout.name),
@@ -277,12 +285,20 @@ class _Run:
 
     def _report(self, headline: str, footer: str = "", final: bool = False) -> None:
         if self.channel is not None:
-            self.channel.post(self.progress.render(headline, self.outcome if final else None, footer))
+            self.channel.post(self.progress.render(headline, self.outcome if final else None, footer), force=final)
+
+    def _tool_event(self, message: str) -> None:
+        """A model tool call: shown in the Analyse row (edits of the comment are rate-limited)."""
+        self.job.on_event(message)
+        if self.progress.states["Analyse"][0] == "running":
+            self.progress.set("Analyse", "running", f"{self.settings.model}: {message[:80]}")
+            self._report("crashfix is working on this crash")
 
     def _say_skipped(self) -> None:
-        if self.channel is not None:
-            self.channel.comment_once("<!-- crashfix:skipped -->",
-                                      f"<!-- crashfix:skipped -->\ncrashfix did not start: {self.outcome.reason}.")
+        for phase, (state, _) in list(self.progress.states.items()):
+            if state == "pending":
+                self.progress.set(phase, "skipped", "not reached")
+        self._report("crashfix found no crash to fix", footer=f"**Skipped:** {self.outcome.reason}.", final=True)
 
     def _finish(self) -> FixOutcome:
         self.outcome.seconds = self.job.clock() - self.started

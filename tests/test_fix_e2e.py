@@ -256,3 +256,29 @@ def test_local_mode_needs_no_github(anthropic: FakeAnthropic, crash_text: str, t
     branch = git(checkout, "rev-parse", "--abbrev-ref", "HEAD").strip()
     assert branch.startswith("crashfix/local-")
     assert git(checkout, "show", "--name-only", "--format=", "HEAD").split() == ["src/Player.cpp"]
+
+
+def test_dry_run_writes_nothing_to_github_and_pushes_nothing(github: FakeGitHub, anthropic: FakeAnthropic,
+                                                            filed: tuple[Path, Path, int], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    origin, checkout, number = filed
+    writes_before = len(github.writes())
+    anthropic.enqueue(Turn([tool_use("edit", NULL_CHECK), tool_use("finish", FIXED)]))
+    env = fix_environment(github, anthropic.url, tmp_path, **event(tmp_path, "opened", "crashfix-bot"))
+    code = run_cli(monkeypatch, ["fix", "--issue", str(number), "--checkout", str(checkout), "--dry-run"], env)
+    assert code == 0
+    assert len(github.writes()) == writes_before and github.pulls == {}
+    assert "crashfix/issue" not in git(origin, "branch", "--list")
+    assert git(checkout, "show", "--name-only", "--format=", "HEAD").split() == ["src/Player.cpp"]  # committed locally
+
+
+def test_an_issue_without_a_crash_is_skipped_with_one_comment(github: FakeGitHub, anthropic: FakeAnthropic,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, checkout = game_repository(tmp_path)
+    issue = github.seed_issue("Feature: mounts", "Please add flying mounts.", user="maintainer")
+    env = fix_environment(github, anthropic.url, tmp_path, **event(tmp_path, "opened", "maintainer"))
+    for _ in range(2):
+        assert run_cli(monkeypatch, ["fix", "--issue", str(issue["number"]), "--checkout", str(checkout)], env) == 0
+    said = comments(github, issue["number"])
+    assert len(said) == 1 and "no crashfix record and no crash output" in said[0]
+    assert anthropic.message_requests() == []
