@@ -109,3 +109,18 @@ WARNING: ThreadSanitizer: data race (pid=9337)
     assert report.frames[0].function == "WorldSession::Update"
     assert (report.frames[0].file, report.frames[0].line, report.frames[0].module) == (
         "/srv/src/WorldSession.cpp", 10, "worldserver")
+
+
+def test_a_gap_marker_after_a_frame_is_not_glued_onto_it() -> None:
+    text = """==9==ERROR: AddressSanitizer: heap-use-after-free on address 0x621000062d48 at pc 0x55f7ad bp 0x7f sp 0x7f
+READ of size 1 at 0x621000062d48 thread T0
+    #0 0x55f7ac in CCharacter::Tick() /srv/src/game/server/entities/character.cpp:803:2
+
+freed by thread T0 here:
+    #0 0x4c685d in free (/srv/DDNet-Server+0x4c685d)
+    #1 0x577e10 in CCharacter::operator delete(void*) /srv/src/game/server/entities/character.cpp:19:1
+[... truncated in the stored copy of the issue ...]
+"""
+    freed = analyze_text(text).related_stacks[0].frames
+    assert (freed[1].function, freed[1].line) == ("CCharacter::operator delete", 19)
+    assert freed[1].file == "/srv/src/game/server/entities/character.cpp"

@@ -139,3 +139,12 @@ Address   Frame     Function      SourceFile\r
 """
     report = analyze_text(log)
     assert report.blamed_frame is not None and report.blamed_frame.function == "Player::Update"
+
+
+def test_a_frame_whose_path_is_cut_keeps_its_function() -> None:
+    """A paste cut inside the source path: the function is still the function, the path a fragment."""
+    cut = FULL_LOG.split("00007FF7A1B2A000  000000C9F1BFEA60  CreatureAI")[0]
+    text = cut + "00007FF7A1B2A000  000000C9F1BFEA60  CreatureAI::UpdateVictim+3A  D:\\src\\serv\r\n"
+    frames = analyze_text(text).frames
+    last = frames[-1]
+    assert (last.function, last.file, last.line) == ("CreatureAI::UpdateVictim", "D:\\src\\serv", None)

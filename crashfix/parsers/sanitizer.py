@@ -127,7 +127,8 @@ def _other_finding(text: str) -> tuple[ExceptionInfo | None, int]:
 
 
 _NOT_CONTINUATION = ("SUMMARY", "==", "0x", "Shadow", "HINT", "Address", "AddressSanitizer", "READ ", "WRITE ",
-                     "freed by", "previously allocated", "allocated by", "Thread T", "Direct leak", "Indirect leak")
+                     "freed by", "previously allocated", "allocated by", "Thread T", "Direct leak", "Indirect leak",
+                     "[...")  # a gap marker in a pasted or stored report, not the rest of a frame
 
 
 def _is_continuation(line: str) -> bool:

@@ -25,7 +25,9 @@ _HEX = r"[0-9A-Fa-f]"
 _FRAME = re.compile(
     rf"^\s*(?P<pc>{_HEX}{{8}}|{_HEX}{{16}})(?:\s+(?P<fp>{_HEX}{{8}}|{_HEX}{{16}}))?(?:\s+(?P<rest>\S.*))?$"
 )
-_SYMBOLIZED = re.compile(rf"^(?P<fn>.*?)\+(?P<disp>{_HEX}+)(?:\s+(?P<file>\S.*?) line (?P<line>\d+))?\s*$")
+_SYMBOLIZED = re.compile(  # the file may be cut short, before its `line N`
+    rf"^(?P<fn>.*?)\+(?P<disp>{_HEX}+)(?:\s+(?P<file>\S.*?)(?: line (?P<line>\d+))?)?\s*$"
+)
 _UNSYMBOLIZED = re.compile(rf"^(?P<sec>{_HEX}{{2,8}}):(?P<off>{_HEX}+)(?:\s+(?P<mod>.*))?$")
 _FAULT = re.compile(
     rf"^Fault address:\s+(?P<addr>{_HEX}+)\s+(?P<sec>{_HEX}+):(?P<off>{_HEX}+)\s*(?P<mod>.*?)\s*"

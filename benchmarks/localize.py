@@ -1,0 +1,227 @@
+"""Does the code crashfix shows the model contain what the real developers fixed? (printed, not asserted)
+
+    python benchmarks/localize.py --checkouts /tmp/loc [--cases ../shared/localization]
+                                  [--mirror owner/name=GIT_DIR ...] [--tokens 30000] [--verbose]
+
+Each case folder holds `crash.txt` (the crash as posted) and `case.json` (repository, the commit
+before the fix, the files and functions the fix changed). For each case the crash is analysed
+and located exactly as `crashfix fix` does it (`crashfix.analysis.analyze_text`, then
+`crashfix.locate.locate`, no model call) in a checkout of the parent commit at
+`CHECKOUTS/<case>`. With `--mirror` (a bare clone of the case's repository; repeatable) a
+missing checkout is exported there with `git archive`, and the fix's changed lines are scored
+too. Nothing from those repositories belongs in this project.
+
+Per case: the fixed file in the context (and the rank of its first snippet among the files
+shown), a fixed function overlapped by a snippet, the fix's changed lines shown, context tokens
+and files, and locate time (symbol index cold, then warm). Overall: hit rates over all cases
+and over the cases where a posted frame names a fixed file; median tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from crashfix.analysis import analyze_text  # noqa: E402
+from crashfix.cpp_syntax import file_spans  # noqa: E402
+from crashfix.fix_models import CodeContext  # noqa: E402
+from crashfix.locate import locate  # noqa: E402
+from crashfix.locate_index import SOURCE_EXTENSIONS  # noqa: E402
+from crashfix.locate_names import match_score, split_qualified  # noqa: E402
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", re.MULTILINE)
+
+
+@dataclass
+class Score:
+    name: str
+    frame_names_fixed_file: bool
+    file_rank: int | None = None
+    function_hit: bool | None = None
+    changed_lines: tuple[int, int] | None = None
+    tokens: int = 0
+    files: int = 0
+    cold_s: float = 0.0
+    warm_s: float = 0.0
+    error: str | None = None
+    shown: list[str] = field(default_factory=list)
+
+
+def export(case: dict, target: Path, mirrors: dict[str, Path]) -> str | None:
+    """Export the parent commit's source files from a bare mirror into `target`; an error line, or None.
+
+    Only source files: mirrors fetched without large blobs (fonts, DLLs, SQL dumps) cannot
+    archive those, and the localizer reads nothing else.
+    """
+    git_dir = mirrors.get(case["repo"])
+    if git_dir is None:
+        return f"no checkout at {target} and no --mirror for {case['repo']}"
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    listing = subprocess.run(["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-z", "--name-only", case["parent_commit"]],
+                             capture_output=True)
+    names = [name for name in listing.stdout.decode("utf-8", "replace").split("\0")
+             if os.path.splitext(name)[1].lower() in SOURCE_EXTENSIONS or name in ("CLAUDE.md", "AGENTS.md")]
+    if listing.returncode != 0 or not names:
+        return f"{case['parent_commit'][:12]} lists no source files in {git_dir}"
+    archive = subprocess.Popen(["git", f"--git-dir={git_dir}", "archive", case["parent_commit"], "--", *names],
+                               stdout=subprocess.PIPE)
+    untar = subprocess.run(["tar", "-x", "-C", str(partial)], stdin=archive.stdout, capture_output=True)
+    if archive.wait() != 0 or untar.returncode != 0:
+        return f"git archive of {case['parent_commit'][:12]} from {git_dir} failed"
+    partial.rename(target)
+    return None
+
+
+def changed_old_lines(case: dict, git_dir: Path | None) -> dict[str, list[tuple[int, int]]]:
+    """Per fixed source file, the parent-side line ranges the fix removed or touched."""
+    if git_dir is None:
+        return {}
+    diff = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "diff", "-U0", case["parent_commit"], case["fix_commit"], "--",
+         *case["fixed_source_files"]], capture_output=True, text=True, errors="replace")
+    out: dict[str, list[tuple[int, int]]] = {}
+    for chunk in re.split(r"^diff --git ", diff.stdout, flags=re.MULTILINE)[1:]:
+        header = re.search(r"^--- a/(.+)$", chunk, re.MULTILINE)
+        if header is None:
+            continue
+        for start, count in _HUNK.findall(chunk):
+            first = int(start)
+            length = 1 if count == "" else int(count)
+            out.setdefault(header.group(1), []).append((max(1, first), max(first, first + length - 1)))
+    return out
+
+
+def fixed_spans(case: dict, checkout: Path) -> list[tuple[str, int, int]]:
+    """Line ranges in the parent checkout of the functions and class bodies the fix changed."""
+    out = []
+    for item in case.get("fixed_functions_by_file", []):
+        name, path = item["function"], item["file"]
+        if name == "<file scope>" or not (checkout / path).is_file():
+            continue
+        spans = file_spans(checkout / path)
+        if spans is None:
+            continue
+        is_class = name.endswith("[class body]")
+        wanted = split_qualified(name.replace("[class body]", "").replace("(lambda)", "").strip())
+        pool = spans.classes if is_class else spans.functions
+        out += [(path, s.start_line, s.end_line) for s in pool if match_score(split_qualified(s.qualified_name), wanted)]
+    return out
+
+
+def overlaps(context: CodeContext, ranges: list[tuple[str, int, int]]) -> bool:
+    return any(s.path == path and s.start_line <= end and start <= s.end_line
+               for s in context.snippets for path, start, end in ranges)
+
+
+def run_case(folder: Path, checkouts: Path, mirrors: dict[str, Path], tokens: int) -> Score:
+    case = json.loads((folder / "case.json").read_text())
+    score = Score(folder.name, bool(case.get("crash_frames_in_fixed_files")))
+    checkout = checkouts / folder.name
+    if not checkout.is_dir():
+        problem = export(case, checkout, mirrors)
+        if problem:
+            score.error = problem
+            return score
+    report = analyze_text((folder / "crash.txt").read_text(errors="replace"))
+    cache = Path(tempfile.mkdtemp(prefix="crashfix-index-"))
+    os.environ["CRASHFIX_CACHE_DIR"] = str(cache)
+    try:
+        started = time.perf_counter()
+        locate(report, checkout, context_tokens=tokens)
+        score.cold_s = time.perf_counter() - started
+        started = time.perf_counter()
+        context = locate(report, checkout, context_tokens=tokens)
+        score.warm_s = time.perf_counter() - started
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    files = list(dict.fromkeys(s.path for s in context.snippets))
+    score.shown = files
+    score.files, score.tokens = len(files), context.estimated_tokens
+    fixed = set(case["fixed_source_files"])
+    score.file_rank = next((rank for rank, path in enumerate(files, 1) if path in fixed), None)
+    spans = fixed_spans(case, checkout)
+    score.function_hit = overlaps(context, spans) if spans else None
+    changed = changed_old_lines(case, mirrors.get(case["repo"]))
+    if changed:
+        hunks = [(path, start, end) for path, ranges in changed.items() for start, end in ranges]
+        score.changed_lines = (sum(overlaps(context, [h]) for h in hunks), len(hunks))
+    return score
+
+
+def rate(hits: int, total: int) -> str:
+    return f"{hits}/{total} ({100 * hits / total:.0f}%)" if total else "0/0"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=Path, default=ROOT.parent / "shared" / "localization")
+    parser.add_argument("--checkouts", type=Path, required=True, help="folder holding one checkout per case name")
+    parser.add_argument("--mirror", action="append", default=[], metavar="OWNER/NAME=GIT_DIR",
+                        help="bare clone to export missing checkouts from (and to score changed lines)")
+    parser.add_argument("--tokens", type=int, default=30000, help="context budget (the fixer's context_tokens)")
+    parser.add_argument("--case", action="append", default=[], help="only these case folders")
+    parser.add_argument("--verbose", action="store_true", help="list the files shown per case")
+    args = parser.parse_args()
+    mirrors = {}
+    for item in args.mirror:
+        name, _, path = item.partition("=")
+        mirrors[name] = Path(path)
+    folders = sorted(p for p in args.cases.iterdir() if (p / "case.json").is_file())
+    folders = [p for p in folders if not args.case or p.name in args.case]
+    if not folders:
+        print(f"no cases under {args.cases}")
+        return 1
+    args.checkouts.mkdir(parents=True, exist_ok=True)
+    print(f"{'case':<22} {'frame':>5} {'file':>6} {'func':>5} {'hunks':>6} {'tokens':>7} {'files':>5} "
+          f"{'cold s':>7} {'warm s':>7}")
+    scores = []
+    for folder in folders:
+        score = run_case(folder, args.checkouts, mirrors, args.tokens)
+        scores.append(score)
+        if score.error:
+            print(f"{score.name:<22} error: {score.error}")
+            continue
+        func = "-" if score.function_hit is None else ("yes" if score.function_hit else "no")
+        hunks = f"{score.changed_lines[0]}/{score.changed_lines[1]}" if score.changed_lines else "-"
+        rank = f"#{score.file_rank}" if score.file_rank else "no"
+        print(f"{score.name:<22} {'yes' if score.frame_names_fixed_file else 'no':>5} {rank:>6} {func:>5} "
+              f"{hunks:>6} {score.tokens:>7} {score.files:>5} {score.cold_s:>7.2f} {score.warm_s:>7.2f}")
+        if args.verbose:
+            print("    shown: " + ", ".join(score.shown))
+    done = [s for s in scores if not s.error]
+    named = [s for s in done if s.frame_names_fixed_file]
+    rest = [s for s in done if not s.frame_names_fixed_file]
+    print()
+    print(f"cases run: {len(done)} of {len(scores)}")
+    print(f"fixed file in context, all cases:            {rate(sum(bool(s.file_rank) for s in done), len(done))}")
+    print(f"fixed file in context, a frame names it:     {rate(sum(bool(s.file_rank) for s in named), len(named))}")
+    print(f"fixed file in context, no frame names it:    {rate(sum(bool(s.file_rank) for s in rest), len(rest))}")
+    judged = [s for s in done if s.function_hit is not None]
+    print(f"fixed function overlapped by a snippet:      {rate(sum(bool(s.function_hit) for s in judged), len(judged))}")
+    hunks = [s.changed_lines for s in done if s.changed_lines]
+    print(f"fix hunks shown (parent-side lines):         {rate(sum(h[0] for h in hunks), sum(h[1] for h in hunks))}")
+    if done:
+        print(f"context tokens: median {statistics.median(s.tokens for s in done):.0f}, "
+              f"max {max(s.tokens for s in done)}; files: median {statistics.median(s.files for s in done):.0f}")
+        print(f"locate time: cold median {statistics.median(s.cold_s for s in done):.2f} s "
+              f"(max {max(s.cold_s for s in done):.2f}), warm median {statistics.median(s.warm_s for s in done):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
