@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import TypeVar
 
@@ -72,7 +72,15 @@ def _comment(comment: IssueComment) -> CommentData:
 def _pull(pull: PullRequest) -> PullData:
     return PullData(number=pull.number, title=pull.title or "", body=pull.body or "", state=pull.state,
                     draft=bool(pull.draft), merged=pull.merged_at is not None, head=pull.head.ref,
-                    base=pull.base.ref, html_url=pull.html_url)
+                    base=pull.base.ref, html_url=pull.html_url, created_at=_timestamp(pull.created_at) or 0.0,
+                    closed_at=_timestamp(pull.closed_at), merged_at=_timestamp(pull.merged_at),
+                    head_sha=pull.head.sha or "")
+
+
+def _issue_number(url: str | None) -> int | None:
+    """`.../issues/42` -> 42: a repository-wide comment names its issue only by URL."""
+    tail = (url or "").rstrip("/").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
 
 
 def _message(error: GithubException) -> str:
@@ -263,6 +271,30 @@ class RepoAPI:
         issue = self._lazy(number)
         return [_comment(c) for c in self._call(lambda: list(issue.get_comments()), f"read comments of #{number}",
                                                 "GET")]
+
+    def _pages(self, pages: Iterable[T], what: str) -> Iterator[T]:
+        """Walk a paginated listing; a failed page ends it with a translated error, never a retry loop."""
+        iterator = iter(pages)
+        while True:
+            try:
+                yield self._client.call(lambda: next(iterator), what, "GET", retry_rate_limits=False)
+            except StopIteration:
+                return
+
+    def all_comments(self, *, since: float | None = None) -> Iterator[CommentData]:
+        """Every issue and PR comment of the repository, 100 a page, oldest update first (for `stats`)."""
+        when = datetime.fromtimestamp(since, timezone.utc) if since is not None else NotSet
+        pages = self._call(lambda: self._repo.get_issues_comments(sort="updated", direction="asc", since=when),
+                           "list comments", "GET")
+        for comment in self._pages(pages, "list comments"):
+            yield _comment(comment).model_copy(update={"issue_number": _issue_number(comment.issue_url)})
+
+    def pulls(self, *, state: str = "all") -> Iterator[PullData]:
+        """Pull requests, 100 a page, oldest first (for `stats`)."""
+        pages = self._call(lambda: self._repo.get_pulls(state=state, sort="created", direction="asc"),
+                           "list pull requests", "GET")
+        for pull in self._pages(pages, "list pull requests"):
+            yield _pull(pull)
 
     def edit_comment(self, number: int, comment_id: int, body: str) -> CommentData:
         comment = self._call(lambda: self._lazy(number).get_comment(comment_id), f"read comment {comment_id}", "GET")

@@ -77,6 +77,7 @@ class CommentData(BaseModel):
     author: str | None
     created_at: float
     updated_at: float
+    issue_number: int | None = None  # set by repository-wide listings
 
 
 class PullData(BaseModel):
@@ -91,6 +92,10 @@ class PullData(BaseModel):
     head: str
     base: str
     html_url: str
+    created_at: float = 0.0
+    closed_at: float | None = None
+    merged_at: float | None = None
+    head_sha: str = ""
 
 
 class ReviewNote(BaseModel):

@@ -350,6 +350,11 @@ def _exercise(fake: FakeGitHub) -> None:
     assert [c.path for c in pull.get_review_comments()] == ["src/server/Player.cpp"]
     pull.edit(title="Fix crash 0 (v2)", body="Fixes #1 properly", state="closed")
     assert repo.get_issue(pull.number).pull_request is not None
+    fake.close_pull(pull.number, merged=True)
+    merged = [p for p in repo.get_pulls(state="closed") if p.merged_at is not None]
+    assert [p.number for p in merged] == [pull.number]
+    everything = list(repo.get_issues_comments(sort="updated", direction="asc", since=since))
+    assert [c.issue_url.rsplit("/", 1)[1] for c in everything] == [str(old["number"])] + [str(issue.number)] * 2
 
     assert raw.get(f"{fake.url}/no/such/route").status_code == 404
     assert requests.get(f"{fake.url}/user", headers={"Authorization": "token wrong"}).status_code == 401

@@ -247,6 +247,14 @@ def list_comments(gh: RepoState, call: Call) -> Reply:
     return paginate(gh, call, found)
 
 
+def list_repo_comments(gh: RepoState, call: Call) -> Reply:
+    """GET /repos/{o}/{r}/issues/comments: every issue and PR comment, filtered by `since` (updated_at)."""
+    since = _since(call)
+    found = [c for comments in gh.comments.values() for c in comments
+             if since is None or objects.parse_iso(c["updated_at"]) >= since]
+    return paginate(gh, call, _sorted(found, call, {"created": "created_at", "updated": "updated_at"}, "created"))
+
+
 def list_issue_events(gh: RepoState, call: Call) -> Reply:
     number = int(call.params["number"])
     gh.issue(number)
@@ -461,6 +469,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", _REPO + r"/collaborators/(?P<login>[^/]+)/permission", get_permission),
     ("GET", _REPO + r"/issues", list_issues),
     ("POST", _REPO + r"/issues", create_issue),
+    ("GET", _REPO + r"/issues/comments", list_repo_comments),
     ("GET", _REPO + r"/issues/comments/(?P<comment_id>\d+)", get_comment),
     ("PATCH", _REPO + r"/issues/comments/(?P<comment_id>\d+)", edit_comment),
     ("DELETE", _REPO + r"/issues/comments/(?P<comment_id>\d+)", delete_comment),

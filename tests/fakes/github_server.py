@@ -198,9 +198,30 @@ class FakeGitHub(RepoState):
             return self.add_comment(number, body, author=user, created_at=timestamp(created_at))
 
     def seed_pull(self, title: str, body: str | None, head: str, base: str = "main", user: str = "crashfix-bot",
-                  draft: bool = True) -> Json:
+                  draft: bool = True, created_at: Any = None) -> Json:
         with self.lock:
-            return self.new_pull(title=title, body=body, head=head, base=base, draft=draft, author=user)
+            return self.new_pull(title=title, body=body, head=head, base=base, draft=draft, author=user,
+                                 created_at=None if created_at is None else timestamp(created_at))
+
+    def close_pull(self, number: int, *, merged: bool, at: Any = None, user: str | None = None) -> Json:
+        """Merge (or close unmerged) a seeded pull request at a given time, as a maintainer would."""
+        with self.lock:
+            when = timestamp(at)
+            issue = self.issue(number)
+            issue.update(state="closed", closed_at=objects.iso(when), closed_by=self.user(user or self.owner),
+                         updated_at=objects.iso(when))
+            extra = self.pulls[number]
+            extra["merged_at"] = objects.iso(when) if merged else None
+            extra["merge_commit_sha"] = objects.fake_sha("merge", number) if merged else None
+            issue["pull_request"]["merged_at"] = extra["merged_at"]
+            self.reindex(number)
+            return self.pull(number)
+
+    def push_to_pull(self, number: int, sha: str) -> None:
+        """Someone pushes to the pull request's branch: its head moves to `sha`."""
+        with self.lock:
+            head = self.pulls[number]["head"]
+            self.pulls[number]["head"] = {**head, "sha": sha}
 
     def seed_review(self, number: int, user: str, state: str = "COMMENTED", body: str = "") -> Json:
         """A submitted review: APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED."""

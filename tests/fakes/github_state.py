@@ -231,7 +231,7 @@ class RepoState:
     # -- pull requests --------------------------------------------------------------------------
 
     def new_pull(self, *, title: str, body: str | None, head: str, base: str, draft: bool, author: str,
-                 maintainer_can_modify: bool = True) -> Json:
+                 maintainer_can_modify: bool = True, created_at: float | None = None) -> Json:
         head_owner, _, head_ref = head.rpartition(":")
         head_owner = head_owner or self.owner
         for number, extra in self.pulls.items():
@@ -239,7 +239,7 @@ class RepoState:
                     and extra["base"]["ref"] == base):
                 raise ApiError.invalid("PullRequest", "custom",
                                        message=f"A pull request already exists for {head_owner}:{head_ref}.")
-        issue = self.new_issue(title=title, body=body, labels=[], author=author, index=False)
+        issue = self.new_issue(title=title, body=body, labels=[], author=author, index=False, created_at=created_at)
         number = issue["number"]
         issue["html_url"] = f"{self.html_repo}/pull/{number}"
         issue["pull_request"] = objects.issue_pull_link(self.repo_url, self.html_repo, number)
