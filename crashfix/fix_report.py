@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from crashfix.fix_models import FixOutcome, StepResult, VerifyResult
 
@@ -36,7 +37,8 @@ class Progress:
     def set(self, phase: str, state: str, detail: str = "") -> None:
         self.states[phase] = (state, detail)
 
-    def render(self, headline: str, outcome: FixOutcome | None = None, footer: str = "") -> str:
+    def render(self, headline: str, outcome: FixOutcome | None = None, footer: str = "",
+               previous: dict[str, object] | None = None) -> str:
         rows = "\n".join(f"| {phase} | {_ICONS[state]} {detail} |" for phase, (state, detail) in self.states.items())
         parts = [PROGRESS_MARKER, f"### {headline}", "", "| Phase | Status |", "|---|---|", rows, ""]
         if footer:
@@ -44,17 +46,36 @@ class Progress:
         if self.run_url:
             parts.append(f"[Workflow run]({self.run_url})")
         if outcome is not None:
-            parts.append(render_state(outcome))
+            parts.append(render_state(outcome, previous))
         return "\n".join(parts).strip() + "\n"
 
 
-def render_state(outcome: FixOutcome) -> str:
-    """A hidden record of the last attempt, read back when a maintainer asks for a re-analysis."""
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def render_state(outcome: FixOutcome, previous: dict[str, object] | None = None) -> str:
+    """A hidden record of the last attempt, read back for a re-analysis and by `crashfix stats`.
+
+    Totals over all attempts (`attempts`, `reanalyzed`, `total_cost_usd`) carry on from the
+    previous run's record, so the one sticky comment keeps the whole history's cost.
+    """
     proposal = outcome.proposal
+    use = outcome.usage
+    before = previous or {}
+    earlier = int(_number(before.get("attempts"))) or (1 if previous else 0)
+    earlier_cost = _number(before.get("total_cost_usd", before.get("cost_usd")))
     state = {"status": outcome.status, "reason": outcome.reason, "pull": outcome.pull_number,
              "root_cause": proposal.root_cause[:1000] if proposal else None,
              "fix_summary": proposal.fix_summary[:1000] if proposal else None,
-             "verified": outcome.verified}
+             "verified": outcome.verified, "commit": outcome.commit, "rounds": len(outcome.rounds),
+             "turns": use.turns, "input_tokens": use.input_tokens, "output_tokens": use.output_tokens,
+             "cache_write_tokens": use.cache_write_tokens, "cache_read_tokens": use.cache_read_tokens,
+             "cost_usd": use.cost_usd, "seconds": round(outcome.seconds, 1),
+             "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "attempts": earlier + 1,
+             "reanalyzed": int(_number(before.get("reanalyzed"))) + (outcome.trigger.startswith("label ")),
+             "total_cost_usd": round(earlier_cost + (use.cost_usd or 0.0), 6)}
     data = json.dumps(state, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e")
     return f"<!-- crashfix:state\n{data}\n-->"
 

@@ -285,7 +285,9 @@ class _Run:
 
     def _report(self, headline: str, footer: str = "", final: bool = False) -> None:
         if self.channel is not None:
-            self.channel.post(self.progress.render(headline, self.outcome if final else None, footer), force=final)
+            previous = self.channel.previous_state() if final and not self.job.dry_run else None  # totals carry on
+            self.channel.post(self.progress.render(headline, self.outcome if final else None, footer, previous),
+                              force=final)
 
     def _tool_event(self, message: str) -> None:
         """A model tool call: shown in the Analyse row (edits of the comment are rate-limited)."""
