@@ -37,6 +37,7 @@ from crashfix.issue_body import (
 from crashfix.issue_record import (
     Baseline,
     IssueRecord,
+    count_day,
     find_signature,
     now_iso,
     parse_record,
@@ -154,6 +155,7 @@ class Filer:
             record.builds[build] = record.builds.get(build, 0) + 1
             record.hosts[self.host] = record.hosts.get(self.host, 0) + 1
             seen = now_iso(occurrence.row.found_at)
+            count_day(record, seen)
             record.last_seen = max(record.last_seen, seen)
             record.first_seen = min(record.first_seen, seen)
         if fresh:

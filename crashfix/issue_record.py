@@ -21,6 +21,7 @@ RECORD_VERSION = 1
 MAX_FRAMES = 64
 MAX_RELATED_FRAMES = 32
 MAX_TEXT = 500
+DAILY_DAYS = 400
 
 SIGNATURE_MARKER = "<!-- crashfix:signature={id} -->"
 _SIGNATURE_RE = re.compile(r"<!-- crashfix:signature=([0-9a-f]{6,40}) -->")
@@ -45,6 +46,8 @@ class IssueRecord(Strict):
     builds: dict[str, int] = Field(default_factory=dict)
     hosts: dict[str, int] = Field(default_factory=dict)
     watermarks: dict[str, int] = Field(default_factory=dict)
+    daily: dict[str, int] = Field(default_factory=dict, description="Occurrences per UTC day (YYYY-MM-DD), "
+                                  "the last DAILY_DAYS days: `crashfix stats` charts them over time.")
     last_comment_at: str | None = None
     commented: Baseline = Field(default_factory=Baseline)
     duplicate_of: int | None = None
@@ -56,6 +59,14 @@ def now_iso(now: float) -> str:
 
 def parse_iso(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def count_day(record: IssueRecord, seen: str) -> None:
+    """One more occurrence on `seen`'s day; days beyond DAILY_DAYS fall off so the record stays small."""
+    day = seen[:10]
+    record.daily[day] = record.daily.get(day, 0) + 1
+    if len(record.daily) > DAILY_DAYS:
+        record.daily = dict(sorted(record.daily.items())[-DAILY_DAYS:])
 
 
 def trimmed_report(report: CrashReport) -> CrashReport:
