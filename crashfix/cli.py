@@ -244,6 +244,30 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
     click.echo(outcome.model_dump_json(indent=2) if as_json else terminal_summary(outcome))
 
 
+@cli.command()
+@click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY, then [uploader] repo).")
+@click.option("--since", help="Only crash issues filed since a date (2026-11-01), a time, or an age (30d).")
+@click.option("--json", "as_json", is_flag=True, help="Every figure as JSON, for scripts.")
+@click.option("--markdown", is_flag=True, help="A Markdown table (for $GITHUB_STEP_SUMMARY).")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write one self-contained HTML page with charts.")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="crashfix.toml (labels, branches).")
+def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, html_path: Path | None,
+          config: Path | None) -> None:
+    """Is the autonomous loop working? Figures computed from the crash issues, comments and PRs on GitHub."""
+    from crashfix import stats_html, stats_render
+    from crashfix.stats_collect import gather
+
+    result = gather(repo, since, os.environ, load_config(config))
+    if html_path is not None:
+        try:
+            html_path.write_text(stats_html.render(result), encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot write {html_path}: {error.strerror}") from None
+    render = stats_render.as_json if as_json else stats_render.markdown if markdown else stats_render.terminal
+    click.echo(render(result), nl=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns every failure into one line and an exit code."""
     try:

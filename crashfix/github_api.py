@@ -59,8 +59,14 @@ def _issue(issue: Issue) -> IssueData:
         state_reason=issue.state_reason, labels=tuple(label.name for label in issue.labels),
         created_at=_timestamp(issue.created_at) or 0.0, updated_at=_timestamp(issue.updated_at) or 0.0,
         closed_at=_timestamp(issue.closed_at), html_url=issue.html_url,
-        author=issue.user.login if issue.user else None, is_pull_request=issue.pull_request is not None,
+        author=issue.user.login if issue.user else None, is_pull_request=_is_pull(issue),
     )
+
+
+def _is_pull(issue: Issue) -> bool:
+    """From the listing's own fields: GitHub omits `pull_request` on plain issues, and reading the
+    missing attribute makes lazy PyGithub fetch the whole issue again (one request per issue)."""
+    return "/pull/" in (issue.html_url or "")
 
 
 def _comment(comment: IssueComment) -> CommentData:
@@ -161,6 +167,14 @@ class GitHubClient:
         except (GitHubAuthError, GitHubNotFound):
             return None
 
+    def rate_remaining(self) -> int | None:
+        """Requests left in the rate-limit window, from the last answer's headers (asked for if none yet)."""
+        try:
+            remaining, _limit = self.call(lambda: self._github.rate_limiting, "read the rate limit", "GET")
+        except GitHubError:
+            return None
+        return remaining if remaining >= 0 else None
+
     def call(self, action: Callable[[], T], what: str, method: str, *, retry_rate_limits: bool = True) -> T:
         """Run one PyGithub action; a rate-limited request (rejected, so safe) is retried after GitHub's wait."""
         waited = 0.0
@@ -219,7 +233,7 @@ class RepoAPI:
                 issue = self._client.call(lambda: next(iterator), "list issues", "GET", retry_rate_limits=False)
             except StopIteration:
                 return
-            if issue.pull_request is None:
+            if not _is_pull(issue):
                 yield _issue(issue)
 
     def issue(self, number: int) -> IssueData:
