@@ -72,14 +72,15 @@ def export(case: dict, target: Path, mirrors: dict[str, Path]) -> str | None:
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    listing = subprocess.run(["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-z", "--name-only", case["parent_commit"]],
-                             capture_output=True)
+    listing = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-z", "--name-only", case["parent_commit"]],
+        capture_output=True)
     names = [name for name in listing.stdout.decode("utf-8", "replace").split("\0")
              if os.path.splitext(name)[1].lower() in SOURCE_EXTENSIONS or name in ("CLAUDE.md", "AGENTS.md")]
     if listing.returncode != 0 or not names:
         return f"{case['parent_commit'][:12]} lists no source files in {git_dir}"
     archive = subprocess.Popen(["git", f"--git-dir={git_dir}", "archive", case["parent_commit"], "--", *names],
-                               stdout=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # it warns of absent blobs
     untar = subprocess.run(["tar", "-x", "-C", str(partial)], stdin=archive.stdout, capture_output=True)
     if archive.wait() != 0 or untar.returncode != 0:
         return f"git archive of {case['parent_commit'][:12]} from {git_dir} failed"
@@ -119,7 +120,8 @@ def fixed_spans(case: dict, checkout: Path) -> list[tuple[str, int, int]]:
         is_class = name.endswith("[class body]")
         wanted = split_qualified(name.replace("[class body]", "").replace("(lambda)", "").strip())
         pool = spans.classes if is_class else spans.functions
-        out += [(path, s.start_line, s.end_line) for s in pool if match_score(split_qualified(s.qualified_name), wanted)]
+        out += [(path, s.start_line, s.end_line) for s in pool
+                if match_score(split_qualified(s.qualified_name), wanted)]
     return out
 
 
@@ -212,7 +214,8 @@ def main() -> int:
     print(f"fixed file in context, a frame names it:     {rate(sum(bool(s.file_rank) for s in named), len(named))}")
     print(f"fixed file in context, no frame names it:    {rate(sum(bool(s.file_rank) for s in rest), len(rest))}")
     judged = [s for s in done if s.function_hit is not None]
-    print(f"fixed function overlapped by a snippet:      {rate(sum(bool(s.function_hit) for s in judged), len(judged))}")
+    function_hits = sum(bool(s.function_hit) for s in judged)
+    print(f"fixed function overlapped by a snippet:      {rate(function_hits, len(judged))}")
     hunks = [s.changed_lines for s in done if s.changed_lines]
     print(f"fix hunks shown (parent-side lines):         {rate(sum(h[0] for h in hunks), sum(h[1] for h in hunks))}")
     if done:

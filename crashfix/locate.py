@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from crashfix.cpp_syntax import FunctionSpan, find_definitions_many, innermost
+from crashfix.cpp_syntax import FunctionSpan, innermost
 from crashfix.fix_models import CodeContext
 from crashfix.locate_index import SourceIndex, is_inside, is_low_priority, path_parts
 from crashfix.locate_names import EXACT, match_score, name_components, split_qualified
 from crashfix.locate_plan import Found, How, plan
 from crashfix.locate_snippets import CHARS_PER_TOKEN, SourceFiles, estimate_tokens, fit
 from crashfix.models import CrashReport, Frame
+from crashfix.symbol_index import SymbolIndex
 from crashfix.symbols import is_unknown_function, normalize_module
 
 DEFAULT_INSTRUCTION_FILES = ("CLAUDE.md", "AGENTS.md", ".github/crashfix-instructions.md")
@@ -32,16 +33,19 @@ _NO_MAPPINGS: Mapping[str, str] = MappingProxyType({})
 
 
 def locate(report: CrashReport, checkout: Path, *, path_mappings: Mapping[str, str] = _NO_MAPPINGS,
-           context_tokens: int = 12000, instructions_file: str | None = None) -> CodeContext:
+           context_tokens: int = 12000, instructions_file: str | None = None,
+           symbols: SymbolIndex | None = None) -> CodeContext:
     """The code and notes to show the model for `report`, read from `checkout`, within `context_tokens`.
 
     `path_mappings` maps build-machine path prefixes to repository-relative ones (either
     slash, any case). `context_tokens` bounds the snippets; the instructions come on top
-    (at most ~2,000 tokens) and `estimated_tokens` counts both.
+    (at most ~2,000 tokens) and `estimated_tokens` counts both. `symbols` is the checkout's
+    symbol index when the caller already has it (else it is built, or loaded from its cache).
     """
     root = checkout.resolve()
     index = SourceIndex.build(root)
-    files = SourceFiles(root)
+    symbols = symbols if symbols is not None else SymbolIndex.build(root, index.files)
+    files = SourceFiles(root, symbols)
     blamed = report.blamed_frame_index
     main = [frame for frame in report.frames if _wanted(frame, blamed)]
     related = [
@@ -51,9 +55,11 @@ def locate(report: CrashReport, checkout: Path, *, path_mappings: Mapping[str, s
     ]
     limit = (blamed if blamed is not None else min((f.index for f in main), default=0)) + SEARCH_DEPTH
     searchable = [frame.index <= limit for frame in main] + [True] * len(related)
-    found = _Locator(index, files, path_mappings).locate_all([*main, *(frame for _, frame in related)], searchable)
+    locator = _Locator(index, files, symbols, path_mappings)
+    found = locator.locate_all([*main, *(frame for _, frame in related)], searchable)
     found_main, found_related = found[: len(main)], found[len(main) :]
-    pieces = plan(found_main, [(title, f) for (title, _), f in zip(related, found_related)], blamed, files, index)
+    pieces = plan(found_main, [(title, f) for (title, _), f in zip(related, found_related)], blamed, files, symbols,
+                  library_frames=[frame for frame in report.frames if not frame.in_project])
     snippets, dropped, tokens = fit(pieces, files, context_tokens)
     instructions, instructions_path = read_instructions(root, instructions_file)
     return CodeContext(
@@ -76,11 +82,13 @@ def _function(frame: Frame) -> str | None:
 
 
 class _Locator:
-    """Maps frames onto repository files: by path first, then by function name in one shared scan."""
+    """Maps frames onto repository files: by path first, then by function name in the symbol index."""
 
-    def __init__(self, index: SourceIndex, files: SourceFiles, mappings: Mapping[str, str]) -> None:
+    def __init__(self, index: SourceIndex, files: SourceFiles, symbols: SymbolIndex,
+                 mappings: Mapping[str, str]) -> None:
         self.index = index
         self.files = files
+        self.symbols = symbols
         self.mappings = mappings
 
     def locate_all(self, frames: list[Frame], searchable: list[bool]) -> list[Found]:
@@ -89,7 +97,7 @@ class _Locator:
             name for frame, hit, allowed in zip(frames, found, searchable)
             if hit is None and allowed and (name := _function(frame)) and name_components(name)
         }
-        hits = find_definitions_many(self.index.root, names, limit=20, kinds={"function"}) if names else {}
+        hits = {name: self.symbols.definitions(name, kinds=("function",), limit=20) for name in names}
         out = []
         for frame, hit in zip(frames, found):
             name = _function(frame)

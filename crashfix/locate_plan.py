@@ -1,9 +1,12 @@
 """Which line ranges to show the model, most important first, once frames are located.
 
 Order: the blamed function (required, cut to a window around the crash when huge); the
-frames it called just before crashing (short windows: inlined helpers, accessors); its
-callers down the stack; functions named in related stacks; the declaration of the blamed
-method's class. `crashfix.locate_snippets.fit` then applies the budget in this order.
+frames it called just before crashing (short windows: inlined helpers, accessors), or, when
+the stack shows none, the functions called on the crash line; its callers down the stack;
+functions named in related stacks (where freed memory was freed); when the stack is short,
+call sites of the blamed function found by search; the declaration of the blamed method's
+class; project types named only in library frames; the classes of the first callers.
+`crashfix.locate_snippets.fit` then applies the budget in this order.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from crashfix.cpp_syntax import FunctionSpan, find_definitions
+from crashfix.cpp_syntax import FunctionSpan
 from crashfix.fix_models import FrameLocation
-from crashfix.locate_index import SourceIndex
-from crashfix.locate_names import match_score, name_components, split_qualified
+from crashfix.locate_names import name_components, split_qualified
+from crashfix.locate_search import call_site_pieces, dispatch_table_pieces, line_callees, type_pieces
 from crashfix.locate_snippets import Piece, SourceFiles, function_pieces
 from crashfix.models import Frame
+from crashfix.symbol_index import SymbolIndex
 
 BLAMED_WHOLE, BLAMED_WINDOW = 150, 40
 """The blamed function is shown whole up to 150 lines, else 40 lines either side of the crash."""
@@ -26,6 +30,9 @@ CALLER_WHOLE, CALLER_WINDOW = 100, 25
 RELATED_WHOLE, RELATED_WINDOW = 60, 15
 CLASS_WHOLE, CLASS_HEAD, CLASS_WINDOW = 80, 20, 8
 MAX_CALLEES, MAX_CALLERS = 3, 12
+SHORT_STACK = 2
+"""With at most this many project frames from the blamed one down, call sites are searched for."""
+CALLER_CLASSES = 3
 _HEADERS = (".h", ".hpp", ".hh", ".hxx", ".inl")
 
 How = Literal["path", "mapping", "suffix", "function-search", "not-found"]
@@ -56,7 +63,7 @@ class Found:
 
 
 def plan(found: list[Found], related: list[tuple[str, Found]], blamed: int | None, files: SourceFiles,
-         index: SourceIndex) -> list[Piece]:
+         symbols: SymbolIndex, library_frames: list[Frame] | None = None) -> list[Piece]:
     """The pieces to offer the budget, in priority order."""
     located = [f for f in found if f.path is not None]
     primary = next((f for f in located if f.frame.index == blamed), None)
@@ -71,14 +78,35 @@ def plan(found: list[Found], related: list[tuple[str, Found]], blamed: int | Non
     callees = sorted((f for f in located if f.frame.index < pivot), key=lambda f: -f.frame.index)[:MAX_CALLEES]
     for f in callees:
         pieces += _pieces(f, CALLEE_WHOLE, CALLEE_WINDOW, f"frame {f.label()} (called by the blamed frame{f.where()})")
-    for f in [f for f in located if f.frame.index > pivot][:MAX_CALLERS]:
+    if primary is not None and not callees:
+        pieces += _line_callee_pieces(primary, files, symbols)
+    if primary is not None and primary.path is not None and primary.span is not None:
+        pieces += dispatch_table_pieces(primary.path, primary.span, files, symbols)
+    callers = [f for f in located if f.frame.index > pivot]
+    for f in callers[:MAX_CALLERS]:
         pieces += _pieces(f, CALLER_WHOLE, CALLER_WINDOW, f"frame {f.label()} (caller{f.where()})")
     for title, f in related:
         if f.path is not None:
             piece_list = _pieces(f, RELATED_WHOLE, RELATED_WINDOW, f"{title}: frame {f.label()}{f.where()}")
             pieces += [_without_frame(piece) for piece in piece_list]
+    if primary is not None and len(callers) < SHORT_STACK and primary.frame.function:
+        pieces += call_site_pieces(primary.frame.function, primary.path, primary.span, files, symbols)
     if primary is not None:
-        pieces += class_pieces(primary, files, index)
+        pieces += class_pieces(primary, files, symbols)
+    pieces += type_pieces(library_frames or [], files, symbols)
+    for f in callers[:CALLER_CLASSES]:
+        pieces += class_pieces(f, files, symbols, head=0, role="calling")
+    return pieces
+
+
+def _line_callee_pieces(primary: Found, files: SourceFiles, symbols: SymbolIndex) -> list[Piece]:
+    """What the crash line calls: the inline getter or helper that ran last, when no frame shows it."""
+    if primary.path is None or primary.span is None or primary.line is None or not primary.span.contains(primary.line):
+        return []
+    pieces: list[Piece] = []
+    for name, path, span in line_callees(primary.path, primary.span, primary.line, files, symbols):
+        reason = f"{span.qualified_name} (called on the crash line {primary.line} as {name}; found by name)"
+        pieces += function_pieces(path, span, None, whole=CALLEE_WHOLE, window=CALLEE_WINDOW, reason=reason)
     return pieces
 
 
@@ -94,23 +122,24 @@ def _without_frame(piece: Piece) -> Piece:
     return piece
 
 
-def class_pieces(primary: Found, files: SourceFiles, index: SourceIndex) -> list[Piece]:
-    """The declaration of the blamed method's class: whole when short, else its head and the method's line."""
-    method = primary.span
-    parts = split_qualified(method.qualified_name) if method else name_components(primary.frame.function or "")
-    if len(parts) < 2 or primary.path is None:
+def class_pieces(frame: Found, files: SourceFiles, symbols: SymbolIndex, head: int = CLASS_HEAD,
+                 role: str = "blamed") -> list[Piece]:
+    """The declaration of a frame's method's class: whole when short, else its head and the method's line."""
+    method = frame.span
+    parts = split_qualified(method.qualified_name) if method else name_components(frame.frame.function or "")
+    if len(parts) < 2 or frame.path is None:
         return []
-    found = _find_class(parts[:-1], primary.path, files, index)
+    found = _find_class(parts[:-1], frame.path, files, symbols)
     if found is None:
         return []
     path, span = found
-    if path == primary.path and method is not None and span.contains(method.start_line):
-        return []  # the method is defined inside the class: the blamed snippet already shows it
-    reason = f"declaration of {span.kind} {span.qualified_name} (the blamed {parts[-1]} is a member)"
+    if path == frame.path and method is not None and span.contains(method.start_line):
+        return []  # the method is defined inside the class: its snippet already shows it
+    reason = f"declaration of {span.kind} {span.qualified_name} (the {role} {parts[-1]} is a member)"
     extent = (span.start_line, span.end_line)
-    if span.line_count <= CLASS_WHOLE:
+    if span.line_count <= CLASS_WHOLE and head:
         return [Piece(path, [extent], reason, function=span.qualified_name, extent=extent)]
-    ranges = [(span.start_line, min(span.end_line, span.body_start_line + CLASS_HEAD))]
+    ranges = [(span.start_line, min(span.end_line, span.body_start_line + head))]
     lines = files.lines(path)
     member = re.compile(r"(?<![\w~])" + re.escape(parts[-1]) + r"\s*\(")
     for number in range(span.body_start_line, min(span.end_line, len(lines)) + 1):
@@ -121,14 +150,14 @@ def class_pieces(primary: Found, files: SourceFiles, index: SourceIndex) -> list
 
 
 def _find_class(parts: tuple[str, ...], near: str, files: SourceFiles,
-                index: SourceIndex) -> tuple[str, FunctionSpan] | None:
-    """The class named `parts`: first in headers named after it or after the blamed file, then anywhere."""
+                symbols: SymbolIndex) -> tuple[str, FunctionSpan] | None:
+    """The class named `parts`: first in headers named after it or after the frame's file, then anywhere."""
     stems = {parts[-1].lower(), near.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()}
-    headers = [path for path in index.files
-               if path.lower().endswith(_HEADERS) and path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower() in stems]
-    for path in sorted(headers, key=lambda p: (p.rsplit("/", 1)[0] != near.rsplit("/", 1)[0], p)):
-        for span in files.spans(path).classes:
-            if match_score(split_qualified(span.qualified_name), parts):
-                return path, span
-    hits = find_definitions(index.root, "::".join(parts), limit=1, kinds={"class", "struct", "union"})
-    return hits[0] if hits else None
+    hits = symbols.definitions("::".join(parts), kinds=("class", "struct", "union"), limit=50)
+
+    def rank(hit: tuple[str, FunctionSpan]) -> tuple[bool, bool, str]:
+        path = hit[0]
+        named = path.lower().endswith(_HEADERS) and path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower() in stems
+        return (not named, path.rsplit("/", 1)[0] != near.rsplit("/", 1)[0], path)
+
+    return min(hits, key=rank, default=None)

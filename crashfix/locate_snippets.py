@@ -11,9 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crashfix.cpp_syntax import FileSpans, FunctionSpan, file_spans
 from crashfix.fix_models import Snippet
+
+if TYPE_CHECKING:
+    from crashfix.symbol_index import SymbolIndex
 
 CHARS_PER_TOKEN = 3.5
 
@@ -30,9 +34,17 @@ class SourceFiles:
     BOM are dropped from the text; bytes that are not UTF-8 are read as Latin-1.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, symbols: SymbolIndex | None = None) -> None:
         self.root = root
+        self.symbols = symbols
         self._lines: dict[str, list[str]] = {}
+
+    def data(self, relative: str) -> bytes:
+        """The file's raw bytes (not kept: a search reads every file once)."""
+        try:
+            return (self.root / relative).read_bytes()
+        except OSError:
+            return b""
 
     def lines(self, relative: str) -> list[str]:
         if relative not in self._lines:
@@ -52,7 +64,9 @@ class SourceFiles:
         return self._lines[relative]
 
     def spans(self, relative: str) -> FileSpans:
-        return file_spans(self.root / relative) or FileSpans((), ())
+        """From the symbol index when the file is in it, else parsed now."""
+        indexed = self.symbols.file_spans(relative) if self.symbols is not None else None
+        return indexed or file_spans(self.root / relative) or FileSpans((), ())
 
     def text(self, relative: str, start: int, end: int) -> str:
         return "\n".join(self.lines(relative)[start - 1 : end])

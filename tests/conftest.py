@@ -38,6 +38,7 @@ def no_real_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GITHUB_API_URL", closed)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", closed)
     monkeypatch.setenv("CRASHFIX_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("CRASHFIX_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.fixture(scope="session")

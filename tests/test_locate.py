@@ -74,12 +74,16 @@ def test_gdb_report_from_another_linux_checkout(checkout: Path) -> None:
     assert first.reason == "frame #0 Player::Update (blamed, crash at line 13)"
     assert first.function == "Player::Update"
     assert first.text == lines_of(checkout, "src/Player.cpp", 8, 18)
-    assert [(s.path, s.function) for s in context.snippets[1:4]] == [
+    getter = context.snippets[1]  # `target->GetHealth()`: the call on the crash line, in no frame
+    assert (getter.path, getter.function, getter.frame_index) == ("src/Unit.cpp", "Unit::GetHealth", None)
+    assert getter.reason == "Unit::GetHealth (called on the crash line 13 as GetHealth; found by name)"
+    assert [(s.path, s.function) for s in context.snippets[2:5]] == [
         ("src/Map.cpp", "Map::Update"), ("src/World.cpp", "World::CombatTick"), ("src/World.cpp", "World::Run")]
-    assert context.snippets[1].reason == "frame #1 Map::Update (caller, line 27)"
-    declaration = context.snippets[-1]
-    assert (declaration.path, declaration.start_line, declaration.end_line) == ("src/Player.h", 5, 18)
-    assert declaration.reason.startswith("declaration of class Player")
+    assert context.snippets[2].reason == "frame #1 Map::Update (caller, line 27)"
+    declarations = [s for s in context.snippets if s.reason.startswith("declaration of")]
+    assert [(s.path, s.start_line, s.end_line) for s in declarations][0] == ("src/Player.h", 5, 18)
+    assert declarations[0].reason.startswith("declaration of class Player (the blamed Update")
+    assert [s.path for s in declarations[1:]] == ["src/Map.h", "src/World.h"]  # the callers' classes, last
     assert context.dropped == []
     assert context.estimated_tokens == sum(estimate_tokens(s.text) for s in context.snippets)
 
@@ -177,15 +181,18 @@ def test_budget_drops_what_does_not_fit_but_keeps_smaller_later_snippets(checkou
     report = report_of(Frame(index=0, function="Player::Update", file="/b/src/Player.cpp", line=13),
                        Frame(index=1, function="World::Run", file="/b/src/World.cpp", line=45),
                        Frame(index=2, function="Map::Update", file="/b/src/Map.cpp", line=27))
-    budget = tokens("src/Player.cpp", 8, 18) + tokens("src/Map.cpp", 24, 28) + 10
+    budget = tokens("src/Player.cpp", 8, 18) + tokens("src/Unit.cpp", 7, 10) + tokens("src/Map.cpp", 24, 28) + 10
     assert tokens("src/World.cpp", 42, 58) > 10
     context = locate(report, checkout, context_tokens=budget)
-    assert [s.function for s in context.snippets] == ["Player::Update", "Map::Update"]
+    assert [s.function for s in context.snippets] == ["Player::Update", "Unit::GetHealth", "Map::Update"]
     assert context.dropped == ["frame #1 World::Run (caller, line 45)",
-                               "declaration of class Player (the blamed Update is a member)"]
+                               "declaration of class Player (the blamed Update is a member)",
+                               "declaration of class World (the calling Run is a member)",
+                               "declaration of class Map (the calling Update is a member)"]
     assert context.estimated_tokens == budget - 10
     roomy = locate(report, checkout, context_tokens=budget + 1000)
-    assert [s.function for s in roomy.snippets] == ["Player::Update", "World::Run", "Map::Update", "Player"]
+    assert [s.function for s in roomy.snippets] == [
+        "Player::Update", "Unit::GetHealth", "World::Run", "Map::Update", "Player", "World", "Map"]
     assert roomy.dropped == []
 
 
@@ -196,7 +203,11 @@ def test_the_blamed_snippet_is_kept_even_over_budget(checkout: Path) -> None:
     assert only.path == "src/Player.cpp" and only.start_line <= 13 <= only.end_line
     assert only.text == lines_of(checkout, "src/Player.cpp", only.start_line, only.end_line)
     assert context.estimated_tokens <= 20
-    assert len(context.dropped) == 5
+    assert context.dropped[:5] == [
+        "Unit::GetHealth (called on the crash line 13 as GetHealth; found by name)",
+        "frame #1 Map::Update (caller, line 27)", "frame #2 World::CombatTick (caller, line 16)",
+        "frame #3 World::Run (caller, line 45)", "frame #4 main (caller, line 20)"]
+    assert all(reason.startswith("declaration of class") for reason in context.dropped[5:])
 
 
 def test_a_huge_function_is_windowed_around_the_crash(checkout: Path) -> None:
