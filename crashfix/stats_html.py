@@ -47,14 +47,14 @@ def _bars(chart_id: str, items: list[tuple[str, int]], colors: list[str], *, wid
     top = max((count for _, count in items), default=0) or 1
     slot = (width - 40) / max(1, len(items))
     bar = max(1.0, slot * 0.8)
-    plot = height - 50
+    plot = height - 60  # bar area; 20 px above for the tallest bar's count, 40 below for the axis labels
     parts = [f'<svg id="{chart_id}" role="img" viewBox="0 0 {width} {height}" width="100%" '
              f'xmlns="http://www.w3.org/2000/svg">',
-             f'<line x1="30" y1="{plot + 10}" x2="{width - 5}" y2="{plot + 10}" stroke="#8c959f"/>']
+             f'<line x1="30" y1="{plot + 20}" x2="{width - 5}" y2="{plot + 20}" stroke="#8c959f"/>']
     for index, ((label, count), color) in enumerate(zip(items, colors)):
         x = 35 + index * slot
         h = plot * count / top
-        y = plot + 10 - h
+        y = plot + 20 - h
         parts.append(f'<g class="bar" data-label="{escape(label)}" data-count="{count}">'
                      f'<title>{escape(label)}: {count}</title>'
                      f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{color}"/>')
@@ -62,7 +62,7 @@ def _bars(chart_id: str, items: list[tuple[str, int]], colors: list[str], *, wid
             if len(items) <= 40 or count == top:
                 parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">{count}</text>')
         if index % labels_every == 0 or index == len(items) - 1:
-            parts.append(f'<text x="{x + bar / 2:.1f}" y="{plot + 26}" text-anchor="middle">{escape(label)}</text>')
+            parts.append(f'<text x="{x + bar / 2:.1f}" y="{plot + 36}" text-anchor="middle">{escape(label)}</text>')
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
@@ -91,7 +91,7 @@ def render(stats: CrashStats) -> str:
     scope = (f"Crash issues filed since {escape(stats.since)}" if stats.since else "All crash issues") + (
         f" · generated {escape(stats.generated_at)}")
     if stats.requests is not None:
-        scope += f" · {stats.requests} GitHub API requests"
+        scope += f" · {stats.requests} GitHub API requests for the listings"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
@@ -105,10 +105,13 @@ def render(stats: CrashStats) -> str:
 <tbody>{"".join(_figure_row(row) for row in rows(stats))}</tbody></table>
 <section class="charts">
 <h2>Charts</h2>
+<h3>Crashes over time</h3>
 <figure>{daily_chart}<figcaption>Crashes per day (UTC), from the per-day counts in the issues' hidden records;
 {stats.occurrences} crashes in all.</figcaption></figure>
+<h3>Crash → draft PR time</h3>
 <figure>{_bars("chart-crash-to-pr", buckets, ["#8250df"] * len(buckets))}<figcaption>Crash → draft PR time over
 {stats.crash_to_pr.count} issues: from the crash's first sighting to its draft PR's creation.</figcaption></figure>
+<h3>Outcomes</h3>
 <figure>{_bars("chart-outcomes", outcome_items, outcome_colors)}<figcaption>Where the {stats.crash_issues} crash
 issues ended: their latest crashfix PR, else the fixer's outcome on the sticky comment.</figcaption></figure>
 </section>

@@ -76,7 +76,7 @@ def rows(stats: CrashStats) -> list[Row]:
 def _scope(stats: CrashStats) -> str:
     since = f"crash issues filed since {stats.since.replace('T', ' ').replace('Z', ' UTC')}" if stats.since else (
         "all crash issues")
-    spent = f"; {stats.requests} GitHub API requests" if stats.requests is not None else ""
+    spent = f"; {stats.requests} GitHub API requests for the listings" if stats.requests is not None else ""
     return f"{stats.repository}: {since} (generated {stats.generated_at.replace('T', ' ').replace('Z', ' UTC')}{spent})"
 
 

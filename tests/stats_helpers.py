@@ -7,6 +7,7 @@ the stats tests read exactly what the uploader and the fixer write.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 from crashfix.analysis import analyze_text, rules_for
@@ -85,3 +86,36 @@ def seed_pull(fake: FakeGitHub, result: FixOutcome, at: float, *, sha: str | Non
     if sha is not None:
         fake.push_to_pull(number, sha)
     return number
+
+
+def seed_many(fake: FakeGitHub, issues: int) -> dict[str, float]:
+    """`issues` crash issues: every one fixed by crashfix, every other one with a PR (a third of those merged),
+    one repeat comment each. Returns the figures expected of them, worked out from that rule."""
+    _, body, _ = crash_body("Spell::EffectBulk", occurrences=1, first_seen=T0)
+    template = body
+    pulls = merged = 0
+    signature = re.search(r"crashfix:signature=([0-9a-f]+)", template)
+    assert signature is not None
+    with fake.lock:
+        for index in range(issues):
+            sig = f"{index:012x}"
+            text = (template.replace(signature.group(1), sig)
+                    .replace('"occurrences":1,', f'"occurrences":{index % 7 + 1},')
+                    .replace(f'"first_seen":"{now_iso(T0)}"', f'"first_seen":"{now_iso(T0 + index * 60 - 30)}"'))
+            number = int(fake.seed_issue(f"Crash: SIGSEGV in Spell::Effect{index}", text, labels=["crash"],
+                                         user=UPLOADER, created_at=T0 + index * 60)["number"])
+            fake.seed_comment(number, "Seen **1** more time.", user=UPLOADER, created_at=T0 + index * 60 + 5)
+            pull = None
+            if index % 2 == 0:
+                result = outcome(number, "fix-proposed", cost=0.10, commit="f" * 40)
+                pull = seed_pull(fake, result, T0 + index * 60 + 600, sha="f" * 40)
+                pulls += 1
+                if index % 6 == 0:
+                    fake.close_pull(pull, merged=True, at=T0 + index * 60 + 7200)
+                    merged += 1
+            result = outcome(number, "fix-proposed" if pull else "needs-human", cost=0.10, pull=pull,
+                             commit="f" * 40 if pull else None)
+            sticky(fake, number, result, T0 + index * 60 + 700)
+    occurrences = sum(index % 7 + 1 for index in range(issues))
+    return {"issues": issues, "pulls": pulls, "merged": merged, "occurrences": occurrences,
+            "comments": 2 * issues}
