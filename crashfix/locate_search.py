@@ -86,8 +86,10 @@ def call_sites(name: str, blamed_path: str | None, blamed: FunctionSpan | None, 
                symbols: SymbolIndex) -> list[tuple[str, FunctionSpan, int, bool]]:
     """Functions that call `name` or define another function of that name: (path, span, line, is_definition).
 
-    Ranked: other definitions of the same name (wrappers, overloads), then callers in the
-    blamed function's class, then in its folder, then the project before vendored code.
+    Ranked: other definitions of the same name (overloads; for a name the report gave without
+    its class, also same-named methods of other classes, often the wrapper that was really
+    called), then callers in the blamed function's class, then in its folder, then the
+    project before vendored code.
     """
     parts = name_components(name)
     if not parts or parts[-1].startswith("operator") or len(parts[-1]) < 3:
@@ -108,6 +110,8 @@ def call_sites(name: str, blamed_path: str | None, blamed: FunctionSpan | None, 
                 continue
             own = split_qualified(span.qualified_name)
             definition = line < span.body_start_line or (line == span.start_line and own[-1] == parts[-1])
+            if definition and len(parts) > 1 and own[:-1] != scope:
+                continue  # `Player::Update` was named: `Map::Update` is another function, not a relative
             key = (path, span.start_line)
             rank = (not definition, not (scope and own[:-1] == scope), path.rsplit("/", 1)[0] != folder,
                     is_low_priority(path), path, span.start_line)

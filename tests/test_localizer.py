@@ -1,0 +1,214 @@
+"""The localizer beyond the stack, on a small server-shaped tree (tests/fixtures/locate_tree).
+
+Each test is a crash shape from the real cases in ../shared/localization: a one-line
+assertion in a grid template, a null returned by an inline getter, a stack without file
+names, a crash inside a handler dispatched through a table, a double free whose only
+project name is a template argument. Plus the symbol index's cache per commit.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from crashfix.analysis import analyze_text
+from crashfix.fix_models import CodeContext
+from crashfix.locate import locate
+from crashfix.locate_index import iter_source_files
+from crashfix.symbol_index import SymbolIndex, cache_dir
+
+from .conftest import FIXTURES
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    shutil.copytree(FIXTURES / "locate_tree", root)
+    return root
+
+
+def shown(context: CodeContext) -> list[tuple[str, str | None]]:
+    return [(s.path, s.function) for s in context.snippets]
+
+
+def reason_of(context: CodeContext, path: str, function: str) -> str:
+    return next(s.reason for s in context.snippets if (s.path, s.function) == (path, function))
+
+
+TC_ASSERT = ('Trinity::Assert (file=0x279e711 "/home/ci/src/grid/GridObject.h", line=16, function=0x27cf9d6 '
+             '"AddToGrid", message=0x27cf9e0 "!IsInGrid()")\n')
+
+
+def test_a_one_line_assertion_shows_the_same_named_functions_and_call_sites(tree: Path) -> None:
+    """TrinityCore-15808's shape: the assert is in a template; the fix is in `Map::AddToGrid(Corpse*)`."""
+    context = locate(analyze_text(TC_ASSERT), tree)
+    first = context.snippets[0]
+    assert (first.path, first.function, first.start_line) == ("src/grid/GridObject.h", "GridObject::AddToGrid", 15)
+    assert shown(context)[1:4] == [("src/maps/Map.cpp", "Map::AddToGrid"), ("src/maps/Map.cpp", "Map::AddToGrid"),
+                                   ("dep/oldengine/Map.cpp", "Map::AddToGrid")]  # vendored after the project's
+    corpse = context.snippets[2]
+    assert "Map::AddToGrid(Corpse* corpse)" in corpse.text
+    assert corpse.reason == "another function named AddToGrid (Map::AddToGrid; found by search, the stack is short)"
+    assert reason_of(context, "src/maps/Map.cpp", "Map::AddCreature") == (
+        "Map::AddCreature calls AddToGrid at line 8 (call site found by search; the stack is short)")
+
+
+def test_a_qualified_frame_does_not_pull_in_other_classes_methods(tree: Path) -> None:
+    text = "D:\\build\\src\\grid\\GridObject.h:16 in GridObject<Creature>::AddToGrid ASSERTION FAILED:\n  !IsInGrid()\n"
+    context = locate(analyze_text(text), tree)
+    assert not any(s.reason.startswith("another function") for s in context.snippets)
+    assert ("src/maps/Map.cpp", "Map::AddCreature") in shown(context)  # a caller is still a caller
+
+
+GETTER = """Program received signal SIGSEGV, Segmentation fault.
+#0  0x0000555555559a8e in Creature::Update (this=0x55555556feb0, diff=100) at /home/ci/server/src/entities/Creature.cpp:14
+#1  0x000055555555869c in Map::Update (this=0x55555556f000, diff=100) at /home/ci/server/src/maps/Map.cpp:38
+"""
+
+
+def test_the_inline_getter_called_on_the_crash_line_is_shown_with_its_class(tree: Path) -> None:
+    """`GetMap()->AddCreature(this)` crashed: the getter lives in the header, in no frame."""
+    context = locate(analyze_text(GETTER), tree)
+    assert shown(context)[0] == ("src/entities/Creature.cpp", "Creature::Update")
+    header = context.snippets[1]
+    assert (header.path, header.function) == ("src/entities/Creature.h", "Creature::GetMap")
+    assert header.reason.startswith("Creature::GetMap (called on the crash line 14 as GetMap; found by name)")
+    assert "Map* GetMap() const { return _map; }" in header.text
+    assert "class GAME_API Creature" in header.text  # merged with the class declaration around it
+    assert shown(context)[2] == ("src/maps/Map.cpp", "Map::AddCreature")  # the other call on that line
+    assert ("src/maps/Map.cpp", "Map::Update") in shown(context)
+    assert not any(s.reason.startswith("another function") for s in context.snippets)
+
+
+CDB_NO_FILES = """(1f40.2a8): Access violation - code c0000005 (first/second chance not available)
+worldserver!Spell::EffectSummon+0x4c:
+00007ff6`1a2b3c4d 8b4810          mov     ecx,dword ptr [rax+10h] ds:00000000`00000010=????????
+0:011> kn
+ # Child-SP          RetAddr               Call Site
+00 000000a1`11f8f6b0 00007ff6`1a2b1111     worldserver!Spell::EffectSummon+0x4c
+01 000000a1`11f8f700 00007ff6`1a2b2222     worldserver!Spell::HandleEffect+0x9d
+02 000000a1`11f8f760 00007ff6`1a2b3333     worldserver!Map::Update+0x5a
+"""
+
+
+def test_frames_without_files_are_resolved_through_the_symbol_index(tree: Path) -> None:
+    context = locate(analyze_text(CDB_NO_FILES), tree)
+    assert [(f.frame_index, f.path, f.how) for f in context.frames] == [
+        (0, "src/spells/SpellEffects.cpp", "function-search"), (1, "src/spells/Spell.cpp", "function-search"),
+        (2, "src/maps/Map.cpp", "function-search")]  # the project's Map::Update, not the vendored copy's file
+    assert context.snippets[0].reason == "frame #0 Spell::EffectSummon (blamed, found by name)"
+    assert ("src/spells/Spell.h", "Spell") in shown(context)
+
+
+WHEATY_TABLE = """Exception code: C0000005 ACCESS_VIOLATION
+Fault address:  000000014020D923 01:000000000020C923 C:\\Server\\worldserver.exe
+
+Call stack:
+Address   Frame     Function      SourceFile
+[... first frame(s) lost ...]
+00007FF7A1B2A000  000000C9F1BFEA60  Spell::HandleEffect+3A  D:\\src\\spells\\Spell.cpp line 9
+00007FF7A1B29000  000000C9F1BFEAB0  Map::Update+91  D:\\src\\maps\\Map.cpp line 38
+"""
+
+
+def test_a_handler_table_dispatched_through_is_shown(tree: Path) -> None:
+    """cmangos-issues-1107's shape: the crashing handler's frame is lost; its table names its file."""
+    context = locate(analyze_text(WHEATY_TABLE), tree)
+    assert shown(context)[0] == ("src/spells/Spell.cpp", "Spell::HandleEffect")
+    table = context.snippets[1]
+    assert table.path == "src/spells/SpellEffects.cpp" and table.start_line == 6
+    assert table.text.startswith("SpellEffectHandler SpellEffectHandlers[3] =\n{\n    &Spell::EffectNone,")
+    assert table.reason.startswith("the handler table SpellEffectHandlers that Spell::HandleEffect calls through")
+
+
+DOUBLE_FREE = """Program terminated with signal SIGABRT, Aborted.
+#0  __GI_raise (sig=sig@entry=6) at ../sysdeps/unix/sysv/linux/raise.c:50
+#1  0x00007f6657dfe537 in __GI_abort () at abort.c:79
+#2  0x00007f6657e5ea5a in malloc_printerr (str=str@entry=0x7f6657f68230 "double free or corruption (!prev)") at malloc.c:5347
+#3  0x000055b8db80f151 in __gnu_cxx::new_allocator<std::_List_node<Server::Cache::Chunk> >::deallocate (__t=1, __p=<optimized out>, this=0x7f6657d0b4d8) at /usr/include/c++/10/ext/new_allocator.h:120
+"""
+
+
+def test_a_project_type_inside_a_library_frame_brings_its_declaration_and_users(tree: Path) -> None:
+    """ddnet-4785's shape: every frame is libc or the STL; only a template argument is the project's."""
+    context = locate(analyze_text(DOUBLE_FREE), tree)
+    assert shown(context) == [
+        ("src/net/Server.h", "Server::Cache::Chunk"), ("src/net/Server.cpp", "Server::Cache::Chunk::Chunk"),
+        ("src/net/Server.cpp", "Server::Cache::Clear"), ("src/net/Server.cpp", "Server::SendServerInfo")]
+    assert context.snippets[0].reason == (
+        "declaration of Server::Cache::Chunk (named in a library frame as Server::Cache::Chunk)")
+    assert "delete[] chunk._data;" in context.snippets[2].text
+
+
+def test_the_context_stays_within_its_budget(tree: Path) -> None:
+    full = locate(analyze_text(TC_ASSERT), tree)
+    assert len(full.snippets) >= 4
+    small = locate(analyze_text(TC_ASSERT), tree, context_tokens=60)
+    assert small.estimated_tokens <= 60
+    assert small.snippets[0].path == "src/grid/GridObject.h"
+    assert small.dropped and len(small.snippets) < len(full.snippets)
+
+
+# -- the symbol index and its cache --------------------------------------------------------------------
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def committed(root: Path) -> str:
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "tree")
+    return git(root, "rev-parse", "HEAD")
+
+
+def test_the_index_is_cached_per_commit_and_refreshed_per_file(tree: Path, tmp_path: Path) -> None:
+    commit = committed(tree)
+    files = list(iter_source_files(tree))
+    first = SymbolIndex.build(tree, files)
+    assert first.parsed == len(files) == 13
+    cache_file = cache_dir() / "symbols" / f"{commit}.json"
+    assert cache_file.is_file() and json.loads(cache_file.read_text())["version"] == 1
+    assert SymbolIndex.build(tree, files).parsed == 0
+    [(path, span)] = first.definitions("Spell::EffectHeal")
+    assert (path, span.start_line) == ("src/spells/SpellEffects.cpp", 21)
+
+    (tree / "src/spells/SpellEffects.cpp").write_text("\n\n" + (tree / "src/spells/SpellEffects.cpp").read_text())
+    edited = SymbolIndex.build(tree, files)
+    assert edited.parsed == 1
+    assert edited.definitions("Spell::EffectHeal")[0][1].start_line == 23
+
+    clone = tmp_path / "clone"  # the same commit elsewhere (a fresh runner workspace): nothing to parse
+    git(tmp_path, "clone", "-q", str(tree), str(clone))
+    assert SymbolIndex.build(clone, list(iter_source_files(clone))).parsed == 1  # only the edited file differs
+
+
+def test_a_corrupt_or_unwritable_cache_only_costs_a_rebuild(tree: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    commit = committed(tree)
+    files = list(iter_source_files(tree))
+    SymbolIndex.build(tree, files)
+    cache_file = cache_dir() / "symbols" / f"{commit}.json"
+    cache_file.write_text('{"version": 1, "files": {"src/maps/Map.cpp": [1, 2')
+    rebuilt = SymbolIndex.build(tree, files)
+    assert rebuilt.parsed == len(files) and rebuilt.definitions("Map::RemoveCreature")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("CRASHFIX_CACHE_DIR", str(blocker))
+    assert SymbolIndex.build(tree, files).definitions("Server::Cache::Clear")
+
+
+def test_definitions_rank_the_project_before_vendored_code(tree: Path) -> None:
+    index = SymbolIndex.build(tree, list(iter_source_files(tree)), use_cache=False)
+    assert [path for path, _ in index.definitions("Map::RemoveCreature")] == ["src/maps/Map.cpp",
+                                                                            "dep/oldengine/Map.cpp"]
+    assert [s.qualified_name for _, s in index.definitions("AddToGrid")][:3] == [
+        "GridObject::AddToGrid", "Map::AddToGrid", "Map::AddToGrid"]
+    assert index.definitions("Server::Cache::Chunk", kinds=("class",))[0][0] == "src/net/Server.h"
+    assert index.enclosing("src/maps/Map.cpp", 20) is not None
+    assert index.enclosing("src/maps/Map.cpp", 20).qualified_name == "Map::RemoveCreature"  # type: ignore[union-attr]
