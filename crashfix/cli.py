@@ -20,7 +20,7 @@ import click
 
 from crashfix import __version__, logs, paths
 from crashfix.analysis import analyze_path, rules_for
-from crashfix.config import AnalysisSettings, Config, UploaderSettings, load_config
+from crashfix.config import AnalysisSettings, Config, NotifySettings, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
 from crashfix.models import CrashReport, SourceFormat
 from crashfix.parsers import all_formats
@@ -137,9 +137,11 @@ def uploader_options(function):  # type: ignore[no-untyped-def]
     return function
 
 
-def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings):  # type: ignore[no-untyped-def]
+def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings,  # type: ignore[no-untyped-def]
+                   notify: NotifySettings | None = None):
     """Spool and a lazily connecting filer, from settings and the environment."""
     from crashfix.filing import Filer
+    from crashfix.notify import notifier_from
     from crashfix.spool import Spool
     from crashfix.uploader import Uploader, host_name
 
@@ -147,13 +149,15 @@ def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings):  # t
     directory = settings.state_dir or paths.state_dir()
     spool = Spool(directory / "spool.sqlite3")
     environ = dict(os.environ)
+    chat = notify or NotifySettings()
+    notifier = notifier_from(environ, chat.webhook_url, chat.service, chat.timeout_seconds, chat.events)
 
     def connect() -> Filer:
         from crashfix.github_api import GitHubClient  # PyGithub is ~30 MB: loaded at the first crash to file
 
         client = GitHubClient(base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
                               token=environ.get("GITHUB_TOKEN", ""), write_interval=settings.write_interval_seconds)
-        return Filer(client.repository(repo_name), spool, settings, host_name(settings), time.time)
+        return Filer(client.repository(repo_name), spool, settings, host_name(settings), time.time, notifier)
 
     return Uploader(settings, spool, connect, environ, rules_for(analysis)), directory
 
@@ -169,7 +173,7 @@ def watch(directories: tuple[Path, ...], once: bool, repo: str | None, config: P
     settings = _uploader_settings(loaded, repo, directories, state_dir, cdb, symbol_path)
     if not settings.directories:
         raise UsageError("no folder to watch", hint="pass folders, or set [uploader] directories")
-    uploader, directory = _open_uploader(settings, loaded.analysis)
+    uploader, directory = _open_uploader(settings, loaded.analysis, loaded.notify)
     log_path = logs.setup(directory, verbose=verbose)
     folders = [Path(d) for d in settings.directories]
     if once:
@@ -195,7 +199,7 @@ def file_command(path: Path, repo: str | None, config: Path | None, state_dir: P
     settings = _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
     if not path.is_file():
         raise UsageError(f"{path} is not a file")
-    uploader, directory = _open_uploader(settings, loaded.analysis)
+    uploader, directory = _open_uploader(settings, loaded.analysis, loaded.notify)
     logs.setup(directory, verbose=verbose)
     code, message = uploader.file_one(path)
     click.echo(message, err=code != 0)
@@ -241,6 +245,10 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
                          config=config, model=model, max_cost_usd=max_cost, remote=remote)
     outcome = run_fix(build_job(options, os.environ))
     publish(outcome, os.environ)
+    if not dry_run:
+        from crashfix.notify import after_fix
+
+        after_fix(outcome, os.environ)  # a chat message, if configured; bounded by its timeout
     click.echo(outcome.model_dump_json(indent=2) if as_json else terminal_summary(outcome))
 
 

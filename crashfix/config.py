@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -141,10 +141,21 @@ class FixSettings(Section):
     budget: BudgetSettings = BudgetSettings()
 
 
+class NotifySettings(Section):
+    """Chat notifications (Discord or Slack webhook). Prefer the CRASHFIX_WEBHOOK_URL secret to a URL in a file."""
+
+    webhook_url: str | None = Field(default=None, description="Overridden by $CRASHFIX_WEBHOOK_URL.")
+    service: Literal["discord", "slack"] | None = Field(default=None, description="Default: from the URL's host.")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    events: tuple[Literal["new-signature", "pr-opened", "fix-failed", "regression"], ...] = (
+        "new-signature", "pr-opened", "fix-failed", "regression")
+
+
 class Config(Section):
     analysis: AnalysisSettings = AnalysisSettings()
     uploader: UploaderSettings = UploaderSettings()
     fix: FixSettings = FixSettings()
+    notify: NotifySettings = NotifySettings()
 
 
 def load_config(path: Path | None) -> Config:

@@ -44,6 +44,7 @@ from crashfix.issue_record import (
     trimmed_report,
 )
 from crashfix.models import CrashReport
+from crashfix.notify import EventKind, Notifier, NotifyEvent
 from crashfix.spool import CrashRow, Spool
 
 if TYPE_CHECKING:  # the filer only calls it; importing it would load PyGithub
@@ -69,8 +70,9 @@ class Filer:
     """Files analysed crashes of one signature at a time into one repository."""
 
     def __init__(self, repo: RepoAPI, spool: Spool, settings: UploaderSettings, host: str,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], notifier: Notifier | None = None) -> None:
         self.repo = repo
+        self.notifier = notifier
         self.spool = spool
         self.settings = settings
         self.host = host
@@ -194,7 +196,16 @@ class Filer:
             return self._count(found, occurrences)
         self.spool.remember_issue(issue.number, signature, issue.state, None)
         log.info("filed %s as #%s (%s)", signature, issue.number, issue.title)
+        self._notify("new-signature", issue, f"{record.occurrences} crash(es) on {self.host}, first seen "
+                                             f"{record.first_seen.replace('T', ' ').replace('Z', ' UTC')}")
         return issue
+
+    def _notify(self, kind: EventKind, issue: IssueData, detail: str) -> None:
+        """A chat message, if configured; sent in the background, never failing the filing."""
+        if self.notifier is not None:
+            self.notifier.send(NotifyEvent(kind=kind, repository=self.repo.full_name, issue_number=issue.number,
+                                           title=issue.title.removeprefix("Crash: "), url=issue.html_url,
+                                           detail=detail))
 
     def _converge(self, signature: str, ours: IssueData, occurrences: list[Occurrence]) -> IssueData:
         """If another uploader filed the same signature meanwhile, keep the older issue."""
@@ -244,6 +255,7 @@ class Filer:
             self.repo.comment(issue.number, regression)
             self.spool.remember_issue(issue.number, record.signature.id, "open", None)
             log.info("#%s reopened as a regression", issue.number)
+            self._notify("regression", updated, regression)
         elif comment is not None:
             self.repo.comment(issue.number, comment)
         return updated
