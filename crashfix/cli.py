@@ -259,19 +259,23 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
 @click.option("--markdown", is_flag=True, help="A Markdown table (for $GITHUB_STEP_SUMMARY).")
 @click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Also write one self-contained HTML page with charts.")
+@click.option("--json-file", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the JSON to this file.")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="crashfix.toml (labels, branches).")
 def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, html_path: Path | None,
-          config: Path | None) -> None:
+          json_path: Path | None, config: Path | None) -> None:
     """Is the autonomous loop working? Figures computed from the crash issues, comments and PRs on GitHub."""
     from crashfix import stats_html, stats_render
     from crashfix.stats_collect import gather
 
     result = gather(repo, since, os.environ, load_config(config))
-    if html_path is not None:
+    for path, write in ((html_path, stats_html.render), (json_path, stats_render.as_json)):
+        if path is None:
+            continue
         try:
-            html_path.write_text(stats_html.render(result), encoding="utf-8")
+            path.write_text(write(result), encoding="utf-8")
         except OSError as error:
-            raise UsageError(f"cannot write {html_path}: {error.strerror}") from None
+            raise UsageError(f"cannot write {path}: {error.strerror}") from None
     render = stats_render.as_json if as_json else stats_render.markdown if markdown else stats_render.terminal
     click.echo(render(result), nl=False)
 
