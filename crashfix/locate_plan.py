@@ -2,10 +2,11 @@
 
 Order: the blamed function (required, cut to a window around the crash when huge); the
 frames it called just before crashing (short windows: inlined helpers, accessors), or, when
-the stack shows none, the functions called on the crash line; its callers down the stack;
-functions named in related stacks (where freed memory was freed); when the stack is short,
-call sites of the blamed function found by search; the declaration of the blamed method's
-class; project types named only in library frames; the classes of the first callers.
+the stack shows none, the functions called on the crash line; its callers down the stack; a
+handler table the blamed function calls through; functions named in related stacks (where
+freed memory was freed); when the stack is short, call sites of the blamed function found
+by search; the declaration of the blamed method's class; project types named only in
+library frames; the classes of the first callers.
 `crashfix.locate_snippets.fit` then applies the budget in this order.
 """
 
@@ -80,11 +81,11 @@ def plan(found: list[Found], related: list[tuple[str, Found]], blamed: int | Non
         pieces += _pieces(f, CALLEE_WHOLE, CALLEE_WINDOW, f"frame {f.label()} (called by the blamed frame{f.where()})")
     if primary is not None and not callees:
         pieces += _line_callee_pieces(primary, files, symbols)
-    if primary is not None and primary.path is not None and primary.span is not None:
-        pieces += dispatch_table_pieces(primary.path, primary.span, files, symbols)
     callers = [f for f in located if f.frame.index > pivot]
     for f in callers[:MAX_CALLERS]:
         pieces += _pieces(f, CALLER_WHOLE, CALLER_WINDOW, f"frame {f.label()} (caller{f.where()})")
+    if primary is not None and primary.path is not None and primary.span is not None:
+        pieces += dispatch_table_pieces(primary.path, primary.span, files, symbols)
     for title, f in related:
         if f.path is not None:
             piece_list = _pieces(f, RELATED_WHOLE, RELATED_WINDOW, f"{title}: frame {f.label()}{f.where()}")

@@ -25,7 +25,7 @@ from crashfix.symbol_index import SymbolIndex
 MAX_LINE_CALLEES = 3
 MAX_CALL_SITES = 8
 MAX_FRAME_TYPES = 3
-TABLE_HEAD = 15
+TABLE_HEAD, TABLE_WHOLE = 15, 200
 MAX_TYPE_USES = 4
 _DISPATCH = re.compile(r"(?:\*\s*this\s*\.\*|->\*)\s*([A-Za-z_]\w*)\s*\[")
 _CALL = re.compile(r"(?<![\w~])([A-Za-z_]\w*)\s*(?:<[^;{}()<>]*>\s*)?\(")
@@ -75,11 +75,21 @@ def dispatch_table_pieces(path: str, span: FunctionSpan, files: SourceFiles, sym
             found = definition.search(data) if name.encode() in data else None
             if found is not None:
                 line = data.count(b"\n", 0, found.start()) + 1
-                reason = (f"the handler table {name} that {span.qualified_name} calls through (its first entries; "
+                end = _initializer_end(files.lines(where), line)
+                shown = "the whole table" if end is not None else "its first entries"
+                reason = (f"the handler table {name} that {span.qualified_name} calls through ({shown}; "
                           "the crashing handler is one of them)")
-                pieces.append(Piece(where, [(line, line + TABLE_HEAD)], reason))
+                pieces.append(Piece(where, [(line, end or line + TABLE_HEAD)], reason))
                 break
     return pieces
+
+
+def _initializer_end(lines: list[str], start: int) -> int | None:
+    """The line closing a table's `{ ... };` when it is at most `TABLE_WHOLE` lines long."""
+    for number in range(start, min(len(lines), start + TABLE_WHOLE) + 1):
+        if lines[number - 1].strip().startswith("};"):
+            return number
+    return None
 
 
 def call_sites(name: str, blamed_path: str | None, blamed: FunctionSpan | None, files: SourceFiles,

@@ -118,11 +118,12 @@ Address   Frame     Function      SourceFile
 def test_a_handler_table_dispatched_through_is_shown(tree: Path) -> None:
     """cmangos-issues-1107's shape: the crashing handler's frame is lost; its table names its file."""
     context = locate(analyze_text(WHEATY_TABLE), tree)
-    assert shown(context)[0] == ("src/spells/Spell.cpp", "Spell::HandleEffect")
-    table = context.snippets[1]
-    assert table.path == "src/spells/SpellEffects.cpp" and table.start_line == 6
+    assert shown(context)[:2] == [("src/spells/Spell.cpp", "Spell::HandleEffect"), ("src/maps/Map.cpp", "Map::Update")]
+    table = context.snippets[2]  # after the callers
+    assert (table.path, table.start_line, table.end_line) == ("src/spells/SpellEffects.cpp", 6, 11)  # all of it
     assert table.text.startswith("SpellEffectHandler SpellEffectHandlers[3] =\n{\n    &Spell::EffectNone,")
-    assert table.reason.startswith("the handler table SpellEffectHandlers that Spell::HandleEffect calls through")
+    assert table.reason.startswith("the handler table SpellEffectHandlers that Spell::HandleEffect calls through "
+                                   "(the whole table;")
 
 
 DOUBLE_FREE = """Program terminated with signal SIGABRT, Aborted.
