@@ -237,7 +237,7 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
         verbose: bool) -> None:
     """Turn a crash issue into a built, tested draft PR (or say on the issue why not)."""
     from crashfix.fix_report import terminal_summary
-    from crashfix.fix_setup import FixOptions, build_job, publish
+    from crashfix.fix_setup import FixOptions, build_job, load_fix_config, publish
     from crashfix.fixer import run_fix
 
     logs.setup(paths.state_dir(), verbose=verbose)
@@ -248,7 +248,7 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
     if not dry_run:
         from crashfix.notify import after_fix
 
-        after_fix(outcome, os.environ)  # a chat message, if configured; bounded by its timeout
+        after_fix(outcome, os.environ, load_fix_config(options).notify)  # a chat message, if configured
     click.echo(outcome.model_dump_json(indent=2) if as_json else terminal_summary(outcome))
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from crashfix.config import NotifySettings
 from crashfix.fix_models import FixOutcome
 
 log = logging.getLogger(__name__)
@@ -180,9 +181,10 @@ def fix_event(outcome: FixOutcome, server_url: str = "https://github.com") -> No
     return None
 
 
-def after_fix(outcome: FixOutcome, environ: Mapping[str, str]) -> None:
+def after_fix(outcome: FixOutcome, environ: Mapping[str, str], settings: NotifySettings | None = None) -> None:
     """The fixer's hook: one message when the run ended in a PR or gave up; waits at most the timeout."""
-    notifier = notifier_from(environ)
+    chat = settings or NotifySettings()
+    notifier = notifier_from(environ, chat.webhook_url, chat.service, chat.timeout_seconds, chat.events)
     event = fix_event(outcome, environ.get("GITHUB_SERVER_URL") or "https://github.com")
     if notifier is not None and event is not None:
         notifier.send(event)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from crashfix.analysis import rules_for
-from crashfix.config import AnalysisSettings, load_config
+from crashfix.config import AnalysisSettings, NotifySettings, load_config
 from crashfix.filing import Filer
 from crashfix.fix_models import FixOutcome
 from crashfix.github_api import GitHubClient
@@ -252,3 +252,7 @@ def test_the_fixer_announces_a_draft_pr_or_giving_up(receiver: Receiver, monkeyp
     assert second["text"].startswith("No verified fix in")
     assert "<https://github.example.com/acme/worldserver/issues/7|" in second["blocks"][0]["text"]["text"]
     assert "build still failed after 3 round(s)" in second["blocks"][0]["text"]["text"]
+    only_prs = NotifySettings(webhook_url=receiver.url, service="discord", events=("pr-opened",))
+    after_fix(failed, {}, only_prs)  # the config's [notify], with failures left out
+    after_fix(proposed, {}, only_prs)
+    assert len(receiver.posts) == 3 and receiver.posts[2]["embeds"][0]["url"] == proposed.pull_url
