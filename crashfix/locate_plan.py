@@ -34,6 +34,9 @@ MAX_CALLEES, MAX_CALLERS = 3, 12
 SHORT_STACK = 2
 """With at most this many project frames from the blamed one down, call sites are searched for."""
 CALLER_CLASSES = 3
+TINY_LINES = 3
+"""A blamed function this short (an inline getter, an asserting one-liner) did not make the bad
+state: its first caller is shown like the blamed function itself, and kept within the budget."""
 _HEADERS = (".h", ".hpp", ".hh", ".hxx", ".inl")
 
 How = Literal["path", "mapping", "suffix", "function-search", "not-found"]
@@ -82,7 +85,14 @@ def plan(found: list[Found], related: list[tuple[str, Found]], blamed: int | Non
     if primary is not None and not callees:
         pieces += _line_callee_pieces(primary, files, symbols)
     callers = [f for f in located if f.frame.index > pivot]
-    for f in callers[:MAX_CALLERS]:
+    tiny = primary is not None and primary.span is not None and primary.span.line_count <= TINY_LINES
+    for position, f in enumerate(callers[:MAX_CALLERS]):
+        if position == 0 and tiny and f.path is not None and primary is not None and primary.span is not None:
+            reason = (f"frame {f.label()} (caller{f.where()}; the blamed {primary.span.qualified_name} is a "
+                      f"{primary.span.line_count}-line helper, so the bad state most likely came from here)")
+            pieces += function_pieces(f.path, f.span, f.line, whole=BLAMED_WHOLE, window=BLAMED_WINDOW,
+                                      reason=reason, frame_index=f.frame.index, required=True)
+            continue
         pieces += _pieces(f, CALLER_WHOLE, CALLER_WINDOW, f"frame {f.label()} (caller{f.where()})")
     if primary is not None and primary.path is not None and primary.span is not None:
         pieces += dispatch_table_pieces(primary.path, primary.span, files, symbols)
@@ -134,8 +144,9 @@ def class_pieces(frame: Found, files: SourceFiles, symbols: SymbolIndex, head: i
     if found is None:
         return []
     path, span = found
-    if path == frame.path and method is not None and span.contains(method.start_line):
-        return []  # the method is defined inside the class: its snippet already shows it
+    if path == frame.path and method is not None and span.contains(method.start_line) and (
+            span.line_count > CLASS_WHOLE or not head):
+        return []  # the method is defined inside a long class: its snippet shows the part that matters
     reason = f"declaration of {span.kind} {span.qualified_name} (the {role} {parts[-1]} is a member)"
     extent = (span.start_line, span.end_line)
     if span.line_count <= CLASS_WHOLE and head:

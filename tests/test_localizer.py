@@ -47,7 +47,7 @@ def test_a_one_line_assertion_shows_the_same_named_functions_and_call_sites(tree
     """TrinityCore-15808's shape: the assert is in a template; the fix is in `Map::AddToGrid(Corpse*)`."""
     context = locate(analyze_text(TC_ASSERT), tree)
     first = context.snippets[0]
-    assert (first.path, first.function, first.start_line) == ("src/grid/GridObject.h", "GridObject::AddToGrid", 15)
+    assert (first.path, first.function, first.start_line) == ("src/grid/GridObject.h", "GridObject::AddToGrid", 9)
     assert shown(context)[1:4] == [("src/maps/Map.cpp", "Map::AddToGrid"), ("src/maps/Map.cpp", "Map::AddToGrid"),
                                    ("dep/oldengine/Map.cpp", "Map::AddToGrid")]  # vendored after the project's
     corpse = context.snippets[2]
@@ -213,3 +213,29 @@ def test_definitions_rank_the_project_before_vendored_code(tree: Path) -> None:
     assert index.definitions("Server::Cache::Chunk", kinds=("class",))[0][0] == "src/net/Server.h"
     assert index.enclosing("src/maps/Map.cpp", 20) is not None
     assert index.enclosing("src/maps/Map.cpp", 20).qualified_name == "Map::RemoveCreature"  # type: ignore[union-attr]
+
+
+NULL_IN_GETTER = """Program received signal SIGSEGV, Segmentation fault.
+#0  0x0000555555559a8e in Creature::GetHealth (this=0x0) at /srv/src/entities/Creature.h:19
+#1  0x0000555555559a8f in Spell::EffectHeal (this=0x55555556feb0, effect=2) at /srv/src/spells/SpellEffects.cpp:23
+#2  0x000055555555869c in Spell::HandleEffect (this=0x55555556f000, target=0x0, effect=2) at /srv/src/spells/Spell.cpp:9
+"""
+
+
+def test_a_crash_in_a_one_line_getter_puts_its_caller_next_and_keeps_it(tree: Path) -> None:
+    context = locate(analyze_text(NULL_IN_GETTER), tree)
+    assert shown(context)[:2] == [("src/entities/Creature.h", "Creature::GetHealth"),
+                                  ("src/spells/SpellEffects.cpp", "Spell::EffectHeal")]
+    assert context.snippets[1].reason == (
+        "frame #1 Spell::EffectHeal (caller, line 23; the blamed Creature::GetHealth is a 1-line helper, "
+        "so the bad state most likely came from here)")
+    tight = locate(analyze_text(NULL_IN_GETTER), tree, context_tokens=40)
+    assert [s.path for s in tight.snippets] == ["src/entities/Creature.h", "src/spells/SpellEffects.cpp"]
+    assert any(s.start_line <= 23 <= s.end_line for s in tight.snippets if s.path.endswith("SpellEffects.cpp"))
+
+
+def test_an_asserting_one_liner_in_a_class_body_brings_the_class(tree: Path) -> None:
+    context = locate(analyze_text(TC_ASSERT), tree)
+    grid = [s for s in context.snippets if s.path == "src/grid/GridObject.h"]
+    assert len(grid) == 1 and (grid[0].start_line, grid[0].end_line) == (9, 21)  # the template class, merged
+    assert "declaration of class GridObject (the blamed AddToGrid is a member)" in grid[0].reason
