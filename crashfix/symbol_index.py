@@ -5,7 +5,8 @@ a template argument inside an STL frame), and the locate step needs enclosing fu
 arbitrary lines (call sites found by search). Parsing a 5,000-file tree with tree-sitter
 takes seconds, so the result is kept in the user's cache folder: one JSON file per commit,
 each entry checked against the file's size and mtime, then its content digest, so a
-re-clone of the same commit reuses it and an edited file is parsed again. A cache that
+re-clone of the same commit reuses it and an edited file is parsed again; the last 8
+commits are kept. A cache that
 cannot be read or written is ignored: the index is then built in memory.
 """
 
@@ -27,6 +28,7 @@ from crashfix.locate_index import is_low_priority
 from crashfix.locate_names import match_score, name_components, split_qualified
 
 FORMAT_VERSION = 1
+KEEP_COMMITS = 8
 PARALLEL_FROM = 400
 """Parse in worker processes when at least this many files need parsing (process start-up costs ~0.3 s)."""
 _Entry = tuple[int, int, str, FileSpans]  # size, mtime_ns, digest, spans
@@ -214,5 +216,13 @@ def _save(cache_file: Path, root: Path, entries: dict[str, _Entry]) -> None:
         partial.write_text(json.dumps({"version": FORMAT_VERSION, "root": str(root), "files": files},
                                       separators=(",", ":")), encoding="utf-8")
         os.replace(partial, cache_file)
+        _prune(cache_file.parent)
     except OSError:
         pass
+
+
+def _prune(folder: Path) -> None:
+    """Keep the most recently written `KEEP_COMMITS` indexes (one per commit: a busy repository makes many)."""
+    cached = sorted(folder.glob("*.json"), key=lambda path: path.stat().st_mtime_ns, reverse=True)
+    for stale in cached[KEEP_COMMITS:]:
+        stale.unlink(missing_ok=True)

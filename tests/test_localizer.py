@@ -239,3 +239,19 @@ def test_an_asserting_one_liner_in_a_class_body_brings_the_class(tree: Path) -> 
     grid = [s for s in context.snippets if s.path == "src/grid/GridObject.h"]
     assert len(grid) == 1 and (grid[0].start_line, grid[0].end_line) == (9, 21)  # the template class, merged
     assert "declaration of class GridObject (the blamed AddToGrid is a member)" in grid[0].reason
+
+
+def test_only_the_latest_commits_indexes_are_kept(tree: Path) -> None:
+    commits = []
+    for number in range(10):
+        (tree / "src" / f"Extra{number}.cpp").write_text(f"int Extra{number}() {{ return {number}; }}\n")
+        commits.append(committed(tree) if number == 0 else _commit_more(tree))
+        SymbolIndex.build(tree, list(iter_source_files(tree)))
+    kept = sorted(path.stem for path in (cache_dir() / "symbols").glob("*.json"))
+    assert kept == sorted(commits[-8:])
+
+
+def _commit_more(root: Path) -> str:
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "more")
+    return git(root, "rev-parse", "HEAD")
