@@ -6,8 +6,8 @@ arbitrary lines (call sites found by search). Parsing a 5,000-file tree with tre
 takes seconds, so the result is kept in the user's cache folder: one JSON file per commit,
 each entry checked against the file's size and mtime, then its content digest, so a
 re-clone of the same commit reuses it and an edited file is parsed again; the last 8
-commits are kept. A cache that
-cannot be read or written is ignored: the index is then built in memory.
+commits are kept. A cache that cannot be read or written is ignored: the index is then
+built in memory.
 """
 
 from __future__ import annotations
