@@ -13,7 +13,7 @@ double free), whose declaration and constructors own the memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from crashfix.cpp_syntax import FunctionSpan
 from crashfix.locate_index import is_low_priority
@@ -84,6 +84,15 @@ def dispatch_table_pieces(path: str, span: FunctionSpan, files: SourceFiles, sym
     return pieces
 
 
+def _lines_of(data: bytes, matches: Iterator[re.Match[bytes]]) -> Iterator[int]:
+    """The 1-based line of each match, counting newlines once through the file (matches come in order)."""
+    line, position = 1, 0
+    for match in matches:
+        line += data.count(b"\n", position, match.start())
+        position = match.start()
+        yield line
+
+
 def _initializer_end(lines: list[str], start: int) -> int | None:
     """The line closing a table's `{ ... };` when it is at most `TABLE_WHOLE` lines long."""
     for number in range(start, min(len(lines), start + TABLE_WHOLE) + 1):
@@ -113,8 +122,7 @@ def call_sites(name: str, blamed_path: str | None, blamed: FunctionSpan | None, 
         data = files.data(path)
         if word not in data:
             continue
-        for match in call.finditer(data):
-            line = data.count(b"\n", 0, match.start()) + 1
+        for line in _lines_of(data, call.finditer(data)):
             span = symbols.enclosing(path, line)
             if span is None or (path == blamed_path and blamed is not None and span.start_line == blamed.start_line):
                 continue
@@ -141,8 +149,7 @@ def type_uses(word: str, class_path: str, class_span: FunctionSpan, files: Sourc
         data = files.data(path)
         if word.encode() not in data:
             continue
-        for match in mention.finditer(data):
-            line = data.count(b"\n", 0, match.start()) + 1
+        for line in _lines_of(data, mention.finditer(data)):
             span = symbols.enclosing(path, line)
             if span is None or (path == class_path and class_span.contains(line)):
                 continue
