@@ -13,13 +13,15 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
 from crashfix.config import NotifySettings
-from crashfix.fix_models import FixOutcome
+
+if TYPE_CHECKING:  # the uploader imports this module: it need not load the fixer's models
+    from crashfix.fix_models import FixOutcome
 
 log = logging.getLogger(__name__)
 
