@@ -80,7 +80,7 @@ def _pull(pull: PullRequest) -> PullData:
                     draft=bool(pull.draft), merged=pull.merged_at is not None, head=pull.head.ref,
                     base=pull.base.ref, html_url=pull.html_url, created_at=_timestamp(pull.created_at) or 0.0,
                     closed_at=_timestamp(pull.closed_at), merged_at=_timestamp(pull.merged_at),
-                    head_sha=pull.head.sha or "")
+                    head_sha=pull.head.sha or "", author=pull.user.login if pull.user else None)
 
 
 def _issue_number(url: str | None) -> int | None:

@@ -96,6 +96,7 @@ class PullData(BaseModel):
     closed_at: float | None = None
     merged_at: float | None = None
     head_sha: str = ""
+    author: str | None = None
 
 
 class ReviewNote(BaseModel):

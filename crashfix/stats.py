@@ -91,14 +91,13 @@ def crash_issues(snapshot: Snapshot) -> list[_Issue]:
 
 
 def _attach(snapshot: Snapshot, issues: list[_Issue]) -> None:
-    """Each issue's latest sticky state and its crashfix pull requests (by marker, else by branch name)."""
+    """Each issue's latest sticky state and its crashfix pull requests (by marker, else by branch name).
+
+    A state from crashfix's own account (a bot, or whoever opened crashfix's PRs) wins over one
+    that anybody else pasted into a comment.
+    """
     by_number = {issue.data.number: issue for issue in issues}
-    stickies = sorted((c for c in snapshot.comments if PROGRESS_MARKER in c.body and c.issue_number in by_number),
-                      key=lambda c: (c.updated_at, c.id))
-    for comment in stickies:
-        state = read_state(comment.body)
-        if state is not None and comment.issue_number is not None:
-            by_number[comment.issue_number].state = state
+    fixers: set[str] = set()
     for pull in sorted(snapshot.pulls, key=lambda p: (p.created_at, p.number)):
         marker = _PULL_MARKER_RE.search(pull.body)
         number = int(marker.group(1)) if marker else None
@@ -107,6 +106,18 @@ def _attach(snapshot: Snapshot, issues: list[_Issue]) -> None:
             number = int(tail) if tail.isdigit() else None
         if number in by_number:
             by_number[number].pulls.append(pull)
+            fixers.add(pull.author or "")
+
+    def trusted(comment: CommentData) -> bool:
+        author = comment.author or ""
+        return bool(author) and (author in fixers or author.endswith("[bot]"))
+
+    stickies = sorted((c for c in snapshot.comments if PROGRESS_MARKER in c.body and c.issue_number in by_number),
+                      key=lambda c: (trusted(c), c.updated_at, c.id))
+    for comment in stickies:
+        state = read_state(comment.body)
+        if state is not None and comment.issue_number is not None:
+            by_number[comment.issue_number].state = state
 
 
 def _outcome(issue: _Issue) -> str:
