@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -157,8 +158,9 @@ def test_since_narrows_to_issues_filed_in_the_window(github: FakeGitHub, capsys:
     assert (stats["fix_success"]["part"], stats["fix_success"]["whole"]) == (0, 1)
     assert stats["since"] == "2026-10-03T00:00:00Z"
     assert n["A"] not in {row["number"] for row in stats["issues"]}
-    since = [r for r in github.requests if r.path.endswith("/issues")][-1].query
-    assert since["since"].startswith("2026-10-03") and since["per_page"] == "100"
+    for listing in ("/issues", "/issues/comments"):
+        query = [r for r in github.requests if r.path.endswith(listing)][-1].query
+        assert query["since"].startswith("2026-10-03") and query["per_page"] == "100"
 
 
 def test_terminal_and_markdown_say_what_each_figure_counted(github: FakeGitHub,
@@ -176,11 +178,13 @@ def test_terminal_and_markdown_say_what_each_figure_counted(github: FakeGitHub,
     assert "| Fix success rate | 2/3 decided PRs (67%) | > 90% (missed) |" in out
 
 
-def test_an_empty_repository_reports_no_data_rather_than_failing(github: FakeGitHub,
+def test_an_empty_repository_reports_no_data_rather_than_failing(github: FakeGitHub, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_stats(capsys)
+    code, out, err = run_stats(capsys, "--html", str(tmp_path / "empty.html"), "--json-file", str(tmp_path / "s.json"))
     assert code == 0, err
     assert "0/0 processed issues (no data)" in out and "target > 95% (no data yet)" in out
+    assert "No crashes in the window." in (tmp_path / "empty.html").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))["crash_issues"] == 0
 
 
 @pytest.mark.parametrize(("args", "env", "expected"), [
