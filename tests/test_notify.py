@@ -256,3 +256,20 @@ def test_the_fixer_announces_a_draft_pr_or_giving_up(receiver: Receiver, monkeyp
     after_fix(failed, {}, only_prs)  # the config's [notify], with failures left out
     after_fix(proposed, {}, only_prs)
     assert len(receiver.posts) == 3 and receiver.posts[2]["embeds"][0]["url"] == proposed.pull_url
+
+
+def test_crashfix_file_sends_through_the_secret_webhook(receiver: Receiver, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI wiring: CRASHFIX_WEBHOOK_URL reaches the filer that `crashfix file` builds."""
+    from crashfix.cli import main
+
+    with FakeGitHub() as github:
+        [crash] = write_crashes(tmp_path / "crashes", signatures=1, repeats=1)
+        for name, value in {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": github.url, "CRASHFIX_WEBHOOK_URL": receiver.url,
+                            "CRASHFIX_WEBHOOK_SERVICE": "discord"}.items():
+            monkeypatch.setenv(name, value)
+        code = main(["file", str(crash), "--repo", REPO, "--state-dir", str(tmp_path / "state")])
+        assert code == 0
+        receiver.wait(1)
+        [body] = receiver.posts
+        assert body["content"].startswith(f"New crash in {REPO}: #1 ") and body["embeds"][0]["url"].endswith("/issues/1")
