@@ -243,8 +243,13 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
     logs.setup(paths.state_dir(), verbose=verbose)
     options = FixOptions(checkout=checkout, issue=issue, repo=repo, report=report, local=local, dry_run=dry_run,
                          config=config, model=model, max_cost_usd=max_cost, remote=remote)
-    outcome = run_fix(build_job(options, os.environ))
+    from crashfix import actions_log
+
+    with actions_log.group(f"crashfix fix #{issue}" if issue else "crashfix fix", os.environ):
+        outcome = run_fix(build_job(options, os.environ))
     publish(outcome, os.environ)
+    if outcome.status == "needs-human" and actions_log.in_actions(os.environ):
+        actions_log.error(f"crashfix: no verified fix for #{issue}: {outcome.reason}", os.environ)
     if not dry_run:
         from crashfix.notify import after_fix
 
@@ -278,6 +283,67 @@ def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, ht
             raise UsageError(f"cannot write {path}: {error.strerror}") from None
     render = stats_render.as_json if as_json else stats_render.markdown if markdown else stats_render.terminal
     click.echo(render(result), nl=False)
+
+
+@cli.command()
+@click.option("--issue", type=int, required=True, help="The issue of the triggering event.")
+@click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")
+@click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
+              help="Where .github/crashfix.toml is.")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+              help="Config file (default: <checkout>/.github/crashfix.toml).")
+def gate(issue: int, repo: str | None, checkout: Path, config: Path | None) -> None:
+    """Actions: should the fix job start for this event? Writes the step outputs `run` and `reason`."""
+    from crashfix.gate_cmd import config_path, run_gate
+
+    result = run_gate(issue, repo, load_config(config_path(checkout, config)), os.environ)
+    click.echo(f"{'run' if result.run else 'no fix'}: {result.reason}")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
+@click.option("--repo", help="OWNER/NAME, to create the labels (default: $GITHUB_REPOSITORY).")
+@click.option("--action", "action", help="The crashfix action to use, pinned: OWNER/REPO@<commit SHA>.")
+@click.option("--runs-on", default="self-hosted,windows", show_default=True,
+              help="Labels of the self-hosted runner for the fix job, separated by commas.")
+@click.option("--timeout-minutes", type=int, default=60, show_default=True, help="The fix job's time limit.")
+@click.option("--uploader-login", help="The account `crashfix watch` files issues as.")
+@click.option("--force", is_flag=True, help="Overwrite the workflow and config even if they were edited.")
+@click.option("--no-labels", is_flag=True, help="Do not create labels on GitHub.")
+def init(directory: Path, repo: str | None, action: str | None, runs_on: str, timeout_minutes: int,
+         uploader_login: str | None, force: bool, no_labels: bool) -> None:
+    """Install the fix workflow, a commented config and the labels into a repository."""
+    from crashfix import init_repo
+    from crashfix.connect import open_repository, repository_name
+
+    options = init_repo.InitOptions(
+        target=directory, action=action or init_repo.DEFAULT_ACTION, force=force, uploader_login=uploader_login,
+        runs_on=tuple(label.strip() for label in runs_on.split(",") if label.strip()),
+        timeout_minutes=timeout_minutes)
+    init_repo.check_options(options)
+    result = init_repo.InitResult(files=init_repo.write_files(options),
+                                  action_pinned=init_repo.is_pinned(options.action))
+    name = repository_name(repo, os.environ)
+    if no_labels:
+        result.labels_skipped = "--no-labels was given"
+    elif not name or not os.environ.get("GITHUB_TOKEN"):
+        result.labels_skipped = ("no GITHUB_TOKEN and --repo OWNER/NAME to create them with; set both and run "
+                                 "`crashfix init` again (files already written are kept)")
+    else:
+        result.labels = init_repo.create_labels(open_repository(name, os.environ))
+    click.echo(init_repo.describe(result, options, name))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
+@click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY, then [uploader] repo).")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+              help="Config file (default: <directory>/.github/crashfix.toml).")
+def doctor(directory: Path, repo: str | None, config: Path | None) -> None:
+    """Check the config, workflow, token, labels, API key, CDB and build commands; each ok or the fix."""
+    from crashfix.doctor import report, run_checks
+
+    raise SystemExit(report(run_checks(directory, repo, config, os.environ), click.echo))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -219,6 +219,20 @@ class RepoAPI:
                 pass  # created meanwhile by another uploader
         self._labels.add(name)
 
+    def label_names(self) -> list[str]:
+        """Every label of the repository, all pages (for `init` and `doctor`)."""
+        pages = self._call(lambda: self._repo.get_labels(), "list labels", "GET")
+        return [label.name for label in self._pages(pages, "list labels")]
+
+    def token_permissions(self) -> dict[str, bool] | None:
+        """What the token's user may do here (`admin`, `push`, ...); None when GitHub does not say
+        (installation tokens such as the Actions GITHUB_TOKEN)."""
+        permissions = self._call(lambda: self._repo.permissions, "read the token's permissions", "GET")
+        if permissions is None:
+            return None
+        names = ("admin", "maintain", "push", "triage", "pull")
+        return {name: bool(getattr(permissions, name, False)) for name in names}
+
     def issues(self, *, labels: tuple[str, ...] = (), state: str = "all",
                since: float | None = None) -> Iterator[IssueData]:
         """Issues (not pull requests), oldest update first, all pages; optionally only some labels."""

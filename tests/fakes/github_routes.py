@@ -161,7 +161,13 @@ def get_user(gh: RepoState, call: Call) -> Reply:
 
 
 def get_repo(gh: RepoState, call: Call) -> Reply:
-    return Reply(200, gh.repository())
+    """As GitHub: a signed-in caller is told its own permissions; an anonymous one is told none."""
+    repo = gh.repository()
+    if call.login:
+        repo["permissions"] = objects.collaborator(gh.user(call.login), gh.permission(call.login))["permissions"]
+    else:
+        repo.pop("permissions", None)
+    return Reply(200, repo)
 
 
 def get_permission(gh: RepoState, call: Call) -> Reply:

@@ -1,0 +1,33 @@
+"""Opening the repository a command works on, from flags and the environment Actions provides.
+
+`GITHUB_REPOSITORY`, `GITHUB_API_URL` and `GITHUB_TOKEN` are what a runner sets; on a
+terminal the same names (or `--repo`) point crashfix at github.com or an Enterprise server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from crashfix.errors import UsageError
+
+if TYPE_CHECKING:
+    from crashfix.github_api import RepoAPI
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+def repository_name(repo: str | None, environ: Mapping[str, str]) -> str | None:
+    return repo or environ.get("GITHUB_REPOSITORY") or None
+
+
+def open_repository(repo: str | None, environ: Mapping[str, str]) -> RepoAPI:
+    """The repository, read once now so that a wrong name or token fails here, in one line."""
+    from crashfix.github_api import GitHubClient  # PyGithub loads only when GitHub is really used
+
+    name = repository_name(repo, environ)
+    if not name:
+        raise UsageError("no repository", "pass --repo OWNER/NAME (Actions sets GITHUB_REPOSITORY)")
+    client = GitHubClient(base_url=environ.get("GITHUB_API_URL") or DEFAULT_API_URL,
+                          token=environ.get("GITHUB_TOKEN", ""), write_interval=1.0)
+    return client.repository(name)
