@@ -8,6 +8,7 @@ their PRs and comments cost about 60 requests, far inside GitHub's 5,000 an hour
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -16,12 +17,15 @@ from typing import TYPE_CHECKING
 
 from crashfix.config import Config
 from crashfix.errors import UsageError
+from crashfix.github_types import CommentData, GitHubInvalid, IssueData
+from crashfix.issue_record import find_signature
 from crashfix.stats import Snapshot, compute
 from crashfix.stats_models import CrashStats
 
 if TYPE_CHECKING:
     from crashfix.github_api import GitHubClient, RepoAPI
 
+log = logging.getLogger(__name__)
 _AGE_RE = re.compile(r"^(\d+)\s*([hdw])$", re.IGNORECASE)
 _UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -54,12 +58,32 @@ def collect(client: GitHubClient, repo: RepoAPI, *, since: float | None, now: fl
     # GitHub's `since` filters on the last update: a superset of the issues filed since then.
     issues = list(repo.issues(state="all", since=since))
     pulls = list(repo.pulls(state="all"))
-    comments = list(repo.all_comments(since=since))
+    comments = _comments(repo, issues, since)
     after = client.rate_remaining()
     used = before - after if before is not None and after is not None and before >= after else None
     return Snapshot(repository=repo.full_name, issues=issues, pulls=pulls, comments=comments, since=since,
                     now=time.time() if now is None else now, branch_prefix=branch_prefix,
                     reanalyze_label=reanalyze_label, regression_label=regression_label, requests=used)
+
+
+def _comments(repo: RepoAPI, issues: list[IssueData], since: float | None) -> list[CommentData]:
+    """All comments since the first crash issue, in one listing; per crash issue where GitHub caps that listing.
+
+    A sticky comment is never older than its issue, so older comments are not asked for. GitHub
+    stops deep pagination of the repository-wide listing ("Pagination is limited for this
+    resource", 422) on very busy repositories; then each crash issue's comments are read instead.
+    """
+    crashes = [issue for issue in issues if find_signature(issue.body) is not None]
+    if not crashes:
+        return []
+    start = min(issue.created_at for issue in crashes)
+    try:
+        return list(repo.all_comments(since=max(start, since) if since is not None else start))
+    except GitHubInvalid as error:
+        log.warning("%s; reading the comments of %d crash issues one by one", error.message, len(crashes))
+    return [comment.model_copy(update={"issue_number": issue.number})
+            for issue in crashes if since is None or issue.created_at >= since
+            for comment in repo.comments(issue.number)]
 
 
 _REPO_RE = re.compile(r"^[\w.-]+/[\w.-]+$")

@@ -58,3 +58,18 @@ def test_a_rate_limit_hit_midway_is_waited_out_and_the_figures_are_whole(
     assert json.loads(captured.out)["crash_issues"] == expected["issues"]
     assert any(r.status == 403 for r in github.requests)  # it was limited, waited, and carried on
     assert time.perf_counter() - started < 30
+
+
+def test_where_github_caps_the_comment_listing_each_issue_is_read(github: FakeGitHub,  # noqa: F811
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    expected = seed_many(github, 150)
+    github.comment_listing_pages = 2  # 300 comments, but GitHub serves only 2 pages of 100 here
+    code = main(["stats", "--repo", REPO, "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    stats = json.loads(captured.out)
+    assert (stats["processed"]["part"], stats["pulls_merged"]) == (expected["issues"], expected["merged"])
+    assert [r.status for r in github.requests if r.path.endswith("/issues/comments")] == [200, 200, 422]
+    assert len([r for r in github.requests if r.path.endswith(tuple(f"/issues/{n}/comments" for n in range(1, 400)))]) == 150
+    assert "pagination is limited for this resource" in caplog.text and "one by one" in caplog.text

@@ -258,6 +258,13 @@ def list_repo_comments(gh: RepoState, call: Call) -> Reply:
     since = _since(call)
     found = [c for comments in gh.comments.values() for c in comments
              if since is None or objects.parse_iso(c["updated_at"]) >= since]
+    limit, page = gh.comment_listing_pages, call.query.get("page", "1")
+    if limit is not None and page.isdigit() and int(page) > limit:
+        # GitHub caps deep pagination of this listing on busy repositories: the `next` link is still
+        # there, following it answers 422 (seen at page 1334 of 30 on gatsbyjs/gatsby).
+        raise ApiError(422, objects.error(
+            "In order to keep the API fast for everyone, pagination is limited for this resource. Check the "
+            "rel=last link relation in the Link response header to see how far back you can traverse.", 422))
     return paginate(gh, call, _sorted(found, call, {"created": "created_at", "updated": "updated_at"}, "created"))
 
 

@@ -73,6 +73,7 @@ class RepoState:
         self.users: dict[str, Json] = {}
         self.permissions: dict[str, str] = {viewer: "admin"}
         self.search_delay = 0.0
+        self.comment_listing_pages: int | None = None  # GitHub's cap on paging through all of a repo's comments
         self.created_at = time.time() - 86400
         self._search_versions: dict[int, list[tuple[float, Json]]] = {}
         self._ids = itertools.count(1001)
