@@ -24,6 +24,7 @@ from crashfix.stats_models import CrashStats, Duration, IssueStat, Money, Ratio,
 PROCESSED = ("fix-proposed", "needs-human")
 _PULL_MARKER_RE = re.compile(r"<!-- crashfix:pull issue=(\d+)\b")
 _PR_COST_RE = re.compile(r"## Cost\n[^\n]*?\$(\d+(?:\.\d+)?)")
+_TARGET_RE = re.compile(r"([<>]) (\d+(?:\.\d+)?)%")
 TOP = 10
 
 
@@ -187,6 +188,16 @@ def _daily(issues: list[_Issue], since: float | None) -> dict[str, int]:
     return {day: count for day, count in sorted(days.items()) if day >= start and count}
 
 
+def judged(ratio: Ratio) -> Ratio:
+    """Met or missed, read from the target itself ("> 95%", "< 5%"); None while there is nothing to judge."""
+    match = _TARGET_RE.fullmatch(ratio.target or "")
+    share = ratio.percent
+    if match and share is not None:
+        limit = float(match.group(2))
+        ratio.met = share > limit if match.group(1) == ">" else share < limit
+    return ratio
+
+
 def compute(snapshot: Snapshot) -> CrashStats:
     issues = crash_issues(snapshot)
     _attach(snapshot, issues)
@@ -202,12 +213,6 @@ def compute(snapshot: Snapshot) -> CrashStats:
     median = statistics.median(times) if times else None
     top = sorted(issues, key=lambda issue: (-issue.occurrences, issue.data.number))[:TOP]
 
-    def judged(ratio: Ratio, above: float | None = None, below: float | None = None) -> Ratio:
-        share = ratio.percent
-        if share is not None:
-            ratio.met = share > above if above is not None else share < (below or 0)
-        return ratio
-
     return CrashStats(
         repository=snapshot.repository, generated_at=_iso(snapshot.now),
         since=_iso(snapshot.since) if snapshot.since is not None else None,
@@ -219,21 +224,21 @@ def compute(snapshot: Snapshot) -> CrashStats:
                                 "comment"),
         autonomous=judged(Ratio(part=len(autonomous), whole=len(processed), unit="processed issues",
                                 counted="processed with no reanalyze label and no human commits on the PR",
-                                target="> 95%"), above=95),
+                                target="> 95%")),
         crash_to_pr=Duration(count=len(times), median_seconds=median,
                              p90_seconds=nearest_rank(times, 90) if times else None,
                              counted="from the crash's first sighting (issue record) to its draft PR's creation",
                              target="median < 30 min", met=None if median is None else median < 1800),
         fix_success=judged(Ratio(part=merged, whole=merged + closed, unit="decided PRs",
                                  counted="merged, of crashfix PRs merged or closed unmerged (open ones wait)",
-                                 target="> 90%"), above=90),
+                                 target="> 90%")),
         false_positives=judged(Ratio(part=sum(1 for row in rows if row.state_reason == "not_planned"),
                                      whole=len(rows), unit="crash issues",
                                      counted="closed as not planned (crashfix's own duplicates left out)",
-                                     target="< 5%"), below=5),
+                                     target="< 5%")),
         interventions=judged(Ratio(part=len(intervened), whole=len(processed), unit="processed issues",
                                    counted="a maintainer added the reanalyze label at least once",
-                                   target="< 5%"), below=5),
+                                   target="< 5%")),
         reanalyze_runs=sum(row.reanalyzed for row in rows),
         regressions=Ratio(part=sum(1 for row in rows if row.regression), whole=len(rows), unit="crash issues",
                           counted="reopened by the uploader because a fixed crash came back (regression label)"),
