@@ -293,7 +293,7 @@ def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, ht
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
               help="Config file (default: <checkout>/.github/crashfix.toml).")
 def gate(issue: int, repo: str | None, checkout: Path, config: Path | None) -> None:
-    """Actions: should the fix job start for this event? Writes the step outputs `run` and `reason`."""
+    """Actions: should the fix job start for this event? Writes the step outputs `fix` and `reason`."""
     from crashfix.gate_cmd import config_path, run_gate
 
     result = run_gate(issue, repo, load_config(config_path(checkout, config)), os.environ)

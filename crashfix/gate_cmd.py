@@ -54,7 +54,7 @@ def run_gate(number: int, repo_name: str | None, config: Config, environ: Mappin
         trigger = Trigger("manual", environ.get("GITHUB_ACTOR") or None)
     repo = open_repository(repo_name, environ)
     result = gate(repo, number, trigger, config)
-    actions_log.set_outputs(environ, {"run": "true" if result.run else "false", "reason": result.reason})
+    actions_log.set_outputs(environ, {"fix": "true" if result.run else "false", "reason": result.reason})
     verdict = "fix starts" if result.run else "no fix"
     actions_log.summary(environ, f"## crashfix gate: {verdict} for #{number}\n\n{trigger.describe()}: "
                                  f"{result.reason}.\n")

@@ -211,7 +211,8 @@ class RepoAPI:
         if name in self._labels:
             return
         try:
-            self._call(lambda: self._repo.get_label(name), f"read label {name}", "GET")
+            # `.color` makes the lazy client really ask: a lazy `get_label` alone never sees a 404.
+            self._call(lambda: self._repo.get_label(name).color, f"read label {name}", "GET")
         except GitHubNotFound:
             try:
                 self._call(lambda: self._repo.create_label(name, color, description), f"create label {name}", "POST")

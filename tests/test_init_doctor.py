@@ -1,0 +1,150 @@
+"""`crashfix init` into an empty git repository, then `crashfix doctor`, against the fake GitHub
+through the real client: files written once and kept when edited, labels created once, every check
+ok; and each failure doctor can find said with its fix."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crashfix.cli import main
+from crashfix.init_repo import LABELS
+from tests.conftest import require_tools
+from tests.fakes.github_server import FakeGitHub
+
+TOKEN = "test-token"
+REPO = "acme/worldserver"
+ACTION = "crashfix-dev/crashfix@0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    with FakeGitHub(owner="acme", repo="worldserver", token=TOKEN) as fake:
+        yield fake
+        assert not fake.server_errors, fake.server_errors[0]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    require_tools("git")
+    path = tmp_path / "worldserver"
+    path.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    return path
+
+
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str],
+        **env: str) -> tuple[int, str]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def connected(github: FakeGitHub) -> dict[str, str]:
+    return {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": github.url}
+
+
+def test_init_then_doctor_all_ok_and_init_again_changes_nothing(
+        github: FakeGitHub, repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    require_tools("cmake", "ctest")  # the commented config's build commands, checked on this machine
+    github.seed_label("crash")  # the uploader may have made this one already
+    args = ["init", str(repo), "--repo", REPO, "--action", ACTION, "--uploader-login", "crash-uploader"]
+    code, said = run(monkeypatch, capsys, args, **connected(github))
+    assert code == 0, said
+    workflow = (repo / ".github" / "workflows" / "crashfix-fix.yml").read_text()
+    assert f"uses: {ACTION}" in workflow and "runs-on: [self-hosted, windows]" in workflow
+    assert 'uploader_login = "crash-uploader"' in (repo / ".github" / "crashfix.toml").read_text()
+    assert set(github.labels) == {name for name, _, _ in LABELS}
+    assert "label crash: exists" in said and "label reanalyze: created" in said
+    assert "ANTHROPIC_API_KEY" in said and "Allow GitHub Actions to create and approve pull requests" in said
+    assert "self-hosted, windows" in said
+
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo), "--repo", REPO], **connected(github),
+                     ANTHROPIC_API_KEY="sk-ant-test")
+    assert code == 0, said
+    assert "FAILED" not in said and "all checks passed" in said
+    for name in ("config", "workflow", "build and test", "GitHub token", "labels", "Anthropic API key"):
+        assert f"ok      {name}:" in said
+
+    posts = len(github.requests_to("POST", r"/labels$"))
+    code, said = run(monkeypatch, capsys, args, **connected(github))
+    assert code == 0 and "already up to date" in said and "written" not in said
+    assert len(github.requests_to("POST", r"/labels$")) == posts  # labels exist: nothing created twice
+
+
+def test_edits_are_kept_without_force(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, said = run(monkeypatch, capsys, ["init", str(repo), "--action", ACTION, "--runs-on", "self-hosted,linux"])
+    assert code == 0 and "labels: not created (no GITHUB_TOKEN" in said
+    config = repo / ".github" / "crashfix.toml"
+    config.write_text(config.read_text() + "\n# my edit\n")
+    code, said = run(monkeypatch, capsys, ["init", str(repo), "--action", ACTION])
+    assert code == 0 and "exists and differs: kept (use --force to overwrite)" in said
+    assert "# my edit" in config.read_text()
+    workflow = (repo / ".github" / "workflows" / "crashfix-fix.yml").read_text()
+    assert "runs-on: [self-hosted, linux]" in workflow  # kept too: the new default did not replace it
+    code, said = run(monkeypatch, capsys, ["init", str(repo), "--action", ACTION, "--force"])
+    assert code == 0 and "# my edit" not in config.read_text()
+    assert "runs-on: [self-hosted, windows]" in (repo / ".github" / "workflows" / "crashfix-fix.yml").read_text()
+
+
+def test_bad_init_input_is_one_line(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    for args, words in ((["--runs-on", "self hosted;rm -rf"], "--runs-on needs runner labels"),
+                        (["--action", "not an action"], "is not OWNER/REPO@REF"),
+                        (["--timeout-minutes", "9999"], "--timeout-minutes must be between")):
+        code, said = run(monkeypatch, capsys, ["init", str(repo), *args])
+        assert code == 2 and words in said and "Traceback" not in said and len(said.strip().splitlines()) == 1
+    assert not (repo / ".github").exists()
+
+
+def test_an_unpinned_action_is_written_with_a_step_to_pin_it_and_doctor_fails(
+        repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, said = run(monkeypatch, capsys, ["init", str(repo)])
+    assert code == 0 and "Pin the crashfix action by commit SHA" in said
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo)])
+    assert code == 1
+    assert "FAILED  workflow: actions not pinned by commit SHA: crashfix-dev/crashfix@v" in said
+
+
+def test_doctor_says_what_failed_and_the_fix(github: FakeGitHub, repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo), "--repo", REPO])
+    assert code == 1
+    assert "FAILED  config: " in said and "fix: run `crashfix init` in the repository" in said
+    assert "FAILED  GitHub token: GITHUB_TOKEN is not set" in said
+    assert "FAILED  Anthropic API key: ANTHROPIC_API_KEY is not set" in said
+
+    run(monkeypatch, capsys, ["init", str(repo), "--action", ACTION, "--no-labels"])
+    (repo / ".github" / "crashfix.toml").write_text('[fix]\nbuild = "no-such-compiler --all"\n')
+    github.set_permission(github.viewer, "read")  # a token of an account without write access
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo), "--repo", REPO], **connected(github))
+    assert code == 1
+    assert "FAILED  build and test: not found on this machine: no-such-compiler" in said
+    assert "FAILED  GitHub token: opens acme/worldserver but may not write to it" in said
+    assert "FAILED  labels: missing: crash, regression, reanalyze" in said
+    assert "fix: run `crashfix init --repo OWNER/NAME`" in said
+
+    (repo / ".github" / "crashfix.toml").write_text("[fix]\nbudget = 3\n")
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo), "--repo", REPO],
+                     **{**connected(github), "GITHUB_TOKEN": "wrong-token"})
+    assert code == 1 and "FAILED  config: config file" in said and "fix.budget" in said
+    assert "FAILED  GitHub token: GitHub rejected the token" in said and "Traceback" not in said
+
+
+def test_doctor_checks_cdb_and_symbols_where_the_uploader_runs_on_windows(tmp_path: Path) -> None:
+    from crashfix.config import Config, UploaderSettings
+    from crashfix.doctor import check_uploader
+
+    config = Config(uploader=UploaderSettings(cdb={"path": str(tmp_path / "cdb.exe")}))
+    cdb, symbols = check_uploader(config, {"PATH": ""}, windows=True)
+    assert (cdb.state, symbols.state) == ("failed", "failed") and "Debugging Tools for Windows" in cdb.fix
+    (tmp_path / "cdb.exe").write_text("")
+    cdb, symbols = check_uploader(config, {"PATH": "", "_NT_SYMBOL_PATH": "srv*C:/symbols"}, windows=True)
+    assert (cdb.state, symbols.state) == ("ok", "ok") and symbols.detail == "srv*C:/symbols"
+    assert {check.state for check in check_uploader(config, {}, windows=False)} == {"skipped"}

@@ -1,0 +1,30 @@
+"""Shared pieces for the workflow tests: the GitHub Actions tools the [test] extra installs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+ACTION = ROOT / "action.yml"
+
+
+def tool(name: str) -> str:
+    """A tool from the [test] extra: beside this Python (an unactivated venv), else on PATH.
+
+    Skips when missing, or fails under CRASHFIX_REQUIRE_TOOLS=1 (CI), as tests/conftest.py does.
+    """
+    beside = Path(sys.executable).parent / (name + (".exe" if os.name == "nt" else ""))
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if found is None:
+        message = f"needs {name} (pip install -e '.[test]')"
+        if os.environ.get("CRASHFIX_REQUIRE_TOOLS") == "1":
+            pytest.fail(message + " and CRASHFIX_REQUIRE_TOOLS=1")
+        pytest.skip(message)
+    return found
