@@ -217,7 +217,10 @@ def parse_spans(source: bytes) -> FileSpans:
     classes: list[FunctionSpan] = []
     for view in views(source):
         collector = _Collector()
-        collector.walk(_parser().parse(view).root_node, (), (), False)
+        try:
+            collector.walk(_parser().parse(view).root_node, (), (), False)
+        except RecursionError:  # `x<x<x<...` or a binary file nests ERROR nodes past Python's limit
+            pass  # keep what was found before the deep part
         _merge(functions, collector.functions)
         _merge(classes, collector.classes)
     functions.sort(key=lambda span: (span.start_line, span.end_line))

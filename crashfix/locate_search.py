@@ -68,11 +68,16 @@ def dispatch_table_pieces(path: str, span: FunctionSpan, files: SourceFiles, sym
     body = "\n".join(files.lines(path)[span.start_line - 1 : span.end_line])
     pieces: list[Piece] = []
     for name in dict.fromkeys(_DISPATCH.findall(body)):
-        definition = re.compile(rb"^(?![ \t]*extern\b)[^;(){}\n]*(?<![\w.>])" + re.escape(name.encode())
-                                + rb"\s*\[[^\]\n]*\]\s*=", re.MULTILINE)
+        definition = re.compile(  # `[static] [const] Type [Scope::]Name[SIZE] =` at file scope, not `Name[i] ==`
+            rb"^(?![ \t]*(?:extern|return)\b)[ \t]*[A-Za-z_][\w:<>,* \t&]*[\s*&]" + rb"(?:\w+::)*"
+            + re.escape(name.encode()) + rb"\s*\[[^\]\n]*\]\s*=(?!=)", re.MULTILINE)
         for where in symbols.spans:
             data = files.data(where)
-            found = definition.search(data) if name.encode() in data else None
+            found = None
+            for match in definition.finditer(data) if name.encode() in data else ():
+                if symbols.enclosing(where, data.count(b"\n", 0, match.start()) + 1) is None:
+                    found = match
+                    break
             if found is not None:
                 line = data.count(b"\n", 0, found.start()) + 1
                 end = _initializer_end(files.lines(where), line)

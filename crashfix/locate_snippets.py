@@ -20,6 +20,14 @@ if TYPE_CHECKING:
     from crashfix.symbol_index import SymbolIndex
 
 CHARS_PER_TOKEN = 3.5
+MAX_LINE_CHARS = 2000
+"""Longer lines (generated tables, a file with old Mac line ends read as one line) are cut in snippets."""
+
+
+def _cut(line: str) -> str:
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    return line[:MAX_LINE_CHARS] + f" [... {len(line) - MAX_LINE_CHARS} more characters on this line not shown]"
 
 
 def estimate_tokens(text: str) -> int:
@@ -31,7 +39,8 @@ class SourceFiles:
     """Repository files read once each: their lines as text and their function spans.
 
     Lines are split on LF only (as tree-sitter counts them); a CR before it and a leading
-    BOM are dropped from the text; bytes that are not UTF-8 are read as Latin-1.
+    BOM are dropped from the text; bytes that are not UTF-8 are read as Latin-1; a line
+    longer than `MAX_LINE_CHARS` is cut, with a note, so one line cannot eat the budget.
     """
 
     def __init__(self, root: Path, symbols: SymbolIndex | None = None) -> None:
@@ -60,7 +69,7 @@ class SourceFiles:
             lines = text.split("\n")
             if lines and lines[-1] == "":
                 lines.pop()
-            self._lines[relative] = [line[:-1] if line.endswith("\r") else line for line in lines]
+            self._lines[relative] = [_cut(line[:-1] if line.endswith("\r") else line) for line in lines]
         return self._lines[relative]
 
     def spans(self, relative: str) -> FileSpans:

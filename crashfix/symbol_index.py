@@ -18,19 +18,27 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import time
+from bisect import bisect_right
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 
-from crashfix.cpp_syntax import MAX_FILE_BYTES, FileSpans, FunctionSpan, innermost, parse_spans
+from crashfix.cpp_syntax import MAX_FILE_BYTES, FileSpans, FunctionSpan, parse_spans
 from crashfix.locate_index import is_low_priority
 from crashfix.locate_names import match_score, name_components, split_qualified
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KEEP_COMMITS = 8
 PARALLEL_FROM = 400
-"""Parse in worker processes when at least this many files need parsing (process start-up costs ~0.3 s)."""
+"""Parse in worker processes when at least this many files need parsing (process start-up costs ~0.3 s).
+
+Workers are spawned, so a script calling `locate` must guard its top level with
+`if __name__ == "__main__":`; `CRASHFIX_INDEX_WORKERS=1` parses in the calling process."""
+MAX_NAME = 1000
 _Entry = tuple[int, int, str, FileSpans]  # size, mtime_ns, digest, spans
 
 
@@ -55,13 +63,41 @@ def head_commit(root: Path) -> str | None:
     return commit if done.returncode == 0 and len(commit) in (40, 64) else None
 
 
+@cache
+def parser_identity() -> str:
+    """What the cached spans depend on: this format, crashfix's and the C++ grammar's versions."""
+    versions = []
+    for package in ("crashfix", "tree-sitter", "tree-sitter-cpp"):
+        try:
+            versions.append(metadata.version(package))
+        except metadata.PackageNotFoundError:
+            versions.append("?")
+    return f"{FORMAT_VERSION}/" + "/".join(versions)
+
+
+def _workers() -> int:
+    """`CRASHFIX_INDEX_WORKERS`, else the CPUs this process may run on (at most 8)."""
+    configured = os.environ.get("CRASHFIX_INDEX_WORKERS", "").strip()
+    if configured.isdigit():
+        return max(1, int(configured))
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        available = os.cpu_count() or 1
+    return max(1, min(available, 8))
+
+
 def _parse_one(path: str) -> tuple[str, FileSpans] | None:
     """(digest, spans) of one file; a worker-process entry point, so it takes and returns plain data."""
     try:
         data = Path(path).read_bytes()
     except OSError:
         return None
-    return hashlib.blake2b(data, digest_size=16).hexdigest(), parse_spans(data)
+    try:
+        spans = parse_spans(data)
+    except Exception:  # noqa: BLE001 - one file the parser cannot take must not cost the whole index
+        spans = FileSpans((), ())
+    return hashlib.blake2b(data, digest_size=16).hexdigest(), spans
 
 
 @dataclass
@@ -73,6 +109,7 @@ class SymbolIndex:
     parsed: int = 0
     """How many files this build had to parse (the rest came from the cache)."""
     _by_name: dict[str, list[tuple[str, FunctionSpan]]] = field(default_factory=dict, repr=False)
+    _orders: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for path, spans in self.spans.items():
@@ -87,6 +124,9 @@ class SymbolIndex:
         root = root.resolve()
         cache_file = _cache_file(root) if use_cache else None
         old = _load(cache_file, root) if cache_file else {}
+        if cache_file is not None and not old:  # a new commit: most files are as in the last one indexed
+            newest = _newest(cache_file.parent)
+            old = _load(newest, None) if newest is not None else {}
         entries: dict[str, _Entry] = {}
         to_parse: list[tuple[str, int, int]] = []
         for relative in files:
@@ -116,8 +156,30 @@ class SymbolIndex:
         return self.spans.get(relative)
 
     def enclosing(self, relative: str, line: int) -> FunctionSpan | None:
+        """The innermost function containing `line`, in O(log n) for the usual file (searches call it per match)."""
         spans = self.spans.get(relative)
-        return innermost(spans.functions, line) if spans else None
+        if not spans or not spans.functions:
+            return None
+        starts, reach = self._order(relative)
+        position = bisect_right(starts, line) - 1
+        while position >= 0 and reach[position] >= line:  # nothing at or before `position` reaches the line
+            span = spans.functions[position]
+            if span.end_line >= line:
+                return span  # the latest-starting span containing the line is the innermost
+            position -= 1
+        return None
+
+    def _order(self, relative: str) -> tuple[list[int], list[int]]:
+        """Start lines of the file's functions (sorted) and the furthest end line up to each."""
+        known = self._orders.get(relative)
+        if known is None:
+            functions = self.spans[relative].functions
+            reach, furthest = [], 0
+            for span in functions:
+                furthest = max(furthest, span.end_line)
+                reach.append(furthest)
+            known = self._orders[relative] = ([span.start_line for span in functions], reach)
+        return known
 
     def definitions(self, name: str, kinds: Iterable[str] = ("function",),
                     limit: int = 20) -> list[tuple[str, FunctionSpan]]:
@@ -158,7 +220,7 @@ def _parse_all(root: Path, relatives: list[str],
         pending.append(position)
     results: Iterable[tuple[str, FileSpans] | None]
     todo = [paths[position] for position in pending]
-    workers = min(os.cpu_count() or 1, 8)
+    workers = _workers()
     if len(todo) >= PARALLEL_FROM and workers > 1:
         try:
             spawn = multiprocessing.get_context("spawn")  # forking a threaded process can deadlock
@@ -184,17 +246,32 @@ def _span_row(span: FunctionSpan) -> list[object]:
     return [span.qualified_name, span.name, span.start_line, span.end_line, span.body_start_line, span.kind]
 
 
+_KINDS = frozenset({"function", "class", "struct", "union", "enum"})
+
+
 def _span(row: list) -> FunctionSpan:  # type: ignore[type-arg]
-    return FunctionSpan(str(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]), str(row[5]))
+    """A cached span, checked: names reach the model's prompt, so a damaged cache must not pass."""
+    qualified, name, start, end, body, kind = str(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]), row[5]
+    if not (1 <= start <= body <= end) or kind not in _KINDS or not qualified or len(qualified) > MAX_NAME \
+            or not qualified.isprintable() or not name.isprintable():
+        raise ValueError("not a span crashfix wrote")
+    return FunctionSpan(qualified, name, start, end, body, str(kind))
 
 
-def _load(cache_file: Path, root: Path) -> dict[str, _Entry]:
+def _newest(folder: Path) -> Path | None:
+    try:
+        return max(folder.glob("*.json"), key=lambda path: path.stat().st_mtime_ns, default=None)
+    except OSError:
+        return None
+
+
+def _load(cache_file: Path, root: Path | None) -> dict[str, _Entry]:
     """The cached entries; stat fields only count for the same root (another clone has other mtimes)."""
     try:
         data = json.loads(cache_file.read_text(encoding="utf-8"))
-        if data.get("version") != FORMAT_VERSION:
+        if data.get("version") != parser_identity():
             return {}
-        same_root = data.get("root") == str(root)
+        same_root = root is not None and data.get("root") == str(root)
         return {
             path: (int(row[0]) if same_root else -1, int(row[1]), str(row[2]),
                    FileSpans(tuple(_span(s) for s in row[3]), tuple(_span(s) for s in row[4])))
@@ -213,7 +290,7 @@ def _save(cache_file: Path, root: Path, entries: dict[str, _Entry]) -> None:
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         partial = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps({"version": FORMAT_VERSION, "root": str(root), "files": files},
+        partial.write_text(json.dumps({"version": parser_identity(), "root": str(root), "files": files},
                                       separators=(",", ":")), encoding="utf-8")
         os.replace(partial, cache_file)
         _prune(cache_file.parent)
@@ -222,7 +299,8 @@ def _save(cache_file: Path, root: Path, entries: dict[str, _Entry]) -> None:
 
 
 def _prune(folder: Path) -> None:
-    """Keep the most recently written `KEEP_COMMITS` indexes (one per commit: a busy repository makes many)."""
+    """Keep the `KEEP_COMMITS` newest indexes (a busy repository makes one per commit) and no old partial writes."""
     cached = sorted(folder.glob("*.json"), key=lambda path: path.stat().st_mtime_ns, reverse=True)
-    for stale in cached[KEEP_COMMITS:]:
+    hour_ago = time.time() - 3600
+    for stale in [*cached[KEEP_COMMITS:], *(p for p in folder.glob("*.partial") if p.stat().st_mtime < hour_ago)]:
         stale.unlink(missing_ok=True)
