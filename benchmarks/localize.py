@@ -149,6 +149,9 @@ def run_case(folder: Path, checkouts: Path, mirrors: dict[str, Path], tokens: in
         started = time.perf_counter()
         context = locate(report, checkout, context_tokens=tokens)
         score.warm_s = time.perf_counter() - started
+    except Exception as error:  # noqa: BLE001 - one case failing must not hide the others' figures
+        score.error = f"locate raised {type(error).__name__}: {error}"
+        return score
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     files = list(dict.fromkeys(s.path for s in context.snippets))

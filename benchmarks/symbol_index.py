@@ -4,7 +4,8 @@
 
 Each tree is copied and committed to a scratch git repository (the cache is keyed by commit).
 Cold parses every source file (in worker processes past a few hundred files); warm reuses the
-cache by size and mtime; "clone" is a fresh clone of that commit (a new runner workspace), where
+cache by size and mtime; "next commit" changes one file and commits (a new cache file, started
+from the last one); "clone" is a fresh clone of that commit (a new runner workspace), where
 each file is read and its digest checked instead of parsed.
 Target: a TrinityCore-sized tree (~5,000 files) cold in well under a minute.
 """
@@ -56,6 +57,10 @@ def main() -> int:
             megabytes = sum((root / f).stat().st_size for f in files) / 1e6
             cold, index = timed(root, files)
             warm, _ = timed(root, files)
+            first = files[0]
+            (root / first).write_bytes((root / first).read_bytes() + b"\n// next commit\n")
+            git(root, "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "commit", "-qam", "next")
+            following, moved_on = timed(root, files)
             clone = work / (source.name + "-clone")
             git(work, "clone", "-q", str(root), str(clone))
             moved, again = timed(clone, list(iter_source_files(clone)))
@@ -65,6 +70,7 @@ def main() -> int:
             classes = sum(len(s.classes) for s in index.spans.values())
             print(f"{source.name}: {len(files)} files, {megabytes:.1f} MB, {functions} functions, {classes} classes; "
                   f"walk {walk:.2f} s, cold {cold:.2f} s ({index.parsed} parsed), warm {warm:.2f} s, "
+                  f"next commit (1 file changed) {following:.2f} s ({moved_on.parsed} parsed), "
                   f"clone of the commit {moved:.2f} s ({again.parsed} parsed); {os.cpu_count()} CPUs")
     finally:
         shutil.rmtree(work, ignore_errors=True)
