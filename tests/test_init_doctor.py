@@ -4,6 +4,7 @@ ok; and each failure doctor can find said with its fix."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,8 +65,14 @@ def test_init_then_doctor_all_ok_and_init_again_changes_nothing(
     assert "ANTHROPIC_API_KEY" in said and "Allow GitHub Actions to create and approve pull requests" in said
     assert "self-hosted, windows" in said
 
+    tools = repo.parent / "debuggers"  # where the uploader runs on Windows, doctor looks for CDB and symbols
+    tools.mkdir()
+    (tools / "cdb.exe").write_text("")
+    (tools / "cdb").write_text("")
+    (tools / "cdb").chmod(0o755)
     code, said = run(monkeypatch, capsys, ["doctor", str(repo), "--repo", REPO], **connected(github),
-                     ANTHROPIC_API_KEY="sk-ant-test")
+                     ANTHROPIC_API_KEY="sk-ant-test", _NT_SYMBOL_PATH="srv*C:/symbols",
+                     PATH=f"{tools}{os.pathsep}{os.environ['PATH']}")
     assert code == 0, said
     assert "FAILED" not in said and "all checks passed" in said
     for name in ("config", "workflow", "build and test", "GitHub token", "labels", "Anthropic API key"):
@@ -138,10 +145,10 @@ def test_doctor_says_what_failed_and_the_fix(github: FakeGitHub, repo: Path, mon
 
 
 def test_doctor_checks_cdb_and_symbols_where_the_uploader_runs_on_windows(tmp_path: Path) -> None:
-    from crashfix.config import Config, UploaderSettings
+    from crashfix.config import CdbSettings, Config, UploaderSettings
     from crashfix.doctor import check_uploader
 
-    config = Config(uploader=UploaderSettings(cdb={"path": str(tmp_path / "cdb.exe")}))
+    config = Config(uploader=UploaderSettings(cdb=CdbSettings(path=str(tmp_path / "cdb.exe"))))
     cdb, symbols = check_uploader(config, {"PATH": ""}, windows=True)
     assert (cdb.state, symbols.state) == ("failed", "failed") and "Debugging Tools for Windows" in cdb.fix
     (tmp_path / "cdb.exe").write_text("")
