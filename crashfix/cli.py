@@ -326,9 +326,10 @@ def init(directory: Path, repo: str | None, action: str | None, runs_on: str, ti
     name = repository_name(repo, os.environ)
     if no_labels:
         result.labels_skipped = "--no-labels was given"
-    elif not name or not os.environ.get("GITHUB_TOKEN"):
-        result.labels_skipped = ("no GITHUB_TOKEN and --repo OWNER/NAME to create them with; set both and run "
-                                 "`crashfix init` again (files already written are kept)")
+    elif not os.environ.get("GITHUB_TOKEN"):
+        result.labels_skipped = "no GITHUB_TOKEN to create them with; set it and run `crashfix init --repo OWNER/NAME`"
+    elif not name:
+        result.labels_skipped = "no repository given; run `crashfix init --repo OWNER/NAME` again"
     else:
         result.labels = init_repo.create_labels(open_repository(name, os.environ))
     click.echo(init_repo.describe(result, options, name))
@@ -351,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="crashfix", standalone_mode=False)
     except CrashfixError as error:
-        click.echo(f"crashfix: error: {error.one_line()}", err=True)
+        annotation = "::error::" if os.environ.get("GITHUB_ACTIONS") == "true" else ""  # an annotation in Actions
+        click.echo(f"{annotation}crashfix: error: {error.one_line()}", err=True)
         return error.exit_code
     except click.exceptions.Abort:
         click.echo("crashfix: aborted", err=True)

@@ -181,7 +181,8 @@ class _Run:
             self.outcome.branch = f"{self.settings.branch_prefix}{job.issue_number}"
             base = self.settings.base_branch or job.repo.default_branch
             self.base_branch = base
-            self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base)
+            self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base,
+                                                             token=job.token)
         context = locate(report, job.checkout, path_mappings=self.settings.path_mappings,
                          context_tokens=self.settings.context_tokens,
                          instructions_file=self.settings.instructions_file)

@@ -86,22 +86,26 @@ class Git:
                 found.append(key)
         return found
 
-    def remote_branch_exists(self, remote: str, branch: str) -> bool:
-        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False)
+    def remote_branch_exists(self, remote: str, branch: str, token: str | None = None) -> bool:
+        out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False,
+                       extra_env=self._auth(token))
         return bool(out.strip())
 
     # -- changes ---------------------------------------------------------------------------------
 
-    def start_branch(self, branch: str, *, remote: str, base: str) -> str:
+    def start_branch(self, branch: str, *, remote: str, base: str, token: str | None = None) -> str:
         """Check out `branch`: its remote tip when it exists (a re-run continues it), else `remote/base`.
 
-        Returns the commit the work starts from.
+        Returns the commit the work starts from. The token (if any) authenticates the fetch the way
+        it does the push: a private repository checked out with `persist-credentials: false` wants it.
         """
-        if self.remote_branch_exists(remote, branch):
-            self.run("fetch", "--quiet", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+        auth = self._auth(token)
+        if self.remote_branch_exists(remote, branch, token):
+            self.run("fetch", "--quiet", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
+                     extra_env=auth)
             start = f"{remote}/{branch}"
         else:
-            self.run("fetch", "--quiet", remote, f"+refs/heads/{base}:refs/remotes/{remote}/{base}")
+            self.run("fetch", "--quiet", remote, f"+refs/heads/{base}:refs/remotes/{remote}/{base}", extra_env=auth)
             start = f"{remote}/{base}"
         self.run("checkout", "--quiet", "-B", branch, start)
         return self.head()
@@ -136,10 +140,14 @@ class Git:
 
     def push(self, remote: str, branch: str, token: str | None) -> None:
         """Push `branch`; the token, if any, lives only in this one process's environment."""
+        self.run("push", "--quiet", remote, f"HEAD:refs/heads/{branch}", extra_env=self._auth(token))
+
+    def _auth(self, token: str | None) -> dict[str, str]:
+        """The per-process credential for one git command talking to the remote (never on disk)."""
         extra = _credential_env(token) if token else {}
-        if extra:
+        if extra and extra["GIT_CONFIG_VALUE_0"].split(" ")[-1] not in self.secrets:
             self.secrets.append(extra["GIT_CONFIG_VALUE_0"].split(" ")[-1])  # git may echo the header
-        self.run("push", "--quiet", remote, f"HEAD:refs/heads/{branch}", extra_env=extra)
+        return extra
 
     def reset_hard(self, commit: str) -> None:
         self.run("reset", "--quiet", "--hard", commit)

@@ -76,6 +76,19 @@ def test_push_over_http_authenticates_without_leaving_the_token_anywhere(tmp_pat
     assert git.persisted_credentials() == []
 
 
+def test_a_private_origin_is_fetched_with_the_token_as_actions_checkout_leaves_it(tmp_path: Path) -> None:
+    """persist-credentials: false leaves an https remote without credentials: fetching needs the token too."""
+    origin, clone = make_origin(tmp_path)
+    with GitHttpServer(tmp_path, TOKEN) as server:
+        sh(clone, "remote", "set-url", "origin", f"{server.url}/origin.git")
+        git = Git(clone, {**os.environ, "GITHUB_TOKEN": TOKEN}, secrets=[TOKEN])
+        with pytest.raises(GitError):
+            git.start_branch("crashfix/issue-3", remote="origin", base="main")  # anonymous: 401
+        start = git.start_branch("crashfix/issue-3", remote="origin", base="main", token=TOKEN)
+        assert start == sh(origin, "rev-parse", "main").strip()
+    assert TOKEN not in (clone / ".git" / "config").read_text()
+
+
 def test_persisted_credentials_are_detected(tmp_path: Path) -> None:
     _, clone = make_origin(tmp_path)
     sh(clone, "config", "--local", "http.https://github.com/.extraheader", "AUTHORIZATION: basic abc")

@@ -24,6 +24,7 @@ import pytest
 from crashfix.cli import main
 from tests.conftest import ROOT
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
+from tests.fakes.git_http import GitHttpServer
 from tests.fakes.github_server import FakeGitHub
 from tests.fix_helpers import API_KEY, TOKEN, crash_for_real, file_crash, game_repository, git
 from tests.workflow_helpers import tool
@@ -77,15 +78,19 @@ def anthropic() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture
-def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """The game server with the workflow `crashfix init` writes, pushed to its origin."""
+def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Path]]:
+    """The game server with the workflow `crashfix init` writes, pushed to its origin; the checkout's
+    `origin` is then a private repository over smart HTTP that wants the token for every fetch and
+    push, as actions/checkout leaves it with `persist-credentials: false`."""
     origin, checkout = game_repository(tmp_path)
     monkeypatch.delenv("GITHUB_API_URL")
     assert main(["init", str(checkout), "--action", ACTION, "--no-labels"]) == 0
     git(checkout, "add", ".github/workflows/crashfix-fix.yml")
     git(checkout, "-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-qm", "crashfix workflow")
     git(checkout, "push", "-q", "origin", "main")
-    return origin, checkout
+    with GitHttpServer(tmp_path, TOKEN) as server:
+        git(checkout, "remote", "set-url", "origin", f"{server.url}/{origin.name}")
+        yield origin, checkout
 
 
 def run_act(act_setup: tuple[str, Path, Path], checkout: Path, github: FakeGitHub, anthropic: FakeAnthropic,

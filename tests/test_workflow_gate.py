@@ -98,3 +98,4 @@ def test_a_broken_config_or_missing_issue_is_one_line(github: FakeGitHub, tmp_pa
     err = capsys.readouterr().err
     assert code != 0 and outputs == {} and "not found while trying to read issue #99" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("::error::crashfix: error:")  # an annotation on the run, in Actions only
