@@ -229,3 +229,17 @@ def test_the_same_title_does_run_code_in_a_workflow_that_interpolates_it(
     done = run_act(act_setup, checkout, github, anthropic, issue_event("opened", 1, "crashfix-bot", title), "control")
     assert done.returncode == 0, done.stdout[-3000:]
     assert marker.exists()
+
+
+def test_bad_action_inputs_fail_with_one_annotation_before_anything_is_installed(
+        act_setup: tuple[str, Path, Path], github: FakeGitHub, anthropic: FakeAnthropic,
+        repository: tuple[Path, Path]) -> None:
+    _, checkout = repository
+    workflow = checkout / ".github" / "workflows" / "crashfix-fix.yml"
+    workflow.write_text("on: issues\npermissions: {}\njobs:\n  fix:\n    runs-on: ubuntu-latest\n    steps:\n"
+                        f"      - uses: {ACTION}\n        with:\n          command: deploy\n")
+    git(checkout, "-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-qam", "bad input")
+    done = run_act(act_setup, checkout, github, anthropic, issue_event("opened", 1, "crashfix-bot", "x"), "bad-input")
+    assert done.returncode != 0
+    assert "::error::crashfix: input command must be fix or gate, not 'deploy'" in done.stdout
+    assert "Install crashfix" not in done.stdout and github.requests == []
