@@ -30,6 +30,27 @@ def group(title: str, environ: Mapping[str, str]) -> Iterator[None]:
         click.echo("::endgroup::")
 
 
+@contextmanager
+def commands_off(environ: Mapping[str, str]) -> Iterator[None]:
+    """Printed text cannot be taken for workflow commands (`::set-output`, `::add-mask`, ...).
+
+    What crashfix prints while fixing can carry text the model wrote about an untrusted issue; a
+    line of it starting with `::` would otherwise be obeyed by the runner. The resume token is
+    random, so the text cannot end the pause either.
+    """
+    if not in_actions(environ):
+        yield
+        return
+    token = f"crashfix-{uuid.uuid4().hex}"
+    click.echo(f"::stop-commands::{token}")
+    click.echo(f"::stop-commands::{token}", err=True)
+    try:
+        yield
+    finally:
+        click.echo(f"::{token}::", err=True)
+        click.echo(f"::{token}::")
+
+
 def error(message: str, environ: Mapping[str, str]) -> None:
     """An annotation on the run in Actions; a plain `crashfix: error:` line elsewhere."""
     if in_actions(environ):

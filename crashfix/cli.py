@@ -246,7 +246,8 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
     from crashfix import actions_log
 
     with actions_log.group(f"crashfix fix #{issue}" if issue else "crashfix fix", os.environ):
-        outcome = run_fix(build_job(options, os.environ))
+        with actions_log.commands_off(os.environ):  # the log may quote the model: no `::` line is obeyed
+            outcome = run_fix(build_job(options, os.environ))
     publish(outcome, os.environ)
     if outcome.status == "needs-human" and actions_log.in_actions(os.environ):
         actions_log.error(f"crashfix: no verified fix for #{issue}: {outcome.reason}", os.environ)
@@ -254,7 +255,8 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
         from crashfix.notify import after_fix
 
         after_fix(outcome, os.environ, load_fix_config(options).notify)  # a chat message, if configured
-    click.echo(outcome.model_dump_json(indent=2) if as_json else terminal_summary(outcome))
+    with actions_log.commands_off(os.environ):
+        click.echo(outcome.model_dump_json(indent=2) if as_json else terminal_summary(outcome))
 
 
 @cli.command()
@@ -294,10 +296,12 @@ def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, ht
               help="Config file (default: <checkout>/.github/crashfix.toml).")
 def gate(issue: int, repo: str | None, checkout: Path, config: Path | None) -> None:
     """Actions: should the fix job start for this event? Writes the step outputs `fix` and `reason`."""
+    from crashfix import actions_log
     from crashfix.gate_cmd import config_path, run_gate
 
     result = run_gate(issue, repo, load_config(config_path(checkout, config)), os.environ)
-    click.echo(f"{'run' if result.run else 'no fix'}: {result.reason}")
+    with actions_log.commands_off(os.environ):  # the reason names a label: text, never a workflow command
+        click.echo(f"{'run' if result.run else 'no fix'}: {result.reason}")
 
 
 @cli.command()

@@ -62,3 +62,17 @@ def test_workflow_commands_only_in_actions_and_messages_cannot_forge_one(
     actions_log.set_outputs({"GITHUB_OUTPUT": str(output)}, {"fix": "true", "reason": "two\nlines"})
     lines = output.read_text().splitlines()
     assert lines[0] == "fix=true" and lines[1].startswith("reason<<crashfix_") and lines[-1] == lines[1][8:]
+
+
+def test_printed_text_is_not_obeyed_as_workflow_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with actions_log.commands_off({}):
+        print("::set-output name=status::x")
+    assert capsys.readouterr().out == "::set-output name=status::x\n"  # a terminal: nothing added
+    with actions_log.commands_off({"GITHUB_ACTIONS": "true"}):
+        print("::set-output name=status::x")
+    first, text, last = capsys.readouterr().out.splitlines()
+    token = first.removeprefix("::stop-commands::")
+    assert len(token) > 30 and text == "::set-output name=status::x" and last == f"::{token}::"
+    with actions_log.commands_off({"GITHUB_ACTIONS": "true"}):
+        pass
+    assert token not in capsys.readouterr().out  # a fresh token each time: text cannot guess it
