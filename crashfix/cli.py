@@ -255,8 +255,11 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
         from crashfix.notify import after_fix
 
         after_fix(outcome, os.environ, load_fix_config(options).notify)  # a chat message, if configured
+    if as_json:  # JSON escapes newlines: no line of it can start a workflow command, and scripts parse it
+        click.echo(outcome.model_dump_json(indent=2))
+        return
     with actions_log.commands_off(os.environ):
-        click.echo(outcome.model_dump_json(indent=2) if as_json else terminal_summary(outcome))
+        click.echo(terminal_summary(outcome))
 
 
 @cli.command()
