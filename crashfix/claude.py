@@ -43,7 +43,10 @@ class ModelUnavailable(ModelError):
 
 
 class ModelStreamBroken(ModelUnavailable):
-    """The answer stream ended with an `error` event after a 200: the SDK does not retry these."""
+    """The answer failed after its 200 (an `error` event, a dropped connection, the deadline): it may be billed.
+
+    Never retried here: the caller counts it at its worst case and plans the next call afresh.
+    """
 
 
 @dataclass
@@ -86,7 +89,7 @@ class ClaudeClient:
         deadline = time.monotonic() + timeout
         for attempt in range(self.retries + 1):
             try:
-                return self._once(request, max(1.0, deadline - time.monotonic()))
+                return self._once(request, deadline)
             except (anthropic.APIStatusError, anthropic.APIConnectionError, httpx2.HTTPError) as error:
                 wait = _retry_wait(error, attempt)
                 problem = _translate(error, request.model)
@@ -106,15 +109,28 @@ class ClaudeClient:
     def close(self) -> None:
         self._client.close()
 
-    def _once(self, request: ModelRequest, timeout: float) -> ModelReply:
+    def _once(self, request: ModelRequest, deadline: float) -> ModelReply:
+        """One streamed request that ends by `deadline` (monotonic): the SDK's timeout bounds each read only."""
         kwargs: dict[str, Any] = {
             "model": request.model, "max_tokens": request.max_tokens, "system": _system(request.system),
-            "tools": _tools(request.tools), "messages": _messages(request.messages), "timeout": timeout,
+            "tools": _tools(request.tools), "messages": _messages(request.messages),
+            "timeout": max(1.0, deadline - time.monotonic()),
         }
         if request.thinking_tokens:
             kwargs["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_tokens}
-        with self._client.messages.stream(**kwargs) as stream:
-            message = stream.get_final_message()
+        with self._client.messages.stream(**kwargs) as stream:  # entered: the 200 and its headers are in
+            try:
+                for _event in stream:
+                    if time.monotonic() > deadline:
+                        raise ModelStreamBroken("the answer was still streaming when the wall-clock budget ran out",
+                                                "raise [fix.budget] max_wall_seconds, or retry with `reanalyze`")
+                message = stream.get_final_message()
+            except (anthropic.APIStatusError, anthropic.APIConnectionError, httpx2.HTTPError) as error:
+                problem = _translate(error, request.model)
+                if isinstance(problem, ModelStreamBroken):
+                    raise problem from None
+                raise ModelStreamBroken(f"the answer broke off after it had started: {problem.message}",
+                                        problem.hint) from None
         content = [_block(block) for block in message.content]
         usage = message.usage
         return ModelReply(

@@ -3,18 +3,23 @@
 Success: a commit holding only the edited files on `crashfix/issue-N`, pushed, and a
 draft PR that says `Fixes #N` (created once, then updated by re-runs). Failure: the
 issue says what was tried and why it stopped; a partial change is pushed to the branch
-unless that would put an unverified commit onto an open PR under review.
+unless that would put an unverified commit onto an open PR under review. A verified fix
+that cannot be delivered (push rejected, GitHub down) is reported as a failure, not lost.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
+from crashfix.errors import CrashfixError
 from crashfix.fix_models import FixOutcome
 from crashfix.fix_report import failure_text, pr_body, pr_title
 
 if TYPE_CHECKING:
     from crashfix.fixer import _Run
+
+log = logging.getLogger(__name__)
 
 
 def commit_message(outcome: FixOutcome, verified: bool) -> str:
@@ -42,9 +47,18 @@ def deliver(run: _Run) -> None:
             outcome.reason = f"fixed on local branch {outcome.branch}; nothing was pushed"
         return
     if success:
-        _propose(run)
-    else:
+        try:
+            _propose(run)
+            return
+        except CrashfixError as error:  # a rejected push, GitHub down: say so where people look
+            outcome.status = "needs-human"
+            outcome.reason = f"the fix was built and tested but could not be delivered: {error.one_line()}"
+            log.warning("delivery failed: %s", error.one_line())
+    try:
         _give_up(run)
+    except CrashfixError as error:
+        outcome.reason += f"; reporting it on the issue failed too: {error.one_line()}"
+        log.warning("could not report on the issue: %s", error.one_line())
 
 
 def _propose(run: _Run) -> None:

@@ -5,12 +5,21 @@ environment (`GIT_CONFIG_*`), never in a remote URL, `.git/config` or a command 
 and anything git prints passes through redaction. A checkout whose `.git/config` still
 holds a token (actions/checkout's default) is refused before any build runs: the build
 and the tests could read it.
+
+The build runs project code that could also plant a `pre-push` hook, a `url.*.insteadOf`
+or a `pushurl` in the checkout's `.git/config`, or a `~/.gitconfig`, to catch the token on
+its way out. So every command carrying the token ignores the global and system config and
+all hooks, and the push itself is made from a fresh bare repository outside the checkout
+(borrowing its objects), to the remote URL recorded before the build ran.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +30,7 @@ from crashfix.verify import redact
 
 AUTHOR_NAME = "crashfix"
 AUTHOR_EMAIL = "crashfix@users.noreply.github.com"
-_CREDENTIAL_KEYS = re.compile(r"^(http\..*extraheader|credential\..*|url\..*insteadof)$", re.I)
+_CREDENTIAL_KEYS = re.compile(r"^(.*\.extraheader|credential\..*|url\..*insteadof|url\..*pushinsteadof)$", re.I)
 
 
 class GitError(CrashfixError):
@@ -49,11 +58,17 @@ class Git:
         self._env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="")
         for name in ("GITHUB_TOKEN", "GH_TOKEN", "ANTHROPIC_API_KEY"):
             self._env.pop(name, None)
+        self._remote_urls: dict[str, str] = {}
+        self._no_hooks: str | None = None
 
-    def run(self, *args: str, extra_env: Mapping[str, str] | None = None, check: bool = True) -> str:
+    def run(self, *args: str, extra_env: Mapping[str, str] | None = None, check: bool = True,
+            cwd: Path | None = None) -> str:
         env = {**self._env, **(extra_env or {})}
+        if "GIT_CONFIG_VALUE_0" in env:  # carries the token: only the config crashfix gives, no hooks
+            env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull)
+            args = ("-c", f"core.hooksPath={self._empty_hooks()}", *args)
         try:
-            done = procs.run(["git", *args], timeout=self.timeout, env=env, cwd=self.root)
+            done = procs.run(["git", *args], timeout=self.timeout, env=env, cwd=cwd or self.root)
         except FileNotFoundError:
             raise GitError("git is not installed or not on PATH", "install git on the runner") from None
         output = redact(done.stdout.decode("utf-8", "replace"), self.secrets)
@@ -77,9 +92,9 @@ class Git:
         return [line[3:] for line in lines if line.strip()]
 
     def persisted_credentials(self) -> list[str]:
-        """Config keys or remote URLs through which a build could read a push credential."""
+        """Config keys or remote URLs through which a build could read a push credential (included files too)."""
         found = []
-        for line in self.run("config", "--local", "--list", check=False).splitlines():
+        for line in self.run("config", "--local", "--includes", "--list", check=False).splitlines():
             key, _, value = line.partition("=")
             if _CREDENTIAL_KEYS.match(key) or (key.startswith("remote.") and key.endswith(".url")
                                                and re.match(r"^[a-z]+://[^/@]+@", value)):
@@ -100,6 +115,7 @@ class Git:
         it does the push: a private repository checked out with `persist-credentials: false` wants it.
         """
         auth = self._auth(token)
+        self.remember_remote(remote)
         if self.remote_branch_exists(remote, branch, token):
             self.run("fetch", "--quiet", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
                      extra_env=auth)
@@ -109,6 +125,12 @@ class Git:
             start = f"{remote}/{base}"
         self.run("checkout", "--quiet", "-B", branch, start)
         return self.head()
+
+    def remember_remote(self, remote: str) -> str:
+        """Record where `remote` pushes to, before any build could rewrite `.git/config`; the push goes there."""
+        url = self.run("remote", "get-url", "--push", remote).strip()
+        self._remote_urls[remote] = url
+        return url
 
     def start_local_branch(self, branch: str) -> str:
         """`--local`: branch off whatever is checked out now; returns that commit."""
@@ -139,8 +161,31 @@ class Git:
         return text if len(text) <= limit else text[:limit] + "\n[... diff cut ...]\n"
 
     def push(self, remote: str, branch: str, token: str | None) -> None:
-        """Push `branch`; the token, if any, lives only in this one process's environment."""
-        self.run("push", "--quiet", remote, f"HEAD:refs/heads/{branch}", extra_env=self._auth(token))
+        """Push HEAD to `branch` from a clean bare repository; the token lives only in that process's environment."""
+        url = self._remote_urls.get(remote)
+        if url is None:
+            raise GitError(f"no push URL was recorded for {remote!r} before the build",
+                           "call remember_remote (start_branch does) before anything runs in the checkout")
+        commit = self.head()
+        objects = Path(self.run("rev-parse", "--path-format=absolute", "--git-common-dir").strip()) / "objects"
+        scratch = Path(tempfile.mkdtemp(prefix="crashfix-push-"))
+        try:
+            bare = scratch / "push.git"
+            clean = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+            self.run("init", "--quiet", "--bare", str(bare), extra_env=clean, cwd=scratch)
+            (bare / "objects" / "info" / "alternates").write_text(str(objects) + "\n", encoding="utf-8")
+            self.run("--git-dir", str(bare), "update-ref", f"refs/heads/{branch}", commit, extra_env=clean,
+                     cwd=scratch)
+            self.run("--git-dir", str(bare), "push", "--quiet", url, f"refs/heads/{branch}:refs/heads/{branch}",
+                     extra_env={**clean, **self._auth(token)}, cwd=scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _empty_hooks(self) -> str:
+        """An empty folder outside the checkout, as `core.hooksPath`: no hook runs where the token is."""
+        if self._no_hooks is None or not Path(self._no_hooks).is_dir():
+            self._no_hooks = tempfile.mkdtemp(prefix="crashfix-nohooks-")
+        return self._no_hooks
 
     def _auth(self, token: str | None) -> dict[str, str]:
         """The per-process credential for one git command talking to the remote (never on disk)."""

@@ -286,3 +286,22 @@ def test_an_issue_without_a_crash_is_skipped_with_one_comment(github: FakeGitHub
     said = comments(github, issue["number"])
     assert len(said) == 1 and "no crashfix record and no crash output" in said[0]
     assert anthropic.message_requests() == []
+
+
+def test_a_verified_fix_that_cannot_become_a_pr_is_reported_not_lost(github: FakeGitHub, anthropic: FakeAnthropic,
+                                                                     filed: tuple[Path, Path, int], tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    origin, checkout, number = filed
+    anthropic.enqueue(Turn([tool_use("edit", NULL_CHECK)]), Turn([tool_use("finish", FIXED)]))
+    github.fail_next(20, 502, method="POST", path=r"/pulls$")  # GitHub down when the PR is opened
+    env = fix_environment(github, anthropic.url, tmp_path, **event(tmp_path, "opened", "crashfix-bot"),
+                          GITHUB_OUTPUT=str(tmp_path / "out"))
+    code = run_cli(monkeypatch, ["fix", "--issue", str(number), "--checkout", str(checkout)], env)
+    assert code == 0
+    assert github.pulls == {}
+    pushed = git(origin, "rev-parse", f"refs/heads/crashfix/issue-{number}").strip()  # the work is on the branch
+    assert "if (!target)" in git(origin, "show", f"{pushed}:src/Player.cpp")
+    sticky = [body for body in comments(github, number) if "crashfix:progress" in body]
+    assert len(sticky) == 1 and "could not be delivered" in sticky[0]
+    assert "crashfix:needs-human" in labels(github, number)
+    assert "status=needs-human" in (tmp_path / "out").read_text()

@@ -62,6 +62,7 @@ def test_push_over_http_authenticates_without_leaving_the_token_anywhere(tmp_pat
     with GitHttpServer(tmp_path, TOKEN) as server:
         sh(clone, "remote", "set-url", "origin", f"{server.url}/origin.git")
         git = Git(clone, {**os.environ, "GITHUB_TOKEN": TOKEN}, secrets=[TOKEN])
+        git.remember_remote("origin")
         with pytest.raises(GitError) as refused:
             git.push("origin", "main", None)  # no token: the server says 401, git must not prompt
         assert TOKEN not in str(refused.value)
@@ -95,6 +96,44 @@ def test_persisted_credentials_are_detected(tmp_path: Path) -> None:
     sh(clone, "remote", "add", "mirror", "https://x-access-token:abc@example.com/r.git")
     found = Git(clone, os.environ).persisted_credentials()
     assert "http.https://github.com/.extraheader" in found and "remote.mirror.url" in found
+
+
+def test_credentials_in_an_included_config_file_are_detected(tmp_path: Path) -> None:
+    """Newer actions/checkout keeps the header in a file pulled in by `includeIf`."""
+    _, clone = make_origin(tmp_path)
+    included = tmp_path / "credentials.config"
+    included.write_text('[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic abc\n')
+    sh(clone, "config", "--local", f"includeIf.gitdir:{clone}/.git.path", str(included))
+    assert Git(clone, os.environ).persisted_credentials() == ["http.https://github.com/.extraheader"]
+
+
+def test_what_a_build_plants_in_git_config_hooks_or_home_cannot_catch_the_token(tmp_path: Path) -> None:
+    """The push goes from a clean repository to the URL recorded before the build, without hooks."""
+    origin, clone = make_origin(tmp_path)
+    evil = tmp_path / "evil.git"
+    sh(tmp_path, "init", "-q", "--bare", str(evil))
+    home = tmp_path / "home"
+    home.mkdir()
+    marker = tmp_path / "stolen.txt"
+    with GitHttpServer(tmp_path, TOKEN) as server:
+        sh(clone, "remote", "set-url", "origin", f"{server.url}/origin.git")
+        git = Git(clone, {**os.environ, "HOME": str(home), "GITHUB_TOKEN": TOKEN}, secrets=[TOKEN])
+        git.start_branch("crashfix/issue-5", remote="origin", base="main", token=TOKEN)
+        # -- what a hostile build could do, after the branch started --
+        hook = clone / ".git" / "hooks" / "pre-push"
+        hook.write_text(f"#!/bin/sh\nenv > {marker}\n")
+        hook.chmod(0o755)
+        sh(clone, "config", "--local", f"url.{evil.as_uri()}.insteadOf", server.url)
+        sh(clone, "remote", "set-url", "--push", "origin", evil.as_uri())
+        (home / ".gitconfig").write_text(f'[url "{evil.as_uri()}"]\n\tpushInsteadOf = {server.url}\n')
+        (clone / "src" / "Player.cpp").write_text("int hp = 5;\n")
+        git.commit(["src/Player.cpp"], "fix")
+        git.push("origin", "crashfix/issue-5", TOKEN)
+        assert server.pushes == 1
+    assert sh(origin, "rev-parse", "refs/heads/crashfix/issue-5").strip() == git.head()
+    assert not marker.exists()
+    assert sh(evil, "for-each-ref").strip() == ""
+    assert git.persisted_credentials() == [f"url.{evil.as_uri()}.insteadof"]  # and the next run refuses it
 
 
 def test_git_errors_are_one_redacted_line(tmp_path: Path) -> None:

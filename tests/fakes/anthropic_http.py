@@ -48,6 +48,8 @@ class Stream:
     error: Json | None = None
     cut: int = 0
     delay: float = 0.0
+    drop: bool = False
+    """With `error` None and `drop`, the connection is closed after `cut` events (a network failure)."""
 
 
 @dataclass
@@ -174,11 +176,16 @@ class Handler(BaseHTTPRequestHandler):
             for key, value in headers.items():
                 self.send_header(key, value)
             self.end_headers()
-            sent = stream.events if stream.error is None else stream.events[:stream.cut]
+            sent = stream.events if stream.error is None and not stream.drop else stream.events[:stream.cut]
             for name, data in sent:
                 if fake.stream_interval:
                     time.sleep(fake.stream_interval)
                 self._chunk(frame(name, data))
+            if stream.drop:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)  # no final chunk: the client sees a broken body
+                self.close_connection = True
+                return
             if stream.error is not None:
                 self._chunk(frame("error", {**stream.error, "request_id": record.request_id}))
                 self.close_connection = True

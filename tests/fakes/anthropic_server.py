@@ -73,6 +73,7 @@ class _Fault:
     error_code: str | None = None
     after_events: int = 0
     path: str | None = None
+    drop: bool = False
 
     def take(self, path: str, streamed: bool) -> bool:
         if self.remaining <= 0 or (self.kind == "stream" and not streamed):
@@ -197,15 +198,16 @@ class FakeAnthropic:
                                        error_code=error_code, path=path))
 
     def break_stream_next(self, after_events: int = 3, *, count: int = 1, error_type: str = "overloaded_error",
-                          message: str | None = None) -> None:
+                          message: str | None = None, drop: bool = False) -> None:
         """The next `count` streamed answers send `after_events` events, then an `error` event, and end.
 
         The status is 200 (the stream had begun), so the SDK raises from the stream and does not retry.
         No turn is consumed: the partial answer previews the next scripted Turn (or a placeholder).
+        With `drop`, the connection is closed instead of sending the `error` event (a network failure).
         """
         with self.lock:
             self._faults.append(_Fault("stream", count, status=200, error_type=error_type, message=message,
-                                       after_events=after_events))
+                                       after_events=after_events, drop=drop))
 
     # -- serving (called from the handler threads) ----------------------------------------------
 
@@ -238,6 +240,8 @@ class FakeAnthropic:
                 error = {"type": "error", "error": {"type": broken.error_type, "message": broken.message
                                                     or ERROR_MESSAGES.get(broken.error_type or "", "Error")}}
                 stream = events(message)
+                if broken.drop:
+                    return Stream(stream, cut=min(broken.after_events, len(stream) - 1), drop=True)
                 return Stream(stream, error=error, cut=min(broken.after_events, len(stream) - 1))
             if body["max_tokens"] == 0:  # cache pre-warming: no generation, no turn used
                 turn = Turn([])
