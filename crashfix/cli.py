@@ -309,7 +309,7 @@ def gate(issue: int, repo: str | None, checkout: Path, config: Path | None) -> N
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
-@click.option("--repo", help="OWNER/NAME, to create the labels (default: $GITHUB_REPOSITORY).")
+@click.option("--repo", help="OWNER/NAME, to create the labels (default: $GITHUB_REPOSITORY, then origin's URL).")
 @click.option("--action", "action", help="The crashfix action to use, pinned: OWNER/REPO@<commit SHA>.")
 @click.option("--runs-on", default="self-hosted,windows", show_default=True,
               help="Labels of the self-hosted runner for the fix job, separated by commas.")
@@ -330,7 +330,7 @@ def init(directory: Path, repo: str | None, action: str | None, runs_on: str, ti
     init_repo.check_options(options)
     result = init_repo.InitResult(files=init_repo.write_files(options),
                                   action_pinned=init_repo.is_pinned(options.action))
-    name = repository_name(repo, os.environ)
+    name = repository_name(repo, os.environ) or init_repo.repository_from_checkout(directory)
     if no_labels:
         result.labels_skipped = "--no-labels was given"
     elif not os.environ.get("GITHUB_TOKEN"):
@@ -344,7 +344,7 @@ def init(directory: Path, repo: str | None, action: str | None, runs_on: str, ti
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
-@click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY, then [uploader] repo).")
+@click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY, [uploader] repo, then origin's URL).")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
               help="Config file (default: <directory>/.github/crashfix.toml).")
 def doctor(directory: Path, repo: str | None, config: Path | None) -> None:

@@ -19,7 +19,7 @@ from crashfix.cdb_runner import find_cdb
 from crashfix.config import Config, load_config
 from crashfix.connect import open_repository, repository_name
 from crashfix.errors import CrashfixError
-from crashfix.init_repo import CONFIG, WORKFLOW, is_pinned
+from crashfix.init_repo import CONFIG, WORKFLOW, is_pinned, repository_from_checkout
 
 State = Literal["ok", "failed", "skipped"]
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?([^\s'\"#]+)", re.MULTILINE)
@@ -161,7 +161,7 @@ def run_checks(target: Path, repo: str | None, config_path: Path | None, environ
     config = config or Config()
     if config_check.state == "ok":
         checks.append(check_commands(target, config, environ))
-    name = repository_name(repo, environ) or config.uploader.repo
+    name = repository_name(repo, environ) or config.uploader.repo or repository_from_checkout(target)
     checks += check_github(name, config, environ)
     checks.append(check_api_key(environ))
     checks += check_uploader(config, environ, windows)

@@ -164,5 +164,23 @@ def describe(result: InitResult, options: InitOptions, repo_name: str | None) ->
     return "\n".join(lines)
 
 
+_ORIGIN_URL = re.compile(r'^\[remote "origin"\]\s*$(?:\n(?!\[).*)*?\n\s*url\s*=\s*(\S+)', re.MULTILINE)
+_OWNER_NAME = re.compile(r"^(?:[a-z+]+://[^/]+/|[\w.-]+@[\w.-]+:)([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
+
+
+def repository_from_checkout(target: Path) -> str | None:
+    """OWNER/NAME from the clone's `origin` URL (https or ssh), so a fresh clone needs no --repo.
+
+    Read from `.git/config` as text: nothing is run inside a repository crashfix does not trust yet.
+    """
+    try:
+        text = (target / ".git" / "config").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = _ORIGIN_URL.search(text)
+    name = _OWNER_NAME.search(found.group(1)) if found else None
+    return f"{name.group(1)}/{name.group(2)}" if name else None
+
+
 def is_pinned(action: str) -> bool:
     return bool(SHA_PINNED.match(action) or LOCAL_ACTION.match(action))

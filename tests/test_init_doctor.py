@@ -84,6 +84,16 @@ def test_init_then_doctor_all_ok_and_init_again_changes_nothing(
     assert len(github.requests_to("POST", r"/labels$")) == posts  # labels exist: nothing created twice
 
 
+def test_a_clone_of_github_needs_no_repo_flag(github: FakeGitHub, repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "git@github.com:acme/worldserver.git"],
+                   check=True)
+    code, said = run(monkeypatch, capsys, ["init", str(repo), "--action", ACTION], **connected(github))
+    assert code == 0 and "label reanalyze: created" in said and "https://github.com/acme/worldserver/settings" in said
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo)], **connected(github))
+    assert "ok      labels:" in said and "ok      GitHub token: opens acme/worldserver" in said
+
+
 def test_edits_are_kept_without_force(repo: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     code, said = run(monkeypatch, capsys, ["init", str(repo), "--action", ACTION, "--runs-on", "self-hosted,linux"])
