@@ -61,6 +61,9 @@ def load_fix_config(options: FixOptions) -> Config:
 
 
 def build_job(options: FixOptions, environ: Mapping[str, str]) -> FixJob:
+    from crashfix.process_guard import protect_secrets
+
+    protect_secrets()  # before anything from the checkout runs: its build must not read our environment
     if options.local and options.report is None:
         raise UsageError("--local needs --report FILE", "e.g. crashfix fix --local --report crash.txt")
     if not options.local and options.issue is None:
