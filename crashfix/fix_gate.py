@@ -67,7 +67,7 @@ def decide(repo: RepoAPI, issue: IssueData, trigger: Trigger, settings: FixSetti
     if trigger.kind == "labeled" and (trigger.label or "").casefold() == settings.reanalyze_label.casefold():
         actor = trigger.actor or repo.label_adder(issue.number, settings.reanalyze_label)
         return _by_permission(repo, actor, f"`{settings.reanalyze_label}` was added by")
-    if settings.uploader_login and issue.author == settings.uploader_login:
+    if settings.uploader_login and (issue.author or "").casefold() == settings.uploader_login.casefold():
         return Decision(True, f"filed by the uploader account @{issue.author}")
     if trigger.kind == "manual":
         actor = trigger.actor or token_user

@@ -20,7 +20,7 @@ TOKEN = "test-token"
 FIX_CONFIG = """\
 [fix]
 model = "claude-sonnet-5-5"
-uploader_login = "crashfix-bot"
+uploader_login = "CrashFix-Bot"  # GitHub logins ignore case
 build = [
   ["cmake", "-S", ".", "-B", "build", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"],
   ["cmake", "--build", "build", "--parallel", "2"],
