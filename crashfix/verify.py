@@ -36,7 +36,8 @@ SECRET_NAME = re.compile(
 )
 # Values of these are redacted from output too; the weaker words above (SESSION, KEY...) are dropped only.
 _STRONG_SECRET_NAME = re.compile(
-    r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTHORI[SZ]ATION"
+    r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTHORI[SZ]ATION|"
+    r"WEBHOOK"  # a webhook URL is its own credential: whoever has it can post to the channel
 )
 # crashfix's own credentials, the runner's and the workflow-command files (writing to GITHUB_ENV would
 # reach later steps): never passed on, whatever `keep` says.

@@ -81,6 +81,9 @@ def test_scrub_rules() -> None:
     # `keep` never brings back crashfix's own credentials, nor a value that is a secret
     assert "GITHUB_TOKEN" not in scrubbed_environment({"GITHUB_TOKEN": "x"}, keep=["GITHUB_TOKEN"])
     assert scrubbed_environment({"MY_TOKEN": GITHUB_TOKEN}, keep=["MY_TOKEN"], secret_values=[GITHUB_TOKEN]) == {}
+    # whoever has a webhook URL can post to the team's channel
+    hooks = {"CRASHFIX_WEBHOOK_URL": "https://discord.com/api/webhooks/1/abc", "SLACK_WEBHOOK": "https://hooks.x/y"}
+    assert scrubbed_environment(hooks) == {}
 
 
 def test_secret_values_from_names() -> None:
