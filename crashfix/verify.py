@@ -32,7 +32,7 @@ MAX_DIAGNOSTICS = 50
 # Matched against the name upper-cased (Windows names are case-insensitive), `-` read as `_` (action inputs).
 SECRET_NAME = re.compile(
     r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|COOKIE|AUTHORI[SZ]ATION|"
-    r"CONNECTION_?STRING|(?:^|_)(?:O?AUTH|SESSION|KEY|PASS|PWD|PAT|SAS|DSN|SIGNING)(?:_|$)"
+    r"WEBHOOK|CONNECTION_?STRING|(?:^|_)(?:O?AUTH|SESSION|KEY|PASS|PWD|PAT|SAS|DSN|SIGNING)(?:_|$)"
 )
 # Values of these are redacted from output too; the weaker words above (SESSION, KEY...) are dropped only.
 _STRONG_SECRET_NAME = re.compile(
