@@ -33,7 +33,10 @@ def _closed_port() -> int:
 def no_real_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test may use real credentials or reach a real service."""
     closed = f"http://127.0.0.1:{_closed_port()}"
-    for name in ("GITHUB_TOKEN", "GH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN",
+                 # when the suite itself runs in Actions, tests must not see (or write to) the CI job's own files
+                 "GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STATE",
+                 "GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME", "GITHUB_REPOSITORY", "CRASHFIX_WEBHOOK_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_API_URL", closed)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", closed)
