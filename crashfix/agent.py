@@ -147,6 +147,8 @@ class FixSession:
                 output, is_error = self._tool(use["name"], use.get("input")), False
             except ToolError as error:
                 output, is_error = str(error), True
+            except Exception as error:  # one failed tool call must not end the run
+                output, is_error = self._tool_failure(use["name"], error), True
             results.append(_result(use, output, error=is_error))
         return results, proposal
 
@@ -166,6 +168,33 @@ class FixSession:
         if name == "find_definition":
             return workspace.find_definition(checked["name"])
         return workspace.edit(checked["path"], checked["old_text"], checked["new_text"])
+
+    def _tool_failure(self, name: str, error: Exception) -> str:
+        """What the model is told when a tool fails other than with a ToolError; the log keeps the details.
+
+        Errors of the input or the file system (OSError, ValueError, including Unicode errors)
+        are the model's to work around; anything else is a crashfix bug, logged with its traceback.
+        """
+        root = str(self.workspace.root)
+        detail = str(error).replace(root + "/", "").replace(root, "the repository")
+        if isinstance(error, UnicodeEncodeError):
+            log.warning("tool %s: %s", name, error)
+            return (f"{name} failed: the text cannot be written in the file's encoding ({detail}). The file is "
+                    "probably Latin-1, not UTF-8: use only characters it can hold (ASCII is safest).")
+        if isinstance(error, UnicodeError):
+            log.warning("tool %s: %s", name, error)
+            return f"{name} failed: a text encoding problem ({detail}); use plain ASCII in paths and text."
+        if isinstance(error, OSError):
+            log.warning("tool %s: %s", name, error)
+            reason = error.strerror or detail or type(error).__name__
+            return f"{name} failed: {reason}. Check the path, or try another file or tool."
+        if isinstance(error, ValueError):
+            log.warning("tool %s: %s", name, error)
+            return f"{name} could not use that input: {detail}. Correct the arguments and try again."
+        log.error("tool %s raised %s (a crashfix bug); the model is told and the run goes on", name,
+                  type(error).__name__, exc_info=error)
+        return (f"{name} failed with an internal error ({type(error).__name__}) that is not your fault; "
+                "try another way or another tool.")
 
     def _finish(self, arguments: object) -> tuple[str, FixProposal | None]:
         try:

@@ -3,6 +3,9 @@
 Templates are files in `crashfix/prompts/`; this module only fills them. Everything that
 came from a crash or a person goes through `untrusted.quote`; code from the checkout is
 shown as code with its path and line range, so the model can cite and edit it exactly.
+The headings and lists around that code name frames by their function, which comes from
+the crash report: those names go through `untrusted.inline`, so they cannot close the
+quoted block or start a line of their own.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from crashfix.fix_models import CodeContext, VerifyResult
 from crashfix.github_types import ReviewNote
 from crashfix.models import CrashReport, Frame
 from crashfix.render import describe_exception
-from crashfix.untrusted import clean_human_text, quote
+from crashfix.untrusted import clean_human_text, inline, quote
 
 MAX_FRAMES_SHOWN = 24
 
@@ -50,10 +53,11 @@ def code_text(context: CodeContext) -> str:
         return "No source file of the stack was found in the checkout; use search and find_definition.\n"
     blocks = []
     for snippet in context.snippets:
-        blocks.append(f"### {snippet.path} lines {snippet.start_line}-{snippet.end_line} ({snippet.reason})\n"
-                      f"```cpp\n{snippet.text.rstrip()}\n```")
+        heading = f"{inline(snippet.path, 300)} lines {snippet.start_line}-{snippet.end_line}"
+        blocks.append(f"### {heading} ({inline(snippet.reason, 400)})\n```cpp\n{snippet.text.rstrip()}\n```")
     if context.dropped:
-        blocks.append("Left out for length (read them if needed): " + "; ".join(context.dropped[:10]))
+        blocks.append("Left out for length (read them if needed): "
+                      + "; ".join(inline(reason, 300) for reason in context.dropped[:10]))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -61,7 +65,8 @@ def frames_text(context: CodeContext) -> str:
     found = [f for f in context.frames if f.path]
     if not found:
         return ""
-    lines = [f"- frame #{f.frame_index} {f.function or '?'} -> {f.path}:{f.line or '?'} ({f.how})" for f in found]
+    lines = [f"- frame #{f.frame_index} {inline(f.function) or '?'} -> {inline(f.path, 300)}:{f.line or '?'} ({f.how})"
+             for f in found]
     return "\nWhere the stack's frames are in the checkout:\n" + "\n".join(lines) + "\n"
 
 

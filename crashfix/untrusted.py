@@ -4,7 +4,9 @@ Anyone can write an issue comment, and a crash log can carry whatever the crashi
 program printed. Such text reaches the model only as quoted data: HTML comments
 (invisible on GitHub, visible to a model) and invisible or direction-changing
 characters are removed, its length is capped, and it is wrapped in a tagged block whose
-closing tag cannot be forged from inside.
+closing tag cannot be forged from inside. The few bits of such text the prompt shows
+outside a block (a frame's function name in a heading) go through `inline`: one line,
+no angle brackets, capped, so they can neither close a block nor start a line of their own.
 """
 
 from __future__ import annotations
@@ -35,3 +37,20 @@ def quote(source: str, text: str, *, kind: str = "untrusted-data") -> str:
     body = re.sub(rf"</?\s*{re.escape(tag)}", lambda m: m.group(0).replace("<", "&lt;"), text, flags=re.I)
     label = source.replace('"', "'")
     return f'<{tag} source="{label}">\n{body}\n</{tag}>'
+
+
+_LINE_BREAKING = re.compile(r"\s+")
+
+
+def inline(text: str | None, limit: int = 160) -> str:
+    """Untrusted text for one line of the prompt outside a quoted block (a function name, a reason).
+
+    Control, invisible and line-breaking characters become spaces, `<` and `>` become `‹` and
+    `›` (no tag can be opened or closed), and the result is capped at `limit` characters.
+    """
+    text = _INVISIBLE.sub("", text or "")
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") else ch for ch in text)
+    text = _LINE_BREAKING.sub(" ", text).strip().replace("<", "\u2039").replace(">", "\u203a")
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "\u2026"
+    return text
