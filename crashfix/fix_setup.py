@@ -7,7 +7,6 @@ Actions job summary and step outputs at the end.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,20 +115,10 @@ def _trigger(environ: Mapping[str, str], viewer: str | None) -> Trigger:
 
 
 def publish(outcome: FixOutcome, environ: Mapping[str, str]) -> None:
-    """Actions: the job summary and the step outputs `status`, `pr-url`, `cost-usd`."""
-    summary = environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(job_summary(outcome))
-    output = environ.get("GITHUB_OUTPUT")
-    if output:
-        cost = "" if outcome.usage.cost_usd is None else f"{outcome.usage.cost_usd:.4f}"
-        values = {"status": outcome.status, "pr-url": outcome.pull_url or "", "cost-usd": cost,
-                  "reason": outcome.reason}
-        with open(output, "a", encoding="utf-8") as handle:
-            for name, value in values.items():
-                if "\n" in value:
-                    delimiter = f"crashfix_{uuid.uuid4().hex}"
-                    handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
-                else:
-                    handle.write(f"{name}={value}\n")
+    """Actions: the job summary and the step outputs `status`, `pr-url`, `cost-usd`, `reason`."""
+    from crashfix import actions_log
+
+    actions_log.summary(environ, job_summary(outcome))
+    cost = "" if outcome.usage.cost_usd is None else f"{outcome.usage.cost_usd:.4f}"
+    actions_log.set_outputs(environ, {"status": outcome.status, "pr-url": outcome.pull_url or "", "cost-usd": cost,
+                                      "reason": outcome.reason})
