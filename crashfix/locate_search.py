@@ -71,15 +71,8 @@ def dispatch_table_pieces(path: str, span: FunctionSpan, files: SourceFiles, sym
         definition = re.compile(  # `[static] [const] Type [Scope::]Name[SIZE] =` at file scope, not `Name[i] ==`
             rb"^(?![ \t]*(?:extern|return)\b)[ \t]*[A-Za-z_][\w:<>,* \t&]*[\s*&]" + rb"(?:\w+::)*"
             + re.escape(name.encode()) + rb"\s*\[[^\]\n]*\]\s*=(?!=)", re.MULTILINE)
-        for where in symbols.spans:
-            data = files.data(where)
-            found = None
-            for match in definition.finditer(data) if name.encode() in data else ():
-                if symbols.enclosing(where, data.count(b"\n", 0, match.start()) + 1) is None:
-                    found = match
-                    break
-            if found is not None:
-                line = data.count(b"\n", 0, found.start()) + 1
+        for where, line in _occurrences(name.encode(), definition, files, symbols):
+            if symbols.enclosing(where, line) is None:  # at file scope, not a use inside a function
                 end = _initializer_end(files.lines(where), line)
                 shown = "the whole table" if end is not None else "its first entries"
                 reason = (f"the handler table {name} that {span.qualified_name} calls through ({shown}; "
@@ -89,13 +82,21 @@ def dispatch_table_pieces(path: str, span: FunctionSpan, files: SourceFiles, sym
     return pieces
 
 
-def _lines_of(data: bytes, matches: Iterator[re.Match[bytes]]) -> Iterator[int]:
-    """The 1-based line of each match, counting newlines once through the file (matches come in order)."""
-    line, position = 1, 0
-    for match in matches:
-        line += data.count(b"\n", position, match.start())
-        position = match.start()
-        yield line
+def _occurrences(needle: bytes, pattern: re.Pattern[bytes], files: SourceFiles,
+                 symbols: SymbolIndex) -> Iterator[tuple[str, int]]:
+    """(path, 1-based line) of each match of `pattern` in the indexed files that contain `needle`.
+
+    Lines are counted once through each file (matches come in order), not once per match.
+    """
+    for path in symbols.spans:
+        data = files.data(path)
+        if needle not in data:
+            continue
+        line, position = 1, 0
+        for match in pattern.finditer(data):
+            line += data.count(b"\n", position, match.start())
+            position = match.start()
+            yield path, line
 
 
 def _initializer_end(lines: list[str], start: int) -> int | None:
@@ -123,23 +124,19 @@ def call_sites(name: str, blamed_path: str | None, blamed: FunctionSpan | None, 
     scope = split_qualified(blamed.qualified_name)[:-1] if blamed else parts[:-1]
     folder = blamed_path.rsplit("/", 1)[0] if blamed_path and "/" in blamed_path else ""
     found: dict[tuple[str, int], tuple[tuple[bool, bool, bool, bool, str, int], str, FunctionSpan, int, bool]] = {}
-    for path in symbols.spans:
-        data = files.data(path)
-        if word not in data:
+    for path, line in _occurrences(word, call, files, symbols):
+        span = symbols.enclosing(path, line)
+        if span is None or (path == blamed_path and blamed is not None and span.start_line == blamed.start_line):
             continue
-        for line in _lines_of(data, call.finditer(data)):
-            span = symbols.enclosing(path, line)
-            if span is None or (path == blamed_path and blamed is not None and span.start_line == blamed.start_line):
-                continue
-            own = split_qualified(span.qualified_name)
-            definition = line < span.body_start_line or (line == span.start_line and own[-1] == parts[-1])
-            if definition and len(parts) > 1 and own[:-1] != scope:
-                continue  # `Player::Update` was named: `Map::Update` is another function, not a relative
-            key = (path, span.start_line)
-            rank = (not definition, not (scope and own[:-1] == scope), path.rsplit("/", 1)[0] != folder,
-                    is_low_priority(path), path, span.start_line)
-            if key not in found or rank < found[key][0]:
-                found[key] = (rank, path, span, line, definition)
+        own = split_qualified(span.qualified_name)
+        definition = line < span.body_start_line or (line == span.start_line and own[-1] == parts[-1])
+        if definition and len(parts) > 1 and own[:-1] != scope:
+            continue  # `Player::Update` was named: `Map::Update` is another function, not a relative
+        key = (path, span.start_line)
+        rank = (not definition, not (scope and own[:-1] == scope), path.rsplit("/", 1)[0] != folder,
+                is_low_priority(path), path, span.start_line)
+        if key not in found or rank < found[key][0]:
+            found[key] = (rank, path, span, line, definition)
     ordered = sorted(found.values(), key=lambda item: item[0])[:MAX_CALL_SITES]
     return [(path, span, line, definition) for _, path, span, line, definition in ordered]
 
@@ -150,18 +147,14 @@ def type_uses(word: str, class_path: str, class_span: FunctionSpan, files: Sourc
     mention = re.compile(rb"(?<![\w~])" + re.escape(word.encode()) + rb"(?!\w)")
     folder = class_path.rsplit("/", 1)[0]
     found: dict[tuple[str, int], tuple[tuple[bool, bool, str, int], str, FunctionSpan, int]] = {}
-    for path in symbols.spans:
-        data = files.data(path)
-        if word.encode() not in data:
+    for path, line in _occurrences(word.encode(), mention, files, symbols):
+        span = symbols.enclosing(path, line)
+        if span is None or (path == class_path and class_span.contains(line)):
             continue
-        for line in _lines_of(data, mention.finditer(data)):
-            span = symbols.enclosing(path, line)
-            if span is None or (path == class_path and class_span.contains(line)):
-                continue
-            if word in split_qualified(span.qualified_name)[:-1]:
-                continue  # the type's own members
-            rank = (is_low_priority(path), path.rsplit("/", 1)[0] != folder, path, span.start_line)
-            found.setdefault((path, span.start_line), (rank, path, span, line))
+        if word in split_qualified(span.qualified_name)[:-1]:
+            continue  # the type's own members
+        rank = (is_low_priority(path), path.rsplit("/", 1)[0] != folder, path, span.start_line)
+        found.setdefault((path, span.start_line), (rank, path, span, line))
     ordered = sorted(found.values(), key=lambda item: item[0])[:MAX_TYPE_USES]
     return [(path, span, line) for _, path, span, line in ordered]
 

@@ -87,6 +87,11 @@ def _workers() -> int:
     return max(1, min(available, 8))
 
 
+def _digest(data: bytes) -> str:
+    """A file's content identity in the cache (not a security boundary: the cache is the user's own)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def _parse_one(path: str) -> tuple[str, FileSpans] | None:
     """(digest, spans) of one file; a worker-process entry point, so it takes and returns plain data."""
     try:
@@ -97,7 +102,7 @@ def _parse_one(path: str) -> tuple[str, FileSpans] | None:
         spans = parse_spans(data)
     except Exception:  # noqa: BLE001 - one file the parser cannot take must not cost the whole index
         spans = FileSpans((), ())
-    return hashlib.blake2b(data, digest_size=16).hexdigest(), spans
+    return _digest(data), spans
 
 
 @dataclass
@@ -209,7 +214,7 @@ def _parse_all(root: Path, relatives: list[str],
         known = old.get(relative)
         if known is not None:
             try:
-                digest = hashlib.blake2b(Path(path).read_bytes(), digest_size=16).hexdigest()
+                digest = _digest(Path(path).read_bytes())
             except OSError:
                 out.append(None)
                 continue
