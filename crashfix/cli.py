@@ -149,14 +149,12 @@ def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings,  # ty
     directory = settings.state_dir or paths.state_dir()
     spool = Spool(directory / "spool.sqlite3")
     environ = dict(os.environ)
-    chat = notify or NotifySettings()
-    notifier = notifier_from(environ, chat.webhook_url, chat.service, chat.timeout_seconds, chat.events)
+    notifier = notifier_from(environ, notify)
 
     def connect() -> Filer:
-        from crashfix.github_api import GitHubClient  # PyGithub is ~30 MB: loaded at the first crash to file
+        from crashfix.connect import client_from  # PyGithub is ~30 MB: loaded at the first crash to file
 
-        client = GitHubClient(base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
-                              token=environ.get("GITHUB_TOKEN", ""), write_interval=settings.write_interval_seconds)
+        client = client_from(environ, write_interval=settings.write_interval_seconds)
         return Filer(client.repository(repo_name), spool, settings, host_name(settings), time.time, notifier)
 
     return Uploader(settings, spool, connect, environ, rules_for(analysis)), directory
@@ -300,9 +298,10 @@ def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, ht
 def gate(issue: int, repo: str | None, checkout: Path, config: Path | None) -> None:
     """Actions: should the fix job start for this event? Writes the step outputs `fix` and `reason`."""
     from crashfix import actions_log
-    from crashfix.gate_cmd import config_path, run_gate
+    from crashfix.config import repo_config_path
+    from crashfix.gate_cmd import run_gate
 
-    result = run_gate(issue, repo, load_config(config_path(checkout, config)), os.environ)
+    result = run_gate(issue, repo, load_config(repo_config_path(checkout, config)), os.environ)
     with actions_log.commands_off(os.environ):  # the reason names a label: text, never a workflow command
         click.echo(f"{'run' if result.run else 'no fix'}: {result.reason}")
 
@@ -359,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="crashfix", standalone_mode=False)
     except CrashfixError as error:
-        annotation = "::error::" if os.environ.get("GITHUB_ACTIONS") == "true" else ""  # an annotation in Actions
+        from crashfix.actions_log import in_actions
+
+        annotation = "::error::" if in_actions(os.environ) else ""  # an annotation in Actions
         click.echo(f"{annotation}crashfix: error: {error.one_line()}", err=True)
         return error.exit_code
     except click.exceptions.Abort:

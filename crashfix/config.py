@@ -158,6 +158,18 @@ class Config(Section):
     notify: NotifySettings = NotifySettings()
 
 
+REPO_CONFIG = Path(".github") / "crashfix.toml"
+"""Where a repository keeps its crashfix settings (the fixer, the gate, init and doctor read it)."""
+
+
+def repo_config_path(checkout: Path, explicit: Path | None) -> Path | None:
+    """`explicit` when given, else the checkout's `.github/crashfix.toml` when it exists (else defaults)."""
+    if explicit is not None:
+        return explicit
+    default = checkout / REPO_CONFIG
+    return default if default.is_file() else None
+
+
 def load_config(path: Path | None) -> Config:
     """The config in `path`, or the defaults when no file is given."""
     if path is None:

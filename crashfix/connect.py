@@ -7,12 +7,12 @@ terminal the same names (or `--repo`) point crashfix at github.com or an Enterpr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crashfix.errors import UsageError
 
 if TYPE_CHECKING:
-    from crashfix.github_api import RepoAPI
+    from crashfix.github_api import GitHubClient, RepoAPI
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -21,13 +21,20 @@ def repository_name(repo: str | None, environ: Mapping[str, str]) -> str | None:
     return repo or environ.get("GITHUB_REPOSITORY") or None
 
 
+def client_from(environ: Mapping[str, str], *, token: str | None = None, **options: Any) -> GitHubClient:
+    """A GitHub client for `GITHUB_API_URL` (default github.com) with `GITHUB_TOKEN` unless `token` is given.
+
+    PyGithub is imported here, when GitHub is really used: an idle uploader never loads it.
+    """
+    from crashfix.github_api import GitHubClient
+
+    return GitHubClient(base_url=environ.get("GITHUB_API_URL") or DEFAULT_API_URL,
+                        token=environ.get("GITHUB_TOKEN", "") if token is None else token, **options)
+
+
 def open_repository(repo: str | None, environ: Mapping[str, str]) -> RepoAPI:
     """The repository, read once now so that a wrong name or token fails here, in one line."""
-    from crashfix.github_api import GitHubClient  # PyGithub loads only when GitHub is really used
-
     name = repository_name(repo, environ)
     if not name:
         raise UsageError("no repository", "pass --repo OWNER/NAME (Actions sets GITHUB_REPOSITORY)")
-    client = GitHubClient(base_url=environ.get("GITHUB_API_URL") or DEFAULT_API_URL,
-                          token=environ.get("GITHUB_TOKEN", ""), write_interval=1.0)
-    return client.repository(name)
+    return client_from(environ, write_interval=1.0).repository(name)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Literal
 
 from crashfix.cdb_runner import find_cdb
-from crashfix.config import Config, load_config
+from crashfix.config import REPO_CONFIG, Config, load_config
 from crashfix.connect import open_repository, repository_name
 from crashfix.errors import CrashfixError
-from crashfix.init_repo import CONFIG, WORKFLOW, is_pinned, repository_from_checkout
+from crashfix.init_repo import WORKFLOW, is_pinned, repository_from_checkout
 
 State = Literal["ok", "failed", "skipped"]
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?([^\s'\"#]+)", re.MULTILINE)
@@ -47,7 +47,7 @@ def failed(name: str, detail: str, fix: str) -> Check:
 
 
 def check_config(target: Path, path: Path | None) -> tuple[Check, Config | None]:
-    path = path or target / CONFIG
+    path = path or target / REPO_CONFIG
     if not path.is_file():
         return failed("config", f"{path} does not exist", "run `crashfix init` in the repository"), None
     try:
@@ -77,7 +77,7 @@ def check_commands(target: Path, config: Config, environ: Mapping[str, str]) -> 
     commands = [*fix.build, *fix.test]
     if not any(commands):
         return failed("build and test", "[fix] has no build or test command, so no fix can be verified",
-                      f"set [fix] build and test in {CONFIG.as_posix()}")
+                      f"set [fix] build and test in {REPO_CONFIG.as_posix()}")
     missing = sorted({argv[0] for argv in commands if argv and not _program(argv[0], target, environ)})
     if missing:
         return failed("build and test", f"not found on this machine: {', '.join(missing)}",

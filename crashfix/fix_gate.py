@@ -9,6 +9,7 @@ who added a label.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -59,6 +60,14 @@ def trigger_from_event(event_path: str | None, event_name: str | None) -> Trigge
     if event_name == "issues" and event.get("action") in ("opened", "reopened"):
         return Trigger("opened", sender)
     return Trigger("manual", sender)
+
+
+def trigger_from_actions(environ: Mapping[str, str], viewer: str | None = None) -> Trigger:
+    """The trigger of this Actions run; a manual run is credited to `GITHUB_ACTOR`, else to `viewer`."""
+    trigger = trigger_from_event(environ.get("GITHUB_EVENT_PATH"), environ.get("GITHUB_EVENT_NAME"))
+    if trigger.kind == "manual" and trigger.actor is None:
+        return Trigger("manual", environ.get("GITHUB_ACTOR") or viewer)
+    return trigger
 
 
 def decide(repo: RepoAPI, issue: IssueData, trigger: Trigger, settings: FixSettings,

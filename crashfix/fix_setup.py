@@ -11,15 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from crashfix.config import Config, load_config
+from crashfix.config import Config, load_config, repo_config_path
 from crashfix.errors import UsageError
-from crashfix.fix_gate import Trigger, trigger_from_event
+from crashfix.fix_gate import trigger_from_actions
 from crashfix.fix_models import FixOutcome
 from crashfix.fix_report import job_summary
 from crashfix.fixer import FixJob
 from crashfix.pricing import load_prices
-
-REPO_CONFIG = Path(".github") / "crashfix.toml"
 
 
 @dataclass(frozen=True)
@@ -46,10 +44,7 @@ def secret_values(environ: Mapping[str, str], keep: tuple[str, ...] = ()) -> tup
 
 
 def load_fix_config(options: FixOptions) -> Config:
-    path = options.config
-    if path is None and (options.checkout / REPO_CONFIG).is_file():
-        path = options.checkout / REPO_CONFIG
-    config = load_config(path)
+    config = load_config(repo_config_path(options.checkout, options.config))
     updates: dict[str, object] = {}
     if options.model:
         updates["model"] = options.model
@@ -91,27 +86,19 @@ def build_job(options: FixOptions, environ: Mapping[str, str]) -> FixJob:
 
 
 def _connect_github(job: FixJob, options: FixOptions, environ: Mapping[str, str]) -> None:
-    from crashfix.github_api import GitHubClient  # PyGithub loads only for GitHub runs
+    from crashfix.connect import client_from, repository_name  # PyGithub loads only for GitHub runs
 
-    repo_name = options.repo or environ.get("GITHUB_REPOSITORY")
+    repo_name = repository_name(options.repo, environ)
     if not repo_name:
         raise UsageError("no repository", "pass --repo OWNER/NAME (Actions sets GITHUB_REPOSITORY)")
-    client = GitHubClient(base_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
-                          token=environ.get("GITHUB_TOKEN", ""), write_interval=1.0)
+    client = client_from(environ, write_interval=1.0)
     job.repo = client.repository(repo_name)
     job.issue_number = options.issue
     job.viewer = client.login_or_none()
-    job.trigger = _trigger(environ, job.viewer)
+    job.trigger = trigger_from_actions(environ, job.viewer)
     server, run_id = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_RUN_ID")
     if server and run_id and environ.get("GITHUB_REPOSITORY"):
         job.run_url = f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{run_id}"
-
-
-def _trigger(environ: Mapping[str, str], viewer: str | None) -> Trigger:
-    trigger = trigger_from_event(environ.get("GITHUB_EVENT_PATH"), environ.get("GITHUB_EVENT_NAME"))
-    if trigger.kind == "manual" and trigger.actor is None:
-        return Trigger("manual", environ.get("GITHUB_ACTOR") or viewer)
-    return trigger
 
 
 def publish(outcome: FixOutcome, environ: Mapping[str, str]) -> None:

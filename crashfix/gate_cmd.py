@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crashfix import actions_log
 from crashfix.config import Config
 from crashfix.connect import open_repository
-from crashfix.fix_gate import Trigger, decide, trigger_from_event
+from crashfix.fix_gate import Trigger, decide, trigger_from_actions
 
 if TYPE_CHECKING:
     from crashfix.github_api import RepoAPI
@@ -49,9 +48,7 @@ def gate(repo: RepoAPI, number: int, trigger: Trigger, config: Config) -> GateRe
 
 def run_gate(number: int, repo_name: str | None, config: Config, environ: Mapping[str, str]) -> GateResult:
     """From the Actions environment: decide, then write the step outputs and the job summary."""
-    trigger = trigger_from_event(environ.get("GITHUB_EVENT_PATH"), environ.get("GITHUB_EVENT_NAME"))
-    if trigger.kind == "manual" and trigger.actor is None:
-        trigger = Trigger("manual", environ.get("GITHUB_ACTOR") or None)
+    trigger = trigger_from_actions(environ)
     repo = open_repository(repo_name, environ)
     result = gate(repo, number, trigger, config)
     actions_log.set_outputs(environ, {"fix": "true" if result.run else "false", "reason": result.reason})
@@ -59,13 +56,3 @@ def run_gate(number: int, repo_name: str | None, config: Config, environ: Mappin
     actions_log.summary(environ, f"## crashfix gate: {verdict} for #{number}\n\n{trigger.describe()}: "
                                  f"{result.reason}.\n")
     return result
-
-
-def config_path(checkout: Path, config: Path | None) -> Path | None:
-    """The explicit config, else `.github/crashfix.toml` in the checkout when it exists."""
-    from crashfix.fix_setup import REPO_CONFIG
-
-    if config is not None:
-        return config
-    default = checkout / REPO_CONFIG
-    return default if default.is_file() else None

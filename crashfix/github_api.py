@@ -241,13 +241,7 @@ class RepoAPI:
         pages = self._call(lambda: self._repo.get_issues(state=state, sort="updated", direction="asc",
                                                          labels=list(labels) if labels else NotSet, since=when),
                            "list issues", "GET")
-        iterator = iter(pages)
-        while True:
-            # A failed page ends the generator for good: translate, never retry a dead iterator.
-            try:
-                issue = self._client.call(lambda: next(iterator), "list issues", "GET", retry_rate_limits=False)
-            except StopIteration:
-                return
+        for issue in self._pages(pages, "list issues"):
             if not _is_pull(issue):
                 yield _issue(issue)
 
@@ -302,7 +296,8 @@ class RepoAPI:
                                                 "GET")]
 
     def _pages(self, pages: Iterable[T], what: str) -> Iterator[T]:
-        """Walk a paginated listing; a failed page ends it with a translated error, never a retry loop."""
+        """Walk a paginated listing; a failed page ends it with a translated error, never a retry of a dead
+        iterator (PyGithub's page iterators cannot resume)."""
         iterator = iter(pages)
         while True:
             try:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from crashfix import __version__
+from crashfix.config import REPO_CONFIG
 from crashfix.errors import UsageError
 
 if TYPE_CHECKING:
     from crashfix.github_api import RepoAPI
 
 WORKFLOW = Path(".github") / "workflows" / "crashfix-fix.yml"
-CONFIG = Path(".github") / "crashfix.toml"
 ACTION_REPOSITORY = "crashfix-dev/crashfix"
 DEFAULT_ACTION = f"{ACTION_REPOSITORY}@v{__version__}"
 DEFAULT_RUNS_ON = ("self-hosted", "windows")
@@ -96,7 +96,7 @@ def write_files(options: InitOptions) -> list[tuple[Path, FileState]]:
     if not options.target.is_dir():
         raise UsageError(f"{options.target} is not a folder", "give the repository's root folder")
     wanted = {WORKFLOW: render_workflow(options.action, options.runs_on, options.timeout_minutes),
-              CONFIG: render_config(options.uploader_login)}
+              REPO_CONFIG: render_config(options.uploader_login)}
     done: list[tuple[Path, FileState]] = []
     for relative, text in wanted.items():
         path = options.target / relative
@@ -131,7 +131,7 @@ def manual_steps(result: InitResult, options: InitOptions, repo_name: str | None
     where = f"https://github.com/{repo_name}/settings" if repo_name else "the repository's Settings"
     steps = []
     if any(state != "unchanged" for _, state in result.files):
-        steps.append(f"Review, commit and push {WORKFLOW.as_posix()} and {CONFIG.as_posix()} "
+        steps.append(f"Review, commit and push {WORKFLOW.as_posix()} and {REPO_CONFIG.as_posix()} "
                      "(the fix job reads the config from the default branch).")
     steps += [
         f"Add the repository secret ANTHROPIC_API_KEY ({where}/secrets/actions).",

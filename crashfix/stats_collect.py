@@ -91,7 +91,7 @@ _REPO_RE = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 def gather(repo_name: str | None, since_text: str | None, environ: Mapping[str, str], config: Config) -> CrashStats:
     """`crashfix stats`: settings from flags, config and the environment; one line for every failure."""
-    from crashfix.github_api import GitHubClient  # PyGithub loads only for commands that talk to GitHub
+    from crashfix.connect import client_from  # PyGithub loads only for commands that talk to GitHub
 
     name = repo_name or environ.get("GITHUB_REPOSITORY") or config.uploader.repo
     if not name:
@@ -103,8 +103,7 @@ def gather(repo_name: str | None, since_text: str | None, environ: Mapping[str, 
     token = environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or ""
     if not token:
         raise UsageError("no GitHub token", "set GITHUB_TOKEN to a token that may read issues and pull requests")
-    client = GitHubClient(base_url=environ.get("GITHUB_API_URL") or "https://api.github.com", token=token,
-                          max_rate_wait=float(environ.get("CRASHFIX_STATS_MAX_RATE_WAIT", "60")))
+    client = client_from(environ, token=token, max_rate_wait=float(environ.get("CRASHFIX_STATS_MAX_RATE_WAIT", "60")))
     repo = client.repository(name)
     snapshot = collect(client, repo, since=since, now=now, branch_prefix=config.fix.branch_prefix,
                        reanalyze_label=config.fix.reanalyze_label,
