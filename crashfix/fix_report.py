@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from crashfix.fix_models import FixOutcome, StepResult, VerifyResult
+from crashfix.issue_record import now_iso
 
 PROGRESS_MARKER = "<!-- crashfix:progress -->"
 _STATE_RE = re.compile(r"<!-- crashfix:state\n(?P<json>.*?)\n-->", re.S)
@@ -72,7 +73,7 @@ def render_state(outcome: FixOutcome, previous: dict[str, object] | None = None)
              "turns": use.turns, "input_tokens": use.input_tokens, "output_tokens": use.output_tokens,
              "cache_write_tokens": use.cache_write_tokens, "cache_read_tokens": use.cache_read_tokens,
              "cost_usd": use.cost_usd, "seconds": round(outcome.seconds, 1),
-             "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "finished_at": now_iso(time.time()),
              "attempts": earlier + 1,
              "reanalyzed": int(_number(before.get("reanalyzed"))) + (outcome.trigger.startswith("label ")),
              "total_cost_usd": round(earlier_cost + (use.cost_usd or 0.0), 6)}

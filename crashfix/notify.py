@@ -154,18 +154,18 @@ class Notifier:
             log.info("%s delivered", what)
 
 
-def notifier_from(environ: Mapping[str, str], url: str | None = None, service: str | None = None,
-                  timeout: float = 5.0, events: tuple[str, ...] = EVENTS) -> Notifier | None:
+def notifier_from(environ: Mapping[str, str], settings: NotifySettings | None = None) -> Notifier | None:
     """From CRASHFIX_WEBHOOK_URL / CRASHFIX_WEBHOOK_SERVICE (they win) or the config's [notify] values."""
-    url = environ.get("CRASHFIX_WEBHOOK_URL") or url
+    chat = settings or NotifySettings()
+    url = environ.get("CRASHFIX_WEBHOOK_URL") or chat.webhook_url
     if not url:
         return None
-    kind = service_for(url, environ.get("CRASHFIX_WEBHOOK_SERVICE") or service)
+    kind = service_for(url, environ.get("CRASHFIX_WEBHOOK_SERVICE") or chat.service)
     if kind is None:
         log.warning("notifications are off: the webhook is neither Discord's nor Slack's by its address; set "
                     "CRASHFIX_WEBHOOK_SERVICE (or [notify] service) to discord or slack")
         return None
-    return Notifier(url, kind, timeout=timeout, events=events)
+    return Notifier(url, kind, timeout=chat.timeout_seconds, events=chat.events)
 
 
 def fix_event(outcome: FixOutcome, server_url: str = "https://github.com") -> NotifyEvent | None:
@@ -185,8 +185,7 @@ def fix_event(outcome: FixOutcome, server_url: str = "https://github.com") -> No
 
 def after_fix(outcome: FixOutcome, environ: Mapping[str, str], settings: NotifySettings | None = None) -> None:
     """The fixer's hook: one message when the run ended in a PR or gave up; waits at most the timeout."""
-    chat = settings or NotifySettings()
-    notifier = notifier_from(environ, chat.webhook_url, chat.service, chat.timeout_seconds, chat.events)
+    notifier = notifier_from(environ, settings)
     event = fix_event(outcome, environ.get("GITHUB_SERVER_URL") or "https://github.com")
     if notifier is not None and event is not None:
         notifier.send(event)

@@ -14,11 +14,10 @@ import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from crashfix.fix_report import PROGRESS_MARKER, read_state
 from crashfix.github_types import CommentData, IssueData, PullData
-from crashfix.issue_record import IssueRecord, find_signature, parse_iso, parse_record
+from crashfix.issue_record import IssueRecord, find_signature, now_iso, parse_iso, parse_record
 from crashfix.stats_models import CrashStats, Duration, IssueStat, Money, Ratio, TopSignature
 
 PROCESSED = ("fix-proposed", "needs-human")
@@ -59,10 +58,6 @@ class _Issue:
     @property
     def occurrences(self) -> int:
         return self.record.occurrences if self.record else 0
-
-
-def _iso(when: float) -> str:
-    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def nearest_rank(values: list[float], percent: float) -> float:
@@ -184,7 +179,7 @@ def _daily(issues: list[_Issue], since: float | None) -> dict[str, int]:
         elif record.occurrences:
             days[record.first_seen[:10]] += 1
             days[record.last_seen[:10]] += record.occurrences - 1
-    start = _iso(since)[:10] if since is not None else ""
+    start = now_iso(since)[:10] if since is not None else ""
     return {day: count for day, count in sorted(days.items()) if day >= start and count}
 
 
@@ -214,8 +209,8 @@ def compute(snapshot: Snapshot) -> CrashStats:
     top = sorted(issues, key=lambda issue: (-issue.occurrences, issue.data.number))[:TOP]
 
     return CrashStats(
-        repository=snapshot.repository, generated_at=_iso(snapshot.now),
-        since=_iso(snapshot.since) if snapshot.since is not None else None,
+        repository=snapshot.repository, generated_at=now_iso(snapshot.now),
+        since=now_iso(snapshot.since) if snapshot.since is not None else None,
         crash_issues=len(rows), distinct_signatures=len({row.signature for row in rows}),
         occurrences=sum(row.occurrences for row in rows),
         unreadable_records=sum(1 for issue in issues if issue.record is None),

@@ -162,10 +162,11 @@ def test_service_and_settings() -> None:
     assert service_for("https://chat.example.com/hook") is None
     assert service_for("https://chat.example.com/hook", "slack") == "slack"
     assert notifier_from({}) is None
-    from_env = notifier_from({"CRASHFIX_WEBHOOK_URL": "https://discord.com/api/webhooks/1/x"}, "https://hooks.slack.com/x")
+    from_env = notifier_from({"CRASHFIX_WEBHOOK_URL": "https://discord.com/api/webhooks/1/x"},
+                             NotifySettings(webhook_url="https://hooks.slack.com/x"))
     assert from_env is not None and from_env.service == "discord"  # the secret wins over the file
-    assert notifier_from({}, "https://chat.example.com/hook") is None  # unknown service: off, with a warning
-    only_prs = notifier_from({}, "https://hooks.slack.com/x", events=("pr-opened",))
+    assert notifier_from({}, NotifySettings(webhook_url="https://chat.example.com/hook")) is None  # unknown: off
+    only_prs = notifier_from({}, NotifySettings(webhook_url="https://hooks.slack.com/x", events=("pr-opened",)))
     assert only_prs is not None and only_prs.events == {"pr-opened"}
 
 
