@@ -15,7 +15,7 @@ import pytest
 
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, text, thinking, tool_use
 from tests.fakes.github_server import FakeGitHub
-from tests.fix_helpers import API_KEY, TOKEN, crash_for_real, file_crash, fix_environment, game_repository, git, run_cli
+from tests.fix_helpers import API_KEY, TOKEN, file_crash, fix_environment, game_repository, git, run_cli
 
 pytestmark = pytest.mark.tools
 
@@ -43,14 +43,6 @@ def github() -> Iterator[FakeGitHub]:
         fake.set_permission("drive-by", "read")
         yield fake
         assert not fake.server_errors, fake.server_errors[0]
-
-
-@pytest.fixture(scope="module")
-def crash_text(gameserver_build: Path) -> str:
-    """One real crash (null target in combat) of the game server, under gdb."""
-    text = crash_for_real(gameserver_build)
-    assert "SIGSEGV" in text
-    return text
 
 
 @pytest.fixture

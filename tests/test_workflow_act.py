@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
 from tests.fakes.git_http import GitHttpServer
 from tests.fakes.github_server import FakeGitHub
-from tests.fix_helpers import API_KEY, TOKEN, crash_for_real, file_crash, game_repository, git
+from tests.fix_helpers import API_KEY, TOKEN, file_crash, game_repository, git
 from tests.workflow_helpers import tool
 
 pytestmark = [pytest.mark.tools,
@@ -54,13 +54,6 @@ def act_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path
         shutil.copy2(ROOT / name, source / name)
     shutil.copytree(ROOT / "crashfix", source / "crashfix", ignore=shutil.ignore_patterns("__pycache__"))
     return act, source, tmp_path_factory.mktemp("act-cache")
-
-
-@pytest.fixture(scope="module")
-def crash_text(gameserver_build: Path) -> str:
-    text = crash_for_real(gameserver_build)
-    assert "SIGSEGV" in text
-    return text
 
 
 @pytest.fixture
