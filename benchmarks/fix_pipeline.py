@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crashfix.fix_setup import FixOptions, build_job  # noqa: E402
-from crashfix.fixer import run_fix  # noqa: E402
+from crashfix.fixer.job import FixOptions, build_job  # noqa: E402
+from crashfix.fixer.run import run_fix  # noqa: E402
 from tests.conftest import FIXTURES  # noqa: E402
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, thinking, tool_use  # noqa: E402
 from tests.fakes.github_server import FakeGitHub  # noqa: E402

@@ -5,8 +5,8 @@
 
 Each case folder holds `crash.txt` (the crash as posted) and `case.json` (repository, the commit
 before the fix, the files and functions the fix changed). For each case the crash is analysed
-and located exactly as `crashfix fix` does it (`crashfix.analysis.analyze_text`, then
-`crashfix.locate.locate`, no model call) in a checkout of the parent commit at
+and located exactly as `crashfix fix` does it (`crashfix.analysis.analyze.analyze_text`, then
+`crashfix.locate.context.locate`, no model call) in a checkout of the parent commit at
 `CHECKOUTS/<case>`. With `--mirror` (a bare clone of the case's repository; repeatable) a
 missing checkout is exported there with `git archive`, and the fix's changed lines are scored
 too. Nothing from those repositories belongs in this project.
@@ -35,12 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crashfix.analysis import analyze_text  # noqa: E402
-from crashfix.cpp_syntax import file_spans  # noqa: E402
-from crashfix.fix_models import CodeContext  # noqa: E402
-from crashfix.locate import locate  # noqa: E402
-from crashfix.locate_index import SOURCE_EXTENSIONS  # noqa: E402
-from crashfix.locate_names import match_score, split_qualified  # noqa: E402
+from crashfix.analysis.analyze import analyze_text  # noqa: E402
+from crashfix.fixer.models import CodeContext  # noqa: E402
+from crashfix.locate.context import locate  # noqa: E402
+from crashfix.locate.cpp_syntax import file_spans  # noqa: E402
+from crashfix.locate.index import SOURCE_EXTENSIONS  # noqa: E402
+from crashfix.locate.names import match_score, split_qualified  # noqa: E402
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", re.MULTILINE)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crashfix.analysis import analyze_bytes  # noqa: E402
+from crashfix.analysis.analyze import analyze_bytes  # noqa: E402
 from crashfix.cli import example_paths  # noqa: E402
 from crashfix.errors import ParseError  # noqa: E402
 

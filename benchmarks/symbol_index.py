@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crashfix.locate_index import iter_source_files  # noqa: E402
-from crashfix.symbol_index import SymbolIndex  # noqa: E402
+from crashfix.locate.index import iter_source_files  # noqa: E402
+from crashfix.locate.symbol_index import SymbolIndex  # noqa: E402
 
 
 def git(cwd: Path, *args: str) -> None:

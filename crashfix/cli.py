@@ -19,13 +19,13 @@ from pathlib import Path
 import click
 
 from crashfix import __version__, logs, paths
-from crashfix.analysis import analyze_path, rules_for
+from crashfix.analysis.analyze import analyze_path, rules_for
+from crashfix.analysis.models import CrashReport, SourceFormat
+from crashfix.analysis.parsers import all_formats
+from crashfix.analysis.render import summary
 from crashfix.config import AnalysisSettings, Config, NotifySettings, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
-from crashfix.models import CrashReport, SourceFormat
-from crashfix.parsers import all_formats
-from crashfix.render import summary
-from crashfix.status import describe_status
+from crashfix.uploader.status import describe_status
 
 
 def log_internal_error(error: BaseException) -> Path | None:
@@ -140,10 +140,10 @@ def uploader_options(function):  # type: ignore[no-untyped-def]
 def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings,  # type: ignore[no-untyped-def]
                    notify: NotifySettings | None = None):
     """Spool and a lazily connecting filer, from settings and the environment."""
-    from crashfix.filing import Filer
     from crashfix.notify import notifier_from
-    from crashfix.spool import Spool
-    from crashfix.uploader import Uploader, host_name
+    from crashfix.uploader.filing import Filer
+    from crashfix.uploader.pipeline import Uploader, host_name
+    from crashfix.uploader.spool import Spool
 
     repo_name = _require_repo(settings)
     directory = settings.state_dir or paths.state_dir()
@@ -152,7 +152,7 @@ def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings,  # ty
     notifier = notifier_from(environ, notify)
 
     def connect() -> Filer:
-        from crashfix.connect import client_from  # PyGithub is ~30 MB: loaded at the first crash to file
+        from crashfix.github.connect import client_from  # PyGithub is ~30 MB: loaded at the first crash to file
 
         client = client_from(environ, write_interval=settings.write_interval_seconds)
         return Filer(client.repository(repo_name), spool, settings, host_name(settings), time.time, notifier)
@@ -234,29 +234,29 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
         config: Path | None, model: str | None, max_cost: float | None, remote: str, as_json: bool,
         verbose: bool) -> None:
     """Turn a crash issue into a built, tested draft PR (or say on the issue why not)."""
-    from crashfix.fix_report import terminal_summary
-    from crashfix.fix_setup import FixOptions, build_job, load_fix_config, publish
-    from crashfix.fixer import run_fix
+    from crashfix.fixer.job import FixOptions, build_job, load_fix_config, publish
+    from crashfix.fixer.report import terminal_summary
+    from crashfix.fixer.run import run_fix
 
     logs.setup(paths.state_dir(), verbose=verbose)
     options = FixOptions(checkout=checkout, issue=issue, repo=repo, report=report, local=local, dry_run=dry_run,
                          config=config, model=model, max_cost_usd=max_cost, remote=remote)
-    from crashfix import actions_log
+    from crashfix.actions import workflow
 
-    with actions_log.group(f"crashfix fix #{issue}" if issue else "crashfix fix", os.environ):
-        with actions_log.commands_off(os.environ):  # the log may quote the model: no `::` line is obeyed
+    with workflow.group(f"crashfix fix #{issue}" if issue else "crashfix fix", os.environ):
+        with workflow.commands_off(os.environ):  # the log may quote the model: no `::` line is obeyed
             outcome = run_fix(build_job(options, os.environ))
     publish(outcome, os.environ)
-    if outcome.status == "needs-human" and actions_log.in_actions(os.environ):
-        actions_log.error(f"crashfix: no verified fix for #{issue}: {outcome.reason}", os.environ)
+    if outcome.status == "needs-human" and workflow.in_actions(os.environ):
+        workflow.error(f"crashfix: no verified fix for #{issue}: {outcome.reason}", os.environ)
     if not dry_run:
-        from crashfix.notify import after_fix
+        from crashfix.fixer.report import after_fix
 
         after_fix(outcome, os.environ, load_fix_config(options).notify)  # a chat message, if configured
     if as_json:  # JSON escapes newlines: no line of it can start a workflow command, and scripts parse it
         click.echo(outcome.model_dump_json(indent=2))
         return
-    with actions_log.commands_off(os.environ):
+    with workflow.commands_off(os.environ):
         click.echo(terminal_summary(outcome))
 
 
@@ -273,11 +273,12 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
 def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, html_path: Path | None,
           json_path: Path | None, config: Path | None) -> None:
     """Is the autonomous loop working? Figures computed from the crash issues, comments and PRs on GitHub."""
-    from crashfix import stats_html, stats_render
-    from crashfix.stats_collect import gather
+    from crashfix.stats import page
+    from crashfix.stats import render as stats_render
+    from crashfix.stats.collect import gather
 
     result = gather(repo, since, os.environ, load_config(config))
-    for path, write in ((html_path, stats_html.render), (json_path, stats_render.as_json)):
+    for path, write in ((html_path, page.render), (json_path, stats_render.as_json)):
         if path is None:
             continue
         try:
@@ -297,12 +298,12 @@ def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, ht
               help="Config file (default: <checkout>/.github/crashfix.toml).")
 def gate(issue: int, repo: str | None, checkout: Path, config: Path | None) -> None:
     """Actions: should the fix job start for this event? Writes the step outputs `fix` and `reason`."""
-    from crashfix import actions_log
+    from crashfix.actions import workflow
     from crashfix.config import repo_config_path
-    from crashfix.gate_cmd import run_gate
+    from crashfix.fixer.gate_event import run_gate
 
     result = run_gate(issue, repo, load_config(repo_config_path(checkout, config)), os.environ)
-    with actions_log.commands_off(os.environ):  # the reason names a label: text, never a workflow command
+    with workflow.commands_off(os.environ):  # the reason names a label: text, never a workflow command
         click.echo(f"{'run' if result.run else 'no fix'}: {result.reason}")
 
 
@@ -319,8 +320,8 @@ def gate(issue: int, repo: str | None, checkout: Path, config: Path | None) -> N
 def init(directory: Path, repo: str | None, action: str | None, runs_on: str, timeout_minutes: int,
          uploader_login: str | None, force: bool, no_labels: bool) -> None:
     """Install the fix workflow, a commented config and the labels into a repository."""
-    from crashfix import init_repo
-    from crashfix.connect import open_repository, repository_name
+    from crashfix.github.connect import open_repository, repository_name
+    from crashfix.setup import init_repo
 
     options = init_repo.InitOptions(
         target=directory, action=action or init_repo.DEFAULT_ACTION, force=force, uploader_login=uploader_login,
@@ -348,7 +349,7 @@ def init(directory: Path, repo: str | None, action: str | None, runs_on: str, ti
               help="Config file (default: <directory>/.github/crashfix.toml).")
 def doctor(directory: Path, repo: str | None, config: Path | None) -> None:
     """Check the config, workflow, token, labels, API key, CDB and build commands; each ok or the fix."""
-    from crashfix.doctor import report, run_checks
+    from crashfix.setup.doctor import report, run_checks
 
     raise SystemExit(report(run_checks(directory, repo, config, os.environ), click.echo))
 
@@ -358,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="crashfix", standalone_mode=False)
     except CrashfixError as error:
-        from crashfix.actions_log import in_actions
+        from crashfix.actions.workflow import in_actions
 
         annotation = "::error::" if in_actions(os.environ) else ""  # an annotation in Actions
         click.echo(f"{annotation}crashfix: error: {error.one_line()}", err=True)

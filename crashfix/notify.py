@@ -13,15 +13,12 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
 from crashfix.config import NotifySettings
-
-if TYPE_CHECKING:  # the uploader imports this module: it need not load the fixer's models
-    from crashfix.fix_models import FixOutcome
 
 log = logging.getLogger(__name__)
 
@@ -166,27 +163,3 @@ def notifier_from(environ: Mapping[str, str], settings: NotifySettings | None = 
                     "CRASHFIX_WEBHOOK_SERVICE (or [notify] service) to discord or slack")
         return None
     return Notifier(url, kind, timeout=chat.timeout_seconds, events=chat.events)
-
-
-def fix_event(outcome: FixOutcome, server_url: str = "https://github.com") -> NotifyEvent | None:
-    """What a finished `crashfix fix` run is worth telling: a draft PR, or no verified fix."""
-    if outcome.repository is None or outcome.issue_number is None:
-        return None
-    title = outcome.crash_title.removeprefix("Crash: ") or "crash"
-    issue_url = f"{server_url.rstrip('/')}/{outcome.repository}/issues/{outcome.issue_number}"
-    if outcome.status == "fix-proposed" and outcome.pull_url:
-        return NotifyEvent(kind="pr-opened", repository=outcome.repository, issue_number=outcome.issue_number,
-                           title=title, url=outcome.pull_url, detail=outcome.reason)
-    if outcome.status == "needs-human":
-        return NotifyEvent(kind="fix-failed", repository=outcome.repository, issue_number=outcome.issue_number,
-                           title=title, url=issue_url, detail=outcome.reason)
-    return None
-
-
-def after_fix(outcome: FixOutcome, environ: Mapping[str, str], settings: NotifySettings | None = None) -> None:
-    """The fixer's hook: one message when the run ended in a PR or gave up; waits at most the timeout."""
-    notifier = notifier_from(environ, settings)
-    event = fix_event(outcome, environ.get("GITHUB_SERVER_URL") or "https://github.com")
-    if notifier is not None and event is not None:
-        notifier.send(event)
-        notifier.flush()

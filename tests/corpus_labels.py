@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from crashfix.models import Frame
-from crashfix.symbols import normalize_function, normalize_module
+from crashfix.analysis.models import Frame
+from crashfix.analysis.symbols import normalize_function, normalize_module
 
 FORMAT_OF_KIND = {
     "cdb": "cdb", "wheaty": "wheaty", "gdb": "gdb", "asan": "sanitizer",

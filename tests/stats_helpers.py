@@ -10,12 +10,12 @@ import json
 import re
 from datetime import datetime, timezone
 
-from crashfix.analysis import analyze_text, rules_for
+from crashfix.analysis.analyze import analyze_text, rules_for
 from crashfix.config import AnalysisSettings
-from crashfix.fix_models import FixOutcome, FixProposal, TokenUse
-from crashfix.fix_report import Progress, pr_body
-from crashfix.issue_body import SourceLinks, render_body, title_for
-from crashfix.issue_record import IssueRecord, now_iso, trimmed_report
+from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse
+from crashfix.fixer.report import Progress, pr_body
+from crashfix.issues.body import SourceLinks, render_body, title_for
+from crashfix.issues.record import IssueRecord, now_iso, trimmed_report
 from tests.fakes.github_server import FakeGitHub
 from tests.uploader_helpers import gdb_crash
 

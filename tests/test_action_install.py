@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crashfix import action_install, actions_log
+from crashfix.actions import install as action_install
+from crashfix.actions import workflow as actions_log
 from tests.conftest import ROOT
 
 
@@ -26,7 +27,7 @@ def test_the_environment_is_keyed_by_the_source_and_kept_in_the_tool_cache(tmp_p
     (root / "crashfix" / "__pycache__").mkdir(exist_ok=True)
     (root / "crashfix" / "__pycache__" / "x.pyc").write_bytes(b"noise")
     assert action_install.environment_dir(root, {"RUNNER_TOOL_CACHE": str(tmp_path / "tools")}) == first
-    (root / "crashfix" / "fixer.py").write_text((root / "crashfix" / "fixer.py").read_text() + "\n# changed\n")
+    (root / "crashfix" / "fixer" / "run.py").write_text((root / "crashfix" / "fixer" / "run.py").read_text() + "\n# changed\n")
     assert action_install.environment_dir(root, {"RUNNER_TOOL_CACHE": str(tmp_path / "tools")}) != first
 
 
@@ -39,7 +40,7 @@ def test_a_complete_environment_is_reused_without_running_pip(tmp_path: Path, mo
     program.write_text("")
     (venv / action_install.MARKER).write_text("done\n")
     output = tmp_path / "output"
-    monkeypatch.setattr(action_install, "__file__", str(root / "crashfix" / "action_install.py"))
+    monkeypatch.setattr(action_install, "__file__", str(root / "crashfix" / "actions" / "install.py"))
     code = action_install.main({"RUNNER_TOOL_CACHE": str(tmp_path / "tools"), "GITHUB_OUTPUT": str(output),
                                 "GITHUB_ACTIONS": "true", "PATH": ""})  # no pip, no python: nothing may run
     said = capsys.readouterr().out

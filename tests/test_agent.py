@@ -1,7 +1,7 @@
 """The model conversation, through the real anthropic SDK against the fake Messages API.
 
-Covers crashfix/claude.py (streaming, caching, retries within the wall clock, error
-translation) and crashfix/agent.py (tool dispatch, the structured `finish`, nudges,
+Covers crashfix/fixer/agent/claude.py (streaming, caching, retries within the wall clock, error
+translation) and crashfix/fixer/agent/session.py (tool dispatch, the structured `finish`, nudges,
 budgets that stop the loop before a call could cross them).
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from crashfix.agent import FixSession, ModelGaveNoAnswer
-from crashfix.budget import Budget, BudgetExhausted
-from crashfix.claude import ClaudeClient, ModelError, ModelUnavailable
 from crashfix.config import BudgetSettings
-from crashfix.pricing import load_prices
-from crashfix.workspace import Workspace
+from crashfix.fixer.agent.budget import Budget, BudgetExhausted
+from crashfix.fixer.agent.claude import ClaudeClient, ModelError, ModelUnavailable
+from crashfix.fixer.agent.pricing import load_prices
+from crashfix.fixer.agent.session import FixSession, ModelGaveNoAnswer
+from crashfix.fixer.checkout.workspace import Workspace
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, text, thinking, tool_use
 
 MODEL = "claude-sonnet-5-5"
@@ -237,9 +237,9 @@ def test_any_failure_inside_a_tool_is_answered_and_logged(fake: FakeAnthropic, m
         return Turn([tool_use("finish", {**FIXED, "status": "cannot_fix"})])
 
     fake.enqueue(Turn([tool_use("find_definition", {"name": "Player::Update"})]), second)
-    with caplog.at_level("WARNING", logger="crashfix.agent"):
+    with caplog.at_level("WARNING", logger="crashfix.fixer.agent.session"):
         assert made.session.propose("Fix it.").status == "cannot_fix"
-    logged = [r for r in caplog.records if r.name == "crashfix.agent" and "find_definition" in r.getMessage()]
+    logged = [r for r in caplog.records if r.name == "crashfix.fixer.agent.session" and "find_definition" in r.getMessage()]
     assert logged, "the failure is visible in the log"
     if told == "internal error":  # a programming error keeps its traceback in the log
         assert logged[0].levelname == "ERROR" and logged[0].exc_info is not None
@@ -258,10 +258,10 @@ def test_crash_text_cannot_close_the_quote_in_the_prompt(tmp_path: Path, name: s
     import re
     import shutil
 
-    from crashfix import fix_prompt
-    from crashfix.analysis import analyze_text
-    from crashfix.fix_models import CodeContext, FrameLocation
-    from crashfix.locate import locate
+    from crashfix.analysis.analyze import analyze_text
+    from crashfix.fixer import prompt as fix_prompt
+    from crashfix.locate.context import locate
+    from crashfix.locate.models import CodeContext, FrameLocation
     from tests.conftest import FIXTURES
     from tests.test_locate import GDB
 

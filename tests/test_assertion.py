@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from crashfix.analysis import analyze_text
-from crashfix.models import SourceFormat
-from crashfix.parsers.assertion import find_assertion
+from crashfix.analysis.analyze import analyze_text
+from crashfix.analysis.models import SourceFormat
+from crashfix.analysis.parsers.assertion import find_assertion
 
 
 def test_trinitycore_assertion_message() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crashfix.analysis import analyze_text
-from crashfix.models import SourceFormat
+from crashfix.analysis.analyze import analyze_text
+from crashfix.analysis.models import SourceFormat
 
 GLIBC = """AuctionHouseBot: added item 10620
 Received SIGSEGV

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from crashfix.budget import Budget, BudgetExhausted
 from crashfix.config import BudgetSettings
 from crashfix.errors import ConfigError
-from crashfix.pricing import Usage, cost, load_prices, worst_case_cost
+from crashfix.fixer.agent.budget import Budget, BudgetExhausted
+from crashfix.fixer.agent.pricing import Usage, cost, load_prices, worst_case_cost
 
 PRICES = load_prices()
 SONNET = PRICES.price("claude-sonnet-5-5")

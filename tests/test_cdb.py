@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crashfix.analysis import analyze_bytes, analyze_text
+from crashfix.analysis.analyze import analyze_bytes, analyze_text
+from crashfix.analysis.models import SourceFormat
 from crashfix.errors import ParseError
-from crashfix.models import SourceFormat
 
 BANNER = "\n".join([
     "*" * 79, "*" + " " * 77 + "*", "*                        Exception Analysis                                   *",

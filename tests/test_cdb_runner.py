@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from crashfix.cdb_runner import analyse_dump, find_cdb
 from crashfix.config import CdbSettings
+from crashfix.uploader.cdb import analyse_dump, find_cdb
 
 FAKE_CDB = Path(__file__).parent / "fakes" / "fake_cdb.py"
 ANALYSIS = """Microsoft (R) Windows Debugger Version 10.0.22621.1 AMD64

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.analysis import analyze_path
+from crashfix.analysis.analyze import analyze_path
+from crashfix.analysis.models import CrashReport
 from crashfix.errors import ParseError
-from crashfix.models import CrashReport
 from tests.corpus_labels import FORMAT_OF_KIND, matches, parse_label, read_manifest
 
 TARGET_ACCURACY = 0.95

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.cpp_syntax import (
+from crashfix.locate.cpp_syntax import (
     FunctionSpan,
     classes_in,
     enclosing_function,
@@ -15,8 +15,8 @@ from crashfix.cpp_syntax import (
     find_definitions_many,
     functions_in,
 )
-from crashfix.locate_names import match_score, name_components, split_qualified
-from crashfix.locate_preproc import views
+from crashfix.locate.names import match_score, name_components, split_qualified
+from crashfix.locate.preproc import views
 
 from .conftest import FIXTURES
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.diagnostics import feedback_text, format_diagnostic, parse_diagnostics, relative_path
-from crashfix.fix_models import Diagnostic, StepResult, VerifyResult
+from crashfix.fixer.models import Diagnostic, StepResult, VerifyResult
+from crashfix.fixer.verify.diagnostics import feedback_text, format_diagnostic, parse_diagnostics, relative_path
 from tests.conftest import require_tools
 
 # -- helpers ---------------------------------------------------------------------------------

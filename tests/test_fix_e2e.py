@@ -234,7 +234,7 @@ def test_reanalyze_by_a_maintainer_updates_the_same_pr_with_review_feedback(
     assert git(origin, "rev-parse", f"{second_tip}~1").strip() == first_tip  # continued, not rewritten
     assert "reanalyze" not in labels(github, number)
     assert len([b for b in comments(github, number) if "crashfix:progress" in b]) == 1
-    from crashfix.fix_report import read_state  # the record `crashfix stats` reads: totals over both runs
+    from crashfix.issues.progress import read_state  # the record `crashfix stats` reads: totals over both runs
     state = read_state(next(b for b in comments(github, number) if "crashfix:progress" in b))
     assert state is not None and (state["attempts"], state["reanalyzed"], state["commit"]) == (2, 1, second_tip)
     assert state["total_cost_usd"] > state["cost_usd"] > 0

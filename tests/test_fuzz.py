@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crashfix.analysis import analyze_bytes, analyze_text
+from crashfix.analysis.analyze import analyze_bytes, analyze_text
+from crashfix.analysis.models import CrashReport
+from crashfix.analysis.parsers import BINARY_PARSERS, TEXT_PARSERS
 from crashfix.cli import example_paths
 from crashfix.errors import ParseError
-from crashfix.models import CrashReport
-from crashfix.parsers import BINARY_PARSERS, TEXT_PARSERS
 from tests.conftest import shared_dir
 from tests.test_minidump import build_minidump
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.gitops import Git, GitError
+from crashfix.fixer.checkout.gitops import Git, GitError
 from tests.conftest import require_tools
 from tests.fakes.git_http import GitHttpServer
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crashfix.cli import main
-from crashfix.init_repo import LABELS
+from crashfix.setup.init_repo import LABELS
 from tests.conftest import require_tools
 from tests.fakes.github_server import FakeGitHub
 
@@ -156,7 +156,7 @@ def test_doctor_says_what_failed_and_the_fix(github: FakeGitHub, repo: Path, mon
 
 def test_doctor_checks_cdb_and_symbols_where_the_uploader_runs_on_windows(tmp_path: Path) -> None:
     from crashfix.config import CdbSettings, Config, UploaderSettings
-    from crashfix.doctor import check_uploader
+    from crashfix.setup.doctor import check_uploader
 
     config = Config(uploader=UploaderSettings(cdb=CdbSettings(path=str(tmp_path / "cdb.exe"))))
     cdb, symbols = check_uploader(config, {"PATH": ""}, windows=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from crashfix.analysis import analyze_text
-from crashfix.issue_body import BODY_LIMIT, SourceLinks, code, render_body, title_for, update_body
-from crashfix.issue_record import IssueRecord, find_signature, parse_record, trimmed_report
-from crashfix.models import BuildInfo
+from crashfix.analysis.analyze import analyze_text
+from crashfix.analysis.models import BuildInfo
+from crashfix.issues.body import BODY_LIMIT, SourceLinks, code, render_body, title_for, update_body
+from crashfix.issues.record import IssueRecord, find_signature, parse_record, trimmed_report
 
 GDB = """Program terminated with signal SIGSEGV, Segmentation fault.
 #0  0x0000556d48e636c6 in Player::Update (this=0x0, diff=50) at D:/build/src/server/game/Entities/Player/Player.cpp:1234

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.analysis import analyze_text
-from crashfix.fix_models import CodeContext
-from crashfix.locate import locate
-from crashfix.locate_index import iter_source_files
-from crashfix.symbol_index import SymbolIndex, cache_dir, parser_identity
+from crashfix.analysis.analyze import analyze_text
+from crashfix.locate.context import locate
+from crashfix.locate.index import iter_source_files
+from crashfix.locate.models import CodeContext
+from crashfix.locate.symbol_index import SymbolIndex, cache_dir, parser_identity
 
 from .conftest import FIXTURES
 
@@ -280,7 +280,7 @@ def test_a_use_of_the_table_is_not_taken_for_its_definition(tree: Path) -> None:
 def test_parsing_in_worker_processes_gives_the_same_index(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = list(iter_source_files(tree))
     serial = SymbolIndex.build(tree, files, use_cache=False)
-    monkeypatch.setattr("crashfix.symbol_index.PARALLEL_FROM", 1)
+    monkeypatch.setattr("crashfix.locate.symbol_index.PARALLEL_FROM", 1)
     monkeypatch.setenv("CRASHFIX_INDEX_WORKERS", "2")
     parallel = SymbolIndex.build(tree, files, use_cache=False)
     assert parallel.parsed == len(files)

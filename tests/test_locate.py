@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.analysis import analyze_text
-from crashfix.fix_models import CodeContext
-from crashfix.locate import locate
-from crashfix.locate_snippets import estimate_tokens
-from crashfix.models import CrashReport, Frame, RelatedStack, SourceFormat
+from crashfix.analysis.analyze import analyze_text
+from crashfix.analysis.models import CrashReport, Frame, RelatedStack, SourceFormat
+from crashfix.locate.context import locate
+from crashfix.locate.models import CodeContext
+from crashfix.locate.snippets import estimate_tokens
 
 from .conftest import FIXTURES
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.analysis import analyze_bytes, analyze_path
+from crashfix.analysis.analyze import analyze_bytes, analyze_path
+from crashfix.analysis.models import SourceFormat
+from crashfix.analysis.parsers import minidump_format as fmt
 from crashfix.errors import ParseError
-from crashfix.models import SourceFormat
-from crashfix.parsers import minidump_format as fmt
 
 MINIDUMPS = Path("corpus") / "minidump"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.agent import FixSession
-from crashfix.budget import Budget, BudgetExhausted
-from crashfix.claude import ClaudeClient, ModelRequest, ModelStreamBroken
 from crashfix.config import BudgetSettings
-from crashfix.pricing import load_prices
-from crashfix.workspace import Workspace
+from crashfix.fixer.agent.budget import Budget, BudgetExhausted
+from crashfix.fixer.agent.claude import ClaudeClient, ModelRequest, ModelStreamBroken
+from crashfix.fixer.agent.pricing import load_prices
+from crashfix.fixer.agent.session import FixSession
+from crashfix.fixer.checkout.workspace import Workspace
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, text, tool_use
 
 KEY = "sk-ant-test-deadline-0000000000"

@@ -14,14 +14,15 @@ from typing import Any
 
 import pytest
 
-from crashfix.analysis import rules_for
+from crashfix.analysis.analyze import rules_for
 from crashfix.config import AnalysisSettings, NotifySettings, load_config
-from crashfix.filing import Filer
-from crashfix.fix_models import FixOutcome
-from crashfix.github_api import GitHubClient
-from crashfix.notify import Notifier, NotifyEvent, after_fix, fix_event, notifier_from, service_for
-from crashfix.spool import Spool
-from crashfix.uploader import Uploader
+from crashfix.fixer.models import FixOutcome
+from crashfix.fixer.report import after_fix, fix_event
+from crashfix.github.api import GitHubClient
+from crashfix.notify import Notifier, NotifyEvent, notifier_from, service_for
+from crashfix.uploader.filing import Filer
+from crashfix.uploader.pipeline import Uploader
+from crashfix.uploader.spool import Spool
 from tests.fakes.github_server import FakeGitHub
 from tests.test_uploader import wheaty_log
 from tests.uploader_helpers import REPO, TOKEN, settings, write_crashes

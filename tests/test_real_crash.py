@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.analysis import analyze_text
-from crashfix.models import SourceFormat
+from crashfix.analysis.analyze import analyze_text
+from crashfix.analysis.models import SourceFormat
 from tests.conftest import require_tools
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crashfix.analysis import analyze_text
-from crashfix.models import SourceFormat
+from crashfix.analysis.analyze import analyze_text
+from crashfix.analysis.models import SourceFormat
 
 WINDOWS_ASAN = r"""=================================================================
 ==3424==ERROR: AddressSanitizer: access-violation on unknown address 0x000000000010 (pc 0x7ff6a1b2c3d4 bp 0x00000014fe20 sp 0x00000014fda0 T0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crashfix.analysis import analyze_text, rules_for
-from crashfix.blame import parse_rules
+from crashfix.analysis.analyze import analyze_text, rules_for
+from crashfix.analysis.blame import parse_rules
 from crashfix.config import AnalysisSettings
 from crashfix.errors import ParseError
 

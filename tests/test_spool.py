@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.spool import FileInfo, Spool
+from crashfix.uploader.spool import FileInfo, Spool
 
 
 @pytest.fixture()

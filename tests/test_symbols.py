@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crashfix.symbols import (
+from crashfix.analysis.symbols import (
     demangle,
     is_unknown_function,
     normalize_function,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crashfix.analysis import analyze_text
-from crashfix.models import SourceFormat
+from crashfix.analysis.analyze import analyze_text
+from crashfix.analysis.models import SourceFormat
 
 
 def test_windows_application_error_event() -> None:

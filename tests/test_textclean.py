@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.analysis import analyze_text
+from crashfix.analysis.analyze import analyze_text
+from crashfix.analysis.textclean import clean_text, decode
 from crashfix.cli import example_paths
 from crashfix.errors import ParseError
-from crashfix.textclean import clean_text, decode
 from tests.conftest import shared_dir
 
 GDB = """Program terminated with signal SIGSEGV, Segmentation fault.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from crashfix.fix_models import FixOutcome, FixProposal
-from crashfix.fix_report import model_text, read_state, render_state
-from crashfix.issue_body import human_text
+from crashfix.fixer.models import FixOutcome, FixProposal
+from crashfix.fixer.report import model_text, render_state
+from crashfix.issues.body import human_text
+from crashfix.issues.progress import read_state
 from crashfix.untrusted import clean_human_text, quote
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.issue_record import find_signature, parse_record
-from crashfix.models import CrashReport
+from crashfix.analysis.models import CrashReport
+from crashfix.issues.record import find_signature, parse_record
 from tests.fakes.github_server import FakeGitHub
 from tests.test_minidump import build_minidump
 from tests.uploader_helpers import REPO, gdb_crash, make_uploader, write_crashes

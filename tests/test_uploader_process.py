@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.issue_record import find_signature, parse_record
+from crashfix.issues.record import find_signature, parse_record
 from tests.fakes.github_server import FakeGitHub
 from tests.uploader_helpers import REPO, TOKEN, write_crashes
 

@@ -13,15 +13,8 @@ import pytest
 from crashfix import procs
 from crashfix.config import FixSettings
 from crashfix.errors import UsageError
-from crashfix.verify import (
-    NoBuildCommandsError,
-    decode_output,
-    redact,
-    require_commands,
-    run_round,
-    scrubbed_environment,
-    secret_values_in,
-)
+from crashfix.fixer.verify.steps import NoBuildCommandsError, decode_output, require_commands, run_round
+from crashfix.scrub import redact, scrubbed_environment, secret_values_in
 from tests.conftest import require_tools
 
 GITHUB_TOKEN = "ghs_0123456789abcdefGHIJKL"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from crashfix.watcher import CompletenessTracker, DirectoryWatcher, scan
+from crashfix.uploader.watcher import CompletenessTracker, DirectoryWatcher, scan
 
 PATTERNS = ("*.dmp", "*.txt", "*.log")
 

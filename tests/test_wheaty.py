@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crashfix.analysis import analyze_text
-from crashfix.models import SourceFormat
+from crashfix.analysis.analyze import analyze_text
+from crashfix.analysis.models import SourceFormat
 
 HEADER = """Revision: TrinityCore rev. 2cea7d000c22 2024-04-05 19:44:54 +0200 (3.3.5 branch) (Win64, RelWithDebInfo, Static)\r
 Date 5:4:2024. Time 20:1 \r

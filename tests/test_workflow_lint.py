@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.init_repo import render_workflow
+from crashfix.setup.init_repo import render_workflow
 from tests.workflow_helpers import ACTION, WORKFLOWS, tool
 
 PINNED = "crashfix-dev/crashfix@0123456789abcdef0123456789abcdef01234567"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.workspace import Limits, ToolError, Workspace
+from crashfix.fixer.checkout.workspace import Limits, ToolError, Workspace
 
 PLAYER = """#include "Player.h"
 

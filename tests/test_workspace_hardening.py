@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.workspace import Limits, ToolError, Workspace
+from crashfix.fixer.checkout.workspace import Limits, ToolError, Workspace
 
 needs_symlinks = pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
 

@@ -6,12 +6,12 @@ import os
 import time
 from pathlib import Path
 
-from crashfix.analysis import rules_for
+from crashfix.analysis.analyze import rules_for
 from crashfix.config import AnalysisSettings, CdbSettings, UploaderSettings
-from crashfix.filing import Filer
-from crashfix.github_api import GitHubClient
-from crashfix.spool import Spool
-from crashfix.uploader import Uploader
+from crashfix.github.api import GitHubClient
+from crashfix.uploader.filing import Filer
+from crashfix.uploader.pipeline import Uploader
+from crashfix.uploader.spool import Spool
 
 REPO = "acme/worldserver"
 TOKEN = "test-token"

@@ -1,0 +1,119 @@
+"""From a file or text to a blamed, signed `CrashReport`: detection, parsing, blame, signature.
+
+This is the one entry point the uploader, the fixer and `crashfix analyze` share.
+"""
+
+from __future__ import annotations
+
+import mmap
+import re
+from pathlib import Path
+
+from crashfix.analysis.blame import SkipRules, default_rules, find_blame, mark_project_frames
+from crashfix.analysis.models import CrashReport, SourceFormat
+from crashfix.analysis.parsers import BINARY_PARSERS, MIN_CONFIDENCE, TEXT_PARSERS, rank_text_formats
+from crashfix.analysis.signature import compute_signature
+from crashfix.analysis.textclean import clean_text, decode
+from crashfix.config import AnalysisSettings
+from crashfix.errors import ParseError
+
+MAX_TEXT_BYTES = 32 * 1024 * 1024
+_TRIED = (
+    "CDB !analyze output, a TrinityCore/AzerothCore crash log, a gdb backtrace, a sanitizer report, "
+    "minidump_stackwalk output, a glibc or Visual Studio backtrace, an assertion message, a Windows "
+    "Application Error event, a kernel segfault line, a minidump"
+)
+
+
+def rules_for(settings: AnalysisSettings | None) -> SkipRules:
+    """The packaged skip list plus a project's additions."""
+    rules = default_rules()
+    if settings is None:
+        return rules
+    if settings.skip_functions or settings.skip_modules or settings.skip_files:
+        try:
+            return rules.extended(settings.skip_functions, settings.skip_modules, settings.skip_files)
+        except re.error as error:
+            raise ParseError(f"a skip pattern in the config is not a valid regex: {error}") from None
+    return rules
+
+
+def finish(report: CrashReport, rules: SkipRules) -> CrashReport:
+    """Mark project frames, blame one, and sign the report."""
+    mark_project_frames(report, rules)
+    blame = find_blame(report, rules)
+    report.blamed_frame_index = blame.index
+    report.signature = compute_signature(report, blame, rules)
+    return report
+
+
+def analyze_text(text: str, fmt: SourceFormat | None = None, rules: SkipRules | None = None) -> CrashReport:
+    """Parse crash text (already decoded) in the given or detected format."""
+    rules = rules or default_rules()
+    text = clean_text(text)
+    if not text.strip():
+        raise ParseError("the input is empty")
+    if fmt is not None:
+        if fmt not in TEXT_PARSERS:
+            raise ParseError(f"'{fmt.value}' is a binary format; give the file itself, not its text")
+        return finish(TEXT_PARSERS[fmt].parse(text), rules)
+    candidates = [(score, f) for score, f in rank_text_formats(text) if score >= MIN_CONFIDENCE]
+    if not candidates:
+        raise ParseError(f"not a crash report crashfix recognises (looked for {_TRIED})",
+                         hint="use --format to force a parser")
+    first_error: ParseError | None = None
+    for _, candidate in candidates:
+        try:
+            return finish(TEXT_PARSERS[candidate].parse(text), rules)
+        except ParseError as error:
+            first_error = first_error or error
+    assert first_error is not None
+    raise first_error
+
+
+def analyze_bytes(data: bytes, fmt: SourceFormat | None = None, rules: SkipRules | None = None) -> CrashReport:
+    """Parse raw bytes: a minidump, or text in any encoding."""
+    rules = rules or default_rules()
+    if not data:
+        raise ParseError("the input is empty")
+    for binary_format, module in BINARY_PARSERS.items():
+        if fmt in (None, binary_format) and module.sniff_bytes(data) > 0:
+            return finish(module.parse_bytes(data), rules)
+    if fmt in BINARY_PARSERS:
+        raise ParseError(f"not a {fmt.value} file: it does not start with the MDMP signature")  # type: ignore[union-attr]
+    if _looks_binary(data):
+        raise ParseError("a binary file that is not a minidump")
+    return analyze_text(decode(data), fmt, rules)
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:8192]
+    zeros = sample.count(0)
+    if not zeros:
+        return False
+    utf16 = sample[1::2].count(0) > len(sample) * 0.4 or sample[0::2].count(0) > len(sample) * 0.4
+    return not utf16 and zeros > len(sample) * 0.01
+
+
+def analyze_path(path: Path, fmt: SourceFormat | None = None, rules: SkipRules | None = None) -> CrashReport:
+    """Parse a file; minidumps are memory-mapped so a 2 GB dump is not read into memory."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+            if head == b"MDMP" and fmt in (None, SourceFormat.MINIDUMP):
+                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                    return finish(BINARY_PARSERS[SourceFormat.MINIDUMP].parse_bytes(mapped), rules or default_rules())
+            handle.seek(0)
+            data = handle.read(MAX_TEXT_BYTES + 1)
+    except FileNotFoundError:
+        raise ParseError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise ParseError(f"{path} is a directory, not a crash file") from None
+    except PermissionError:
+        raise ParseError(f"{path} cannot be read (permission denied)") from None
+    except OSError as error:
+        raise ParseError(f"{path} cannot be read: {error.strerror or error}") from None
+    report = analyze_bytes(data[:MAX_TEXT_BYTES], fmt, rules)
+    if len(data) > MAX_TEXT_BYTES:
+        report.warn("truncated", f"only the first {MAX_TEXT_BYTES // (1024 * 1024)} MB of the file were read")
+    return report

@@ -1,0 +1,119 @@
+"""Crash signatures: the same bug, seen twice, files as one issue.
+
+Key = algorithm version + quality + crash class + the blamed frame and the next two
+frames an engineer would look at, each normalised (no arguments, offsets, addresses
+or template arguments; one spelling for anonymous namespaces and lambdas). Line
+numbers are shown elsewhere but never keyed: they move between builds.
+
+A signature is `low` quality when it rests on missing or export-only symbols, on
+frames found by stack scanning, or on runtime frames only. Quality is part of the
+key, so a low-quality signature never merges with a good one; a low one also keys
+on the debugger's own failure bucket when there is one, so two different bugs with
+the same meaningless stack stay apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from crashfix.analysis.blame import Blame, SkipRules, blameable_frames, skip_reason
+from crashfix.analysis.models import CrashReport, Frame, Signature
+from crashfix.analysis.symbols import is_unknown_function, normalize_function, normalize_module
+
+SIGNATURE_VERSION = 1
+FRAMES_IN_SIGNATURE = 3
+_ASSERT_PROMOTES = {"access-violation", "abort", "illegal-instruction", "breakpoint", "fail-fast", "unknown"}
+
+
+def frame_key(frame: Frame) -> str:
+    """One frame's contribution to the key."""
+    module = normalize_module(frame.module)
+    if frame.function and frame.symbols == "none":
+        return f"{module or '?'}!{frame.function}"  # a debugger's pseudo frame
+    if frame.function and not is_unknown_function(frame.function):
+        if frame.symbols == "exports":
+            offset = f"+{frame.offset:#x}" if frame.offset is not None else ""
+            return f"{module or '?'}!{frame.function}{offset}"
+        return normalize_function(frame.function)
+    if module:
+        if frame.section is not None and frame.offset is not None:
+            return f"{module}+{frame.section:x}:{frame.offset:x}"
+        if frame.offset is not None:
+            return f"{module}+{frame.offset:#x}"
+        return module
+    return hex(frame.address) if frame.address is not None else "??"
+
+
+def crash_class(report: CrashReport, blame: Blame) -> str:
+    """The exception's class, promoted to `assert` when an assertion handler is on the stack."""
+    if report.kind != "crash":
+        return report.kind
+    base = report.exception.crash_class if report.exception else "unknown"
+    if base in _ASSERT_PROMOTES and (
+        report.assertion is not None or "assert" in blame.skipped.values()
+    ):
+        return "assert"
+    if base == "unknown" and "abort" in blame.skipped.values():
+        return "abort"
+    return base
+
+
+def signature_frames(report: CrashReport, blame: Blame, rules: SkipRules) -> list[Frame]:
+    """The blamed frame and the next frames worth keying, at most three."""
+    if blame.index is None:
+        return []
+    frames = blameable_frames(report.frames)
+    start = next(i for i, f in enumerate(frames) if f.index == blame.index)
+    chosen: list[Frame] = [frames[start]]
+    for frame in frames[start + 1 :]:
+        if len(chosen) == FRAMES_IN_SIGNATURE:
+            break
+        if not blame.fallback and skip_reason(frame, rules) is not None:
+            continue
+        if blame.recursion and frame_key(frame) == frame_key(chosen[-1]):
+            continue
+        if frame.function is None and frame.module is None:
+            continue  # a bare address after the blamed frame: JIT code or a broken unwind
+        chosen.append(frame)
+    return chosen
+
+
+def quality_reasons(blame: Blame, frames: list[Frame]) -> list[str]:
+    """Why a signature cannot be trusted to tell bugs apart; empty when it can."""
+    reasons: list[str] = []
+    if not frames:
+        reasons.append("no stack frames in the input")
+    if any(f.symbols == "exports" for f in frames):
+        reasons.append("export symbols only (no PDB)")
+    if any(f.symbols == "none" or is_unknown_function(f.function) for f in frames):
+        reasons.append("frames without symbols")
+    if any(f.trust == "scan" for f in frames):
+        reasons.append("frames found by stack scanning")
+    if blame.fallback and frames:
+        reasons.append("only runtime or system frames on the stack")
+    return reasons
+
+
+def compute_signature(report: CrashReport, blame: Blame, rules: SkipRules) -> Signature:
+    """The signature of a parsed, blamed report."""
+    frames = signature_frames(report, blame, rules)
+    klass = crash_class(report, blame)
+    keys = [frame_key(f) for f in frames]
+    reasons = quality_reasons(blame, frames)
+    quality = "low" if reasons else "good"
+    key_parts = [f"v{SIGNATURE_VERSION}", quality, klass, *keys]
+    if quality == "low":
+        bucket = report.facts.get("failure_bucket")
+        if bucket:
+            key_parts.append(f"bucket={bucket.lower()}")
+    digest = hashlib.sha256("\n".join(key_parts).encode("utf-8")).hexdigest()[:12]
+    text = " | ".join(keys) if keys else "(no frames)"
+    return Signature(
+        id=digest,
+        text=text,
+        crash_class=klass,
+        frames=keys,
+        quality=quality,  # type: ignore[arg-type]
+        quality_reasons=reasons,
+        version=SIGNATURE_VERSION,
+    )

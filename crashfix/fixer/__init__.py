@@ -1,0 +1,5 @@
+"""The fixer, on the Actions runner: a crash issue -> located code -> model -> build & test -> draft PR.
+
+`run` is the pipeline; `agent/` is the model loop, `checkout/` the model's hands and git, `verify/` the build.
+May import the analysis core, `locate`, `issues`, `github` and the foundations; never the uploader.
+"""

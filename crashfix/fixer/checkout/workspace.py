@@ -1,0 +1,407 @@
+"""The model's hands: reading, searching and editing the checkout, jailed to it.
+
+Every path the model names is resolved (symlinks included) and must stay inside the
+checkout, out of `.git/` and `.github/` (workflows hold the keys to the repository), in
+any letter case and in any spelling Windows would take for them (`.github.`, `GITHUB~1`,
+`ci.yml::$DATA`). Every file a tool reads on its own (search, listings, definitions)
+passes the same jail, so a symlink committed to the repository leads nowhere. Model
+regexes run with a time limit. Binaries are neither read nor edited, and an edit that
+deletes a large block is refused: a minimal fix never needs either. Refusals and
+mismatches come back as `ToolError` with a message written for the model, so it can
+correct itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import regex as bounded_re  # the `re` syntax, with a timeout on each match: model patterns cannot hang a search
+
+from crashfix.locate.index import iter_source_files
+
+PROTECTED_DIRS = (".git", ".github")
+SKIPPED_DIRS = frozenset({".git", ".github", ".vs", ".idea", "node_modules", "__pycache__"})
+BINARY_SUFFIXES = frozenset({
+    ".exe", ".dll", ".so", ".dylib", ".a", ".lib", ".o", ".obj", ".pdb", ".ilk", ".exp", ".dmp", ".mdmp",
+    ".zip", ".gz", ".7z", ".rar", ".xz", ".bz2", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".pdf",
+    ".mpq", ".db", ".sqlite", ".sqlite3", ".bin", ".dat", ".pyc", ".class", ".jar", ".wasm",
+})
+# Characters no sane path holds: control and format characters (NUL, escapes, newlines, bidi overrides).
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+_SHORT_NAME = re.compile(r"~\d")  # Windows 8.3 aliases: GITHUB~1 can be .github
+MAX_PATTERN_CHARS = 1000
+# `regex` expands counted repeats when compiling (a{1000000000} takes gigabytes before any timeout
+# applies), so the counts a pattern may use are capped, alone and multiplied together.
+_REPEAT_COUNT = re.compile(r"\{\s*(\d*)\s*(?:,\s*(\d*)\s*)?\}")
+MAX_REPEAT_COUNT = 1000
+MAX_REPEAT_PRODUCT = 100_000
+NEW_FILE_SUFFIXES = frozenset({".cpp", ".cc", ".cxx", ".c", ".h", ".hpp", ".hh", ".hxx", ".inl", ".ipp",
+                               ".txt", ".cmake", ".md"})
+
+
+class ToolError(Exception):
+    """A tool call the model should correct; the message is shown to it as the tool's result."""
+
+
+@dataclass
+class Limits:
+    max_read_lines: int = 400
+    max_file_bytes: int = 4 * 2**20
+    max_deleted_lines: int = 60
+    max_search_results: int = 60
+    search_seconds: float = 10.0
+
+
+@dataclass
+class _Text:
+    text: str  # with "\n" line ends
+    encoding: str
+    crlf: bool
+
+
+@dataclass
+class Workspace:
+    """Tools over one checkout; `originals` remembers each edited file's first content (None: new file)."""
+
+    root: Path
+    limits: Limits = field(default_factory=Limits)
+    originals: dict[str, bytes | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root = Path(os.path.realpath(self.root))
+
+    # -- the jail --------------------------------------------------------------------------------
+
+    def relative(self, name: str) -> str:
+        """A model-given path as a clean repository-relative posix path, or ToolError.
+
+        The Windows rules apply on every platform, so what passes here is safe wherever it runs.
+        """
+        if not (name or "").isprintable() and any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in name):
+            raise ToolError(f"{name!r} holds control or invisible characters; give a plain path, e.g. src/Player.cpp")
+        text = (name or "").strip().replace("\\", "/")
+        if not text or text in (".", "./"):
+            return "."
+        if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+            raise ToolError(f"{name!r} is absolute; give paths relative to the repository root, e.g. src/Player.cpp")
+        parts: list[str] = []
+        for part in PurePosixPath(text).parts:
+            if part == "..":
+                if not parts:
+                    raise ToolError(f"{name!r} leaves the repository; only files inside it can be used")
+                parts.pop()
+                continue
+            if part == ".":
+                continue
+            if ":" in part:
+                raise ToolError(f"{name!r}: {part!r} holds ':' (a drive or an alternate data stream); "
+                                "give a plain relative path")
+            if part != part.rstrip(". "):
+                raise ToolError(f"{name!r}: {part!r} ends in a dot or a space, which Windows drops; "
+                                "give the name exactly")
+            if _SHORT_NAME.search(part):
+                raise ToolError(f"{name!r}: {part!r} looks like a Windows short name (~1); give the full name")
+            parts.append(part)
+        protected = _protected(parts)
+        if protected:
+            raise ToolError(f"{name!r} is inside {protected}/, which crashfix never reads or changes")
+        return "/".join(parts) or "."
+
+    def resolve(self, name: str) -> tuple[str, Path]:
+        relative = self.relative(name)
+        return relative, self._jail(name, Path(os.path.realpath(self.root / relative)))
+
+    def _jail(self, name: str, path: Path) -> Path:
+        """`path` (a real path) if it is inside the checkout and out of the protected folders, else ToolError."""
+        inside = self._inside(str(path))
+        if inside is None:
+            raise ToolError(f"{name!r} resolves outside the repository (a symbolic link?); it cannot be used")
+        protected = _protected(inside.split("/") if inside != "." else [])
+        if protected:
+            raise ToolError(f"{name!r} leads into {protected}/, which crashfix never reads or changes")
+        return path
+
+    def _inside(self, path: str) -> str | None:
+        """`path` relative to the checkout as a posix path ("." for the root), or None when it is not below it."""
+        root = str(self.root)
+        if path == root:
+            return "."
+        prefix = root if root.endswith(os.sep) else root + os.sep
+        return path[len(prefix):].replace(os.sep, "/") if path.startswith(prefix) else None
+
+    def _allowed(self, path: Path, *, real_folder: bool = False) -> str | None:
+        """The repository-relative name of `path` (found by listing the checkout) if a tool may read it.
+
+        The same rules as for a path the model names: the name passes `relative`, the real path
+        (symlinks resolved) stays inside the checkout and out of `.git/` and `.github/`.
+        `real_folder`: the folder of `path` is known to be a real path (a walk that follows no
+        symbolic link), so only a symlinked `path` itself needs resolving.
+        """
+        relative = self._inside(str(path))
+        if relative is None or relative == ".":
+            return None
+        try:
+            if self.relative(relative) != relative:
+                return None
+            real = path if real_folder and not os.path.islink(path) else Path(os.path.realpath(path))
+            self._jail(relative, real)
+        except (ToolError, ValueError, OSError):
+            return None
+        return relative
+
+    def _load(self, name: str) -> tuple[str, Path, _Text]:
+        relative, path = self.resolve(name)
+        if not path.is_file():
+            hint = self._near_names(relative, path)
+            raise ToolError(f"{relative} is not a file in the repository{hint}")
+        data = path.read_bytes() if path.stat().st_size <= self.limits.max_file_bytes else None
+        if data is None:
+            raise ToolError(f"{relative} is larger than {self.limits.max_file_bytes // 2**20} MB; search it instead")
+        if path.suffix.lower() in BINARY_SUFFIXES or b"\0" in data[:8192]:
+            raise ToolError(f"{relative} is a binary file; crashfix reads and edits text only")
+        return relative, path, _decode(data)
+
+    def _near_names(self, relative: str, path: Path) -> str:
+        folder = path.parent if path != self.root else path  # `path` passed the jail; so does its folder
+        if not folder.is_dir():
+            return ""
+        names = [entry.name for entry in folder.iterdir() if self._allowed(entry, real_folder=True)]
+        close = difflib.get_close_matches(PurePosixPath(relative).name, names, n=3, cutoff=0.6)
+        return f"; did you mean {', '.join(close)}?" if close else ""
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def read_file(self, path: str, start_line: int = 1, end_line: int | None = None) -> str:
+        relative, _, loaded = self._load(path)
+        lines = loaded.text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        total = len(lines)
+        start = max(1, int(start_line or 1))
+        end = min(total, int(end_line) if end_line else start + self.limits.max_read_lines - 1)
+        if start > total:
+            raise ToolError(f"{relative} has {total} lines; start_line {start} is past the end")
+        end = min(end, start + self.limits.max_read_lines - 1)
+        body = "\n".join(f"{number:>6}  {lines[number - 1]}" for number in range(start, end + 1))
+        more = f"\n[lines {end + 1}-{total} not shown; ask for them with start_line]" if end < total else ""
+        return f"{relative} lines {start}-{end} of {total}:\n{body}{more}"
+
+    def list_dir(self, path: str = ".") -> str:
+        relative, folder = self.resolve(path)
+        if not folder.is_dir():
+            raise ToolError(f"{relative} is not a directory")
+        entries = []
+        for entry in sorted(folder.iterdir(), key=lambda e: (not e.is_dir(), e.name.lower())):
+            if self._allowed(entry, real_folder=True) is None:
+                continue
+            entries.append(entry.name + "/" if entry.is_dir() else f"{entry.name} ({entry.stat().st_size} bytes)")
+        shown = entries[:300]
+        extra = f"\n[{len(entries) - 300} more entries not shown]" if len(entries) > 300 else ""
+        return f"{relative}/:\n" + "\n".join(shown) + extra if shown else f"{relative}/ is empty"
+
+    def search(self, pattern: str, path: str = ".", max_results: int | None = None) -> str:
+        if len(pattern) > MAX_PATTERN_CHARS:
+            raise ToolError(f"the pattern is {len(pattern)} characters long; keep it under {MAX_PATTERN_CHARS}")
+        counts = [max(int(n) for n in match.groups() if n) for match in _REPEAT_COUNT.finditer(pattern)
+                  if any(match.groups())]
+        product = 1
+        for count in counts:
+            product *= max(count, 1)
+        if any(count > MAX_REPEAT_COUNT for count in counts) or product > MAX_REPEAT_PRODUCT:
+            raise ToolError(f"the repetition counts in {pattern!r} are too large (at most {MAX_REPEAT_COUNT} each, "
+                            f"{MAX_REPEAT_PRODUCT} multiplied together); use + or * or a smaller count")
+        try:
+            compiled = bounded_re.compile(pattern)
+        except (bounded_re.error, re.error, ValueError, OverflowError, RecursionError) as error:
+            raise ToolError(f"invalid regular expression {pattern!r}: {error}") from None
+        relative, start = self.resolve(path)
+        limit = min(max_results or self.limits.max_search_results, self.limits.max_search_results)
+        hits: list[str] = []
+        deadline = time.monotonic() + self.limits.search_seconds
+        files = [start] if start.is_file() else self._walk(start)
+        for file in files:
+            if time.monotonic() > deadline:
+                hits.append(f"[search stopped after {self.limits.search_seconds:.0f} s; narrow the path]")
+                break
+            try:
+                hits.extend(self._search_file(file, compiled, limit - len(hits), deadline))
+            except TimeoutError:
+                raise ToolError(f"the pattern took too long; simplify it (nested repetition such as (a+)+ "
+                                f"backtracks without end) or narrow the path. The search limit is "
+                                f"{self.limits.search_seconds:g} s.") from None
+            if len(hits) >= limit:
+                hits.append(f"[stopped at {limit} matches; narrow the pattern or the path]")
+                break
+        if not hits:
+            return f"no match for {pattern!r} under {relative}"
+        return "\n".join(hits)
+
+    def _walk(self, start: Path) -> Iterator[Path]:
+        """Files under `start` (a real path) that pass the jail: symlinks out of it, or into .git/, are left out.
+
+        Symlinked folders are not entered (os.walk does not follow them), so every folder is real.
+        """
+        for folder, dirs, names in os.walk(start):
+            dirs[:] = sorted(d for d in dirs if d.lower() not in SKIPPED_DIRS and not d.lower().startswith("build"))
+            for name in sorted(names):
+                file = Path(folder) / name
+                if self._allowed(file, real_folder=True) is not None:
+                    yield file
+
+    def _search_file(self, file: Path, compiled: Any, room: int, deadline: float) -> list[str]:
+        """Matches in `file`, which passed the jail (`resolve` or `_walk`); TimeoutError past `deadline`."""
+        if file.suffix.lower() in BINARY_SUFFIXES or room <= 0:
+            return []
+        relative = file.relative_to(self.root).as_posix()
+        try:
+            if file.stat().st_size > self.limits.max_file_bytes or not file.is_file():
+                return []
+            data = file.read_bytes()
+        except OSError:
+            return []
+        if b"\0" in data[:8192]:
+            return []
+        found = []
+        for number, line in enumerate(_decode(data).text.split("\n"), 1):
+            if compiled.search(line, timeout=max(deadline - time.monotonic(), 0.001)):
+                found.append(f"{relative}:{number}: {line.strip()[:200]}")
+                if len(found) >= room:
+                    break
+        return found
+
+    def find_definition(self, name: str) -> str:
+        from crashfix.locate.cpp_syntax import find_definitions  # tree-sitter loads on first use
+
+        if not name or not name.strip():
+            raise ToolError("give the name of a function, method or class, e.g. Player::Update")
+        listed = list(iter_source_files(self.root))  # walks real folders only
+        allowed = [self.root / relative for relative in listed
+                   if self._allowed(self.root / relative, real_folder=True) is not None]
+        # Nothing to leave out (the usual case): let it walk the same tree itself, cheaper than checking a list.
+        files = None if len(allowed) == len(listed) else allowed
+        found = find_definitions(self.root, name.strip(), files=files, limit=10)
+        if not found:
+            return f"no definition of {name!r} found; try search with a regular expression"
+        lines = [f"{path}:{span.start_line}-{span.end_line}: {span.kind} {span.qualified_name}" for path, span in found]
+        return "definitions (read them with read_file):\n" + "\n".join(lines)
+
+    # -- editing ---------------------------------------------------------------------------------
+
+    def edit(self, path: str, old_text: str, new_text: str) -> str:
+        """Replace exactly one occurrence of `old_text`; `old_text` empty creates a new file."""
+        if old_text == "":
+            return self._create(path, new_text)
+        relative, file, loaded = self._load(path)
+        old, new = _plain(old_text), _plain(new_text)
+        if old == new:
+            raise ToolError("old_text and new_text are the same; nothing to change")
+        count = loaded.text.count(old)
+        if count != 1:
+            raise ToolError(_mismatch(relative, loaded.text, old, count))
+        deleted = old.count("\n") - new.count("\n")
+        if deleted > self.limits.max_deleted_lines:
+            raise ToolError(f"this edit deletes {deleted} lines of {relative}; a minimal fix does not delete "
+                            f"more than {self.limits.max_deleted_lines}. Make a smaller change.")
+        updated = loaded.text.replace(old, new, 1)
+        data = _encode(relative, _Text(updated, loaded.encoding, loaded.crlf))
+        self.originals.setdefault(relative, file.read_bytes())
+        file.write_bytes(data)
+        line = loaded.text[: loaded.text.index(old)].count("\n") + 1
+        return f"edited {relative}: replaced {old.count(chr(10)) + 1} line(s) at line {line} " \
+               f"with {new.count(chr(10)) + 1} line(s)"
+
+    def _create(self, path: str, text: str) -> str:
+        relative, file = self.resolve(path)
+        if file.exists():
+            raise ToolError(f"{relative} already exists; to change it give old_text (exact text to replace)")
+        if file.suffix.lower() not in NEW_FILE_SUFFIXES:
+            raise ToolError(f"new files must be source or text files ({', '.join(sorted(NEW_FILE_SUFFIXES))})")
+        if not file.parent.is_dir():
+            raise ToolError(f"the folder of {relative} does not exist; new files go into existing folders")
+        data = _encode(relative, _Text(_plain(text), "utf-8", False))
+        self.originals.setdefault(relative, None)
+        file.write_bytes(data)
+        return f"created {relative} ({_plain(text).count(chr(10)) + 1} lines)"
+
+    def changed_paths(self) -> list[str]:
+        """Files whose content differs from before the first edit (an edit undone by another is not a change)."""
+        changed = []
+        for relative, original in self.originals.items():
+            file = self.root / relative
+            now = file.read_bytes() if file.exists() else None
+            if now != original:
+                changed.append(relative)
+        return sorted(changed)
+
+
+def _decode(data: bytes) -> _Text:
+    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        encoding, text = "latin-1", data.decode("latin-1")
+    crlf = "\r\n" in text
+    return _Text(text.replace("\r\n", "\n"), encoding, crlf)
+
+
+def _encode(relative: str, loaded: _Text) -> bytes:
+    """The file's bytes in its own encoding, or a ToolError naming the characters it cannot hold."""
+    text = loaded.text.replace("\n", "\r\n") if loaded.crlf else loaded.text
+    try:
+        return text.encode(loaded.encoding)
+    except UnicodeEncodeError as error:
+        bad = "".join(sorted(set(text[error.start:error.end])))[:20]
+        if loaded.encoding == "latin-1":
+            raise ToolError(f"{relative} is not UTF-8: it is read and written as Latin-1, which cannot hold "
+                            f"{bad!r} in the new text. Use only characters the file can hold (ASCII is safest); "
+                            "the file was not changed.") from None
+        raise ToolError(f"the new text for {relative} holds {bad!r}, which cannot be written as UTF-8 (a lone "
+                        "surrogate?); use ordinary characters. The file was not changed.") from None
+
+
+def _protected(parts: list[str]) -> str | None:
+    """The protected folder a path's components lead into (`.github` first, `.git` anywhere), any letter case."""
+    names = [part.lower().rstrip(". ") for part in parts]
+    if names and names[0] in PROTECTED_DIRS:
+        return parts[0]
+    return next((part for part, lowered in zip(parts, names) if lowered == ".git"), None)
+
+
+def _plain(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
+def _mismatch(relative: str, text: str, old: str, count: int) -> str:
+    """Tell the model precisely why its old_text did not match exactly once."""
+    if count > 1:
+        starts, at = [], text.find(old)
+        while at >= 0:
+            starts.append(text[:at].count("\n") + 1)
+            at = text.find(old, at + 1)
+        return (f"old_text occurs {count} times in {relative} (lines {', '.join(map(str, starts[:10]))}); "
+                "include more surrounding lines so it matches exactly one place")
+    squeeze = re.compile(r"\s+")
+    lines = text.split("\n")
+    wanted = old.strip("\n").split("\n")
+    if squeeze.sub(" ", old).strip() and squeeze.sub(" ", old).strip() in squeeze.sub(" ", text):
+        hint = "it differs from the file only in whitespace or indentation"
+    else:
+        hint = "no such text in the file"
+    best, best_ratio = 0, 0.0
+    for start in range(max(1, len(lines) - len(wanted) + 1)):
+        ratio = difflib.SequenceMatcher(None, "\n".join(lines[start:start + len(wanted)]), "\n".join(wanted)).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = start, ratio
+    window = lines[best:best + len(wanted)]
+    shown = "\n".join(f"{best + 1 + i:>6}  {line}" for i, line in enumerate(window[:30]))
+    return (f"old_text was not found in {relative} ({hint}). The closest text is at lines "
+            f"{best + 1}-{best + len(window)} ({best_ratio:.0%} similar):\n{shown}\n"
+            "Copy old_text exactly from read_file output, without the line numbers.")

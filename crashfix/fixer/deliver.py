@@ -1,0 +1,120 @@
+"""The end of a fix run: commit, push, draft PR, labels and the final word on the issue.
+
+Success: a commit holding only the edited files on `crashfix/issue-N`, pushed, and a
+draft PR that says `Fixes #N` (created once, then updated by re-runs). Failure: the
+issue says what was tried and why it stopped; a partial change is pushed to the branch
+unless that would put an unverified commit onto an open PR under review. A verified fix
+that cannot be delivered (push rejected, GitHub down) is reported as a failure, not lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from crashfix.config import FixSettings
+from crashfix.errors import CrashfixError
+from crashfix.fixer.channel import IssueChannel
+from crashfix.fixer.checkout.gitops import Git
+from crashfix.fixer.job import FixJob
+from crashfix.fixer.models import FixOutcome
+from crashfix.fixer.report import Progress, failure_text, pr_body, pr_title
+
+log = logging.getLogger(__name__)
+
+
+class Run(Protocol):
+    """What delivery needs of a finished run (the pipeline in `fixer.run` is one)."""
+
+    job: FixJob
+    settings: FixSettings
+    outcome: FixOutcome
+    git: Git
+    channel: IssueChannel | None
+    progress: Progress
+    base_branch: str | None
+
+    def report(self, headline: str, footer: str = "", final: bool = False) -> None: ...
+
+
+def commit_message(outcome: FixOutcome, verified: bool) -> str:
+    proposal = outcome.proposal
+    subject = f"Fix crash in {outcome.crash_title.removeprefix('Crash: ')}"[:72] if verified else (
+        f"Unverified crashfix attempt for #{outcome.issue_number or outcome.signature}")
+    body = [proposal.root_cause.strip() if proposal else outcome.reason, ""]
+    if outcome.issue_number is not None:
+        body.append(f"{'Fixes' if verified else 'Refs'} #{outcome.issue_number}")
+    body.append(f"Crash-Signature: {outcome.signature}")
+    body.append("Proposed-By: crashfix (" + ("built and tested" if verified else "NOT verified") + ")")
+    return subject + "\n\n" + "\n".join(body).strip() + "\n"
+
+
+def deliver(run: Run) -> None:
+    outcome, job = run.outcome, run.job
+    success = outcome.status in ("fix-proposed", "local")
+    if outcome.changed_files:
+        outcome.commit = run.git.commit(outcome.changed_files, commit_message(outcome, success))
+        base = outcome.base_commit or "HEAD~1"
+        outcome.diff_stats = run.git.diff_stats(base).describe()
+        outcome.diff = run.git.diff(base)
+    if job.repo is None:
+        if success:
+            outcome.reason = f"fixed on local branch {outcome.branch}; nothing was pushed"
+        return
+    if success:
+        try:
+            _propose(run)
+            return
+        except CrashfixError as error:  # a rejected push, GitHub down: say so where people look
+            outcome.status = "needs-human"
+            outcome.reason = f"the fix was built and tested but could not be delivered: {error.one_line()}"
+            log.warning("delivery failed: %s", error.one_line())
+    try:
+        _give_up(run)
+    except CrashfixError as error:
+        outcome.reason += f"; reporting it on the issue failed too: {error.one_line()}"
+        log.warning("could not report on the issue: %s", error.one_line())
+
+
+def _propose(run: Run) -> None:
+    outcome, job, repo = run.outcome, run.job, run.job.repo
+    assert repo is not None and outcome.branch is not None
+    if job.dry_run:
+        outcome.status = "dry-run"
+        outcome.reason = f"verified fix committed locally on {outcome.branch}; dry run: nothing pushed"
+        run.progress.set("Deliver", "skipped", "dry run")
+        run.report("crashfix: dry run finished", final=True)
+        return
+    run.git.push(job.remote, outcome.branch, job.token)
+    title, body = pr_title(outcome), pr_body(outcome)
+    pull = repo.find_pull(outcome.branch)
+    if pull is not None and not pull.merged:
+        pull = repo.update_pull(pull.number, title=title, body=body, reopen=pull.state != "open")
+    else:
+        base = run.base_branch or repo.default_branch
+        pull = repo.create_pull(title=title, body=body, head=outcome.branch, base=base)
+    outcome.pull_number, outcome.pull_url = pull.number, pull.html_url
+    outcome.reason = f"draft PR #{pull.number} ({outcome.diff_stats}) builds and passes the tests"
+    assert run.channel is not None
+    run.channel.labels(add=(run.settings.fix_proposed_label,), remove=(run.settings.needs_human_label,))
+    run.progress.set("Deliver", "done", f"draft PR #{pull.number}")
+    run.report(f"crashfix proposed a fix: #{pull.number}", final=True)
+
+
+def _give_up(run: Run) -> None:
+    outcome, job, repo = run.outcome, run.job, run.job.repo
+    assert repo is not None and run.channel is not None
+    if outcome.commit and outcome.branch and not job.dry_run:
+        pull = repo.find_pull(outcome.branch)
+        if pull is not None and pull.state == "open":
+            outcome.commit = None  # keep the reviewed PR as it is
+            outcome.retry_hint = (f"The open draft PR #{pull.number} was left unchanged. Add the label "
+                                  "`reanalyze` to try again.")
+        else:
+            run.git.push(job.remote, outcome.branch, job.token)
+    if not job.dry_run:
+        run.channel.labels(add=(run.settings.needs_human_label,))
+    for phase, (state, _) in list(run.progress.states.items()):
+        if state in ("pending", "running"):
+            run.progress.set(phase, "skipped", "no verified fix" if phase == "Deliver" else "not reached")
+    run.report("crashfix could not propose a verified fix", footer=failure_text(outcome), final=True)

@@ -1,0 +1,123 @@
+"""Records that cross the fixer's boundaries: build/test results, the model's answer, the outcome.
+
+They are what the PR body, the progress comment, the job summary and `--json` output are
+rendered from, so each is a strict pydantic model rather than a loose dict.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from crashfix.analysis.models import Strict
+
+# -- verify ----------------------------------------------------------------------------------
+
+
+class Diagnostic(Strict):
+    """One compiler, linker or test failure, as the model will be shown it."""
+
+    tool: Literal["gcc", "clang", "msvc", "linker", "cmake", "test", "other"]
+    severity: Literal["error", "warning", "fatal", "failure"] = "error"
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+    code: str | None = Field(default=None, description="e.g. C2065, LNK2019, -Wunused-variable.")
+    message: str
+    context: str = Field(default="", description="The few lines that follow (notes, source excerpt, carets).")
+
+
+class StepResult(Strict):
+    """One build or test command's outcome."""
+
+    phase: Literal["build", "test"]
+    command: list[str]
+    returncode: int | None
+    timed_out: bool = False
+    seconds: float
+    output_tail: str = Field(default="", description="The last part of stdout+stderr, secrets redacted.")
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.timed_out and self.returncode == 0
+
+
+class VerifyResult(Strict):
+    """A whole build-then-test round: stops at the first failing step."""
+
+    round: int
+    steps: list[StepResult] = Field(default_factory=list)
+    feedback: str = Field(default="", description="Trimmed diagnostics for the model; empty when all passed.")
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(step.ok for step in self.steps)
+
+    @property
+    def failed_phase(self) -> str | None:
+        for step in self.steps:
+            if not step.ok:
+                return step.phase
+        return None
+
+
+# -- the model's answer ----------------------------------------------------------------------
+
+
+class FixProposal(Strict):
+    """The model's final structured answer (the `finish` tool's input)."""
+
+    status: Literal["fixed", "cannot_fix"]
+    root_cause: str
+    explanation: str
+    fix_summary: str = ""
+    confidence: Literal["low", "medium", "high"]
+    risk: Literal["low", "medium", "high"]
+    guard_only: bool = Field(description="True when the patch only adds a check without addressing why.")
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+FixStatus = Literal["fix-proposed", "needs-human", "refused", "skipped", "dry-run", "local"]
+
+
+class TokenUse(Strict):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    turns: int = 0
+    cost_usd: float | None = Field(default=None, description="None when the model's price is unknown.")
+
+
+class FixOutcome(Strict):
+    """Everything a fix run did: rendered into the PR body, the issue comment, the job summary, `--json`."""
+
+    status: FixStatus
+    reason: str = Field(default="", description="One line: why it stopped, or what it delivered.")
+    issue_number: int | None = None
+    repository: str | None = None
+    signature: str | None = None
+    crash_title: str = ""
+    trigger: str = ""
+    branch: str | None = None
+    base_commit: str | None = None
+    commit: str | None = None
+    pull_number: int | None = None
+    pull_url: str | None = None
+    proposal: FixProposal | None = None
+    changed_files: list[str] = Field(default_factory=list)
+    diff_stats: str | None = None
+    diff: str = ""
+    rounds: list[VerifyResult] = Field(default_factory=list)
+    located: list[str] = Field(default_factory=list, description="Files shown to the model up front.")
+    tool_calls: dict[str, int] = Field(default_factory=dict)
+    usage: TokenUse = Field(default_factory=TokenUse)
+    seconds: float = 0.0
+    retry_hint: str = ""
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.rounds) and self.rounds[-1].ok

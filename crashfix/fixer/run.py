@@ -1,0 +1,279 @@
+"""`crashfix fix`: from a crash issue (or a crash file) to a built, tested draft PR, or a reason why not.
+
+The phases are gate → locate → analyse (model) → build & test (repair rounds) → deliver.
+Each phase reports to the sticky issue comment. Whatever stops the run — a budget, the
+model, the build, git — ends in the same place: the issue says what was tried, why it
+stopped and how to retry, and the label `crashfix:needs-human` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from crashfix.analysis.analyze import analyze_path, analyze_text, rules_for
+from crashfix.analysis.models import CrashReport
+from crashfix.errors import CrashfixError, ParseError
+from crashfix.fixer.agent.budget import Budget
+from crashfix.fixer.agent.pricing import cost
+from crashfix.fixer.agent.session import FixSession
+from crashfix.fixer.channel import IssueChannel
+from crashfix.fixer.checkout.gitops import Git, GitError
+from crashfix.fixer.checkout.workspace import Workspace
+from crashfix.fixer.deliver import deliver
+from crashfix.fixer.gate import REFUSED_MARKER, decide, refusal_comment
+from crashfix.fixer.job import FixJob
+from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResult
+from crashfix.fixer.prompt import reanalyze_text, repair_message, task_message
+from crashfix.fixer.report import Progress
+from crashfix.fixer.verify.steps import require_commands, run_round
+from crashfix.issues.body import human_text, title_for
+from crashfix.issues.record import parse_record
+from crashfix.locate.context import locate
+from crashfix.locate.models import CodeContext
+
+log = logging.getLogger(__name__)
+
+
+class NotACrashIssue(CrashfixError):
+    """The issue carries no crash record and no crash text crashfix can read."""
+
+
+def run_fix(job: FixJob) -> FixOutcome:
+    """Run the whole pipeline; CrashfixErrors become a reported outcome, never a traceback."""
+    return _Run(job).run()
+
+
+class _Run:
+    def __init__(self, job: FixJob) -> None:
+        self.job = job
+        self.settings = job.settings
+        self.started = job.clock()
+        self.progress = Progress(run_url=job.run_url)
+        self.channel: IssueChannel | None = None
+        self.git = Git(job.checkout, job.environ, secrets=job.secrets)
+        self.workspace = Workspace(job.checkout)
+        self.budget: Budget | None = None
+        self.session: FixSession | None = None
+        self.base_branch: str | None = None
+        self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
+                                  repository=job.repo.full_name if job.repo else None,
+                                  trigger=job.trigger.describe())
+
+    # -- the pipeline ----------------------------------------------------------------------------
+
+    def run(self) -> FixOutcome:
+        """Errors before the gate passes (unreadable issue or report) propagate: nothing to report them on."""
+        self._open_issue()
+        if not self._gate():
+            return self._finish()
+        try:
+            report, human = self._load_crash()
+        except NotACrashIssue as error:
+            self.outcome.status, self.outcome.reason = "skipped", error.one_line()
+            self._say_skipped()
+            return self._finish()
+        try:
+            context = self._prepare(report)
+            proposal = self._analyse(report, human, context)
+            self._verify_loop(proposal)
+        except CrashfixError as error:  # budgets, the model, git, the build setup: reported on the issue
+            self._stopped(error)
+        self._deliver()
+        return self._finish()
+
+    def _open_issue(self) -> None:
+        job = self.job
+        if job.repo is None:
+            return
+        assert job.issue_number is not None
+        self.issue = job.repo.issue(job.issue_number)
+        self.channel = IssueChannel(job.repo, self.issue.number, dry_run=job.dry_run, viewer=job.viewer,
+                                    labels=self.issue.labels, clock=job.clock)
+        self.outcome.crash_title = self.issue.title
+
+    def _load_crash(self) -> tuple[CrashReport, str]:
+        job = self.job
+        rules = rules_for(job.analysis)
+        if job.repo is None:
+            assert job.report_path is not None
+            report = analyze_path(job.report_path, rules=rules)
+            self.outcome.crash_title = title_for(report)
+            self.outcome.signature = report.signature.id if report.signature else None
+            return report, ""
+        issue = self.issue
+        record = parse_record(issue.body)
+        if record is not None:
+            self.outcome.signature = record.signature.id
+            return record.report, human_text(issue.body)
+        try:
+            report = analyze_text(issue.body, rules=rules)
+        except ParseError:
+            raise NotACrashIssue(f"issue #{issue.number} has no crashfix record and no crash output crashfix "
+                                 "can read", "paste a crash log, CDB output or backtrace into the issue") from None
+        self.outcome.signature = report.signature.id if report.signature else None
+        return report, ""
+
+    def _gate(self) -> bool:
+        job = self.job
+        if job.repo is None:
+            self.progress.set("Gate", "skipped", "local run")
+            return True
+        decision = decide(job.repo, self.issue, job.trigger, self.settings, token_user=job.viewer)
+        if not decision.allowed:
+            self.outcome.status, self.outcome.reason = "refused", f"not started: {decision.why}"
+            assert self.channel is not None
+            self.channel.comment_once(REFUSED_MARKER, refusal_comment(decision, self.settings))
+            return False
+        self.progress.set("Gate", "done", decision.why)
+        self.report("crashfix is working on this crash")
+        return True
+
+    def _prepare(self, report: CrashReport) -> CodeContext:
+        job = self.job
+        require_commands(self.settings)  # before any money is spent on the model
+        self.git.ensure_repository()
+        leaks = self.git.persisted_credentials()
+        if leaks:
+            raise GitError(f"the checkout's .git/config holds credentials ({', '.join(leaks)}) that a build "
+                           "could read", "check out with `persist-credentials: false`; crashfix pushes with the "
+                           "token itself")
+        dirty = self.git.dirty_paths()
+        if dirty:
+            raise GitError(f"the checkout has uncommitted changes ({', '.join(dirty[:5])})",
+                           "commit or stash them first; crashfix commits only its own edits")
+        if job.repo is None:
+            sig = (self.outcome.signature or "crash")[:12]
+            self.outcome.branch = f"crashfix/local-{sig}"
+            self.outcome.base_commit = self.git.start_local_branch(self.outcome.branch)
+        else:
+            self.outcome.branch = f"{self.settings.branch_prefix}{job.issue_number}"
+            base = self.settings.base_branch or job.repo.default_branch
+            self.base_branch = base
+            self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base,
+                                                             token=job.token)
+        context = locate(report, job.checkout, path_mappings=self.settings.path_mappings,
+                         context_tokens=self.settings.context_tokens,
+                         instructions_file=self.settings.instructions_file)
+        self.outcome.located = context.paths()
+        found = sum(1 for f in context.frames if f.path)
+        self.progress.set("Locate", "done", f"{len(context.snippets)} snippet(s) from {len(context.paths())} "
+                                            f"file(s); {found} frame(s) mapped")
+        self.report("crashfix is working on this crash")
+        return context
+
+    def _analyse(self, report: CrashReport, human: str, context: CodeContext) -> FixProposal:
+        job = self.job
+        self.budget = Budget(self.settings.budget, self.settings.model, job.prices.price(self.settings.model),
+                             clock=job.clock, started=self.started)
+        self.session = FixSession(job.model(), self.workspace, self.budget, self.settings.model,
+                                  on_event=self._tool_event)
+        extra = self._reanalysis()
+        task = task_message(issue_number=job.issue_number,
+                                       repository=job.repo.full_name if job.repo else str(job.checkout.name),
+                                       report=report, context=context, human_text=human, extra=extra)
+        self.progress.set("Analyse", "running", f"asking {self.settings.model}")
+        self.report("crashfix is working on this crash")
+        proposal = self.session.propose(task)
+        self._took(proposal)
+        return proposal
+
+    def _reanalysis(self) -> str:
+        """For a `reanalyze` run: remove the label; hand over the last outcome and maintainers' reviews."""
+        job, channel = self.job, self.channel
+        if job.repo is None or channel is None or job.trigger.kind != "labeled":
+            return ""
+        channel.labels(remove=(self.settings.reanalyze_label,))
+        pull = job.repo.find_pull(self.outcome.branch or "")
+        notes = job.repo.review_notes(pull.number) if pull else []
+        roles: dict[str, str] = {}
+        trusted = [n for n in notes if n.author and roles.setdefault(n.author, job.repo.permission(n.author))
+                   in ("admin", "maintain", "write")]
+        return reanalyze_text(channel.previous_state(), trusted)
+
+    def _took(self, proposal: FixProposal) -> None:
+        self.outcome.proposal = proposal
+        detail = f"{proposal.status}: {proposal.root_cause[:140]}"
+        self.progress.set("Analyse", "done" if proposal.status == "fixed" else "failed", detail)
+
+    def _verify_loop(self, proposal: FixProposal) -> None:
+        rounds = self.settings.repair_rounds
+        for number in range(1, rounds + 1):
+            if proposal.status != "fixed":
+                self.outcome.reason = "the model found no sound fix"
+                self.outcome.retry_hint = ("The analysis above may still help. Add the label `reanalyze` after "
+                                           "adding notes to the issue, or fix it by hand.")
+                return
+            self.progress.set("Build & test", "running", f"round {number} of {rounds}")
+            self.report("crashfix is working on this crash")
+            assert self.budget is not None and self.session is not None
+            result = run_round(self.job.checkout, self.settings, self.job.environ, number,
+                                      secret_values=self.job.secrets, deadline=self.budget.deadline,
+                                      clock=self.job.clock)
+            self.outcome.rounds.append(result)
+            if result.ok:
+                self.progress.set("Build & test", "done", f"passed in round {number}")
+                self.outcome.status = "local" if self.job.local else "fix-proposed"
+                return
+            self.progress.set("Build & test", "running", f"round {number}: {result.failed_phase} failed")
+            if number == rounds:
+                break
+            proposal = self.session.propose(repair_message(result, rounds - number))
+            self._took(proposal)
+        self.outcome.reason = f"build or tests still failed after {rounds} round(s)"
+        self.progress.set("Build & test", "failed", self.outcome.reason)
+
+    def _stopped(self, error: CrashfixError) -> None:
+        self.outcome.reason = error.one_line()
+        for phase, (state, _) in self.progress.states.items():
+            if state in ("running", "pending"):
+                self.progress.set(phase, "failed", error.message[:200])
+                break
+        log.warning("fix stopped: %s", error.one_line())
+
+    # -- delivery --------------------------------------------------------------------------------
+
+    def _deliver(self) -> None:
+        self._account()
+        deliver(self)
+
+    def _account(self) -> None:
+        outcome, budget = self.outcome, self.budget
+        if self.session is not None:
+            outcome.tool_calls = dict(self.session.tool_counts)
+        if budget is not None:
+            use = budget.usage
+            spent = cost(use, budget.price)
+            outcome.usage = TokenUse(input_tokens=use.input_tokens, output_tokens=use.output_tokens,
+                                     cache_write_tokens=use.cache_write_tokens,
+                                     cache_read_tokens=use.cache_read_tokens, turns=budget.turns,
+                                     cost_usd=None if spent is None else spent + budget.reserved_usd)
+        outcome.changed_files = self.workspace.changed_paths()
+        outcome.seconds = self.job.clock() - self.started
+
+    def report(self, headline: str, footer: str = "", final: bool = False) -> None:
+        if self.channel is not None:
+            previous = self.channel.previous_state() if final and not self.job.dry_run else None  # totals carry on
+            self.channel.post(self.progress.render(headline, self.outcome if final else None, footer, previous),
+                              force=final)
+
+    def _tool_event(self, message: str) -> None:
+        """A model tool call: shown in the Analyse row (edits of the comment are rate-limited)."""
+        self.job.on_event(message)
+        if self.progress.states["Analyse"][0] == "running":
+            self.progress.set("Analyse", "running", f"{self.settings.model}: {message[:80]}")
+            self.report("crashfix is working on this crash")
+
+    def _say_skipped(self) -> None:
+        for phase, (state, _) in list(self.progress.states.items()):
+            if state == "pending":
+                self.progress.set(phase, "skipped", "not reached")
+        self.report("crashfix found no crash to fix", footer=f"**Skipped:** {self.outcome.reason}.", final=True)
+
+    def _finish(self) -> FixOutcome:
+        self.outcome.seconds = self.job.clock() - self.started
+        return self.outcome
+
+    @property
+    def last_round(self) -> VerifyResult | None:
+        return self.outcome.rounds[-1] if self.outcome.rounds else None
+

@@ -1,0 +1,384 @@
+"""The one module that talks to GitHub (through PyGithub).
+
+Everything else sees plain records (`IssueData`, `CommentData`) and one error family,
+defined in `github_types` so that importing them does not load PyGithub.
+Etiquette lives here too:
+- reads and idempotent writes (GET, PATCH, PUT, DELETE) are retried on 5xx and network
+  errors, with PyGithub's GithubRetry honouring `Retry-After` and `X-RateLimit-Reset`;
+- POST is never retried blindly: a 5xx or a dropped connection may mean the issue was
+  created, so the caller is told (`maybe_applied`) and checks before trying again; a
+  rate-limited POST was rejected, so it is retried after the wait GitHub asks for;
+- writes are spaced (GitHub asks for one second between content-creating requests).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
+from typing import TypeVar
+
+import requests
+from github import Auth, Github, GithubException, GithubRetry
+from github.GithubObject import NotSet
+from github.Issue import Issue
+from github.IssueComment import IssueComment
+from github.PullRequest import PullRequest
+from github.Repository import Repository
+
+from crashfix.github.records import (
+    CommentData,
+    GitHubAuthError,
+    GitHubError,
+    GitHubInvalid,
+    GitHubNotFound,
+    GitHubRateLimited,
+    GitHubUnavailable,
+    IssueData,
+    PullData,
+    ReviewNote,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"})
+MAX_RATE_WAIT = 900.0
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _issue(issue: Issue) -> IssueData:
+    return IssueData(
+        number=issue.number, title=issue.title or "", body=issue.body or "", state=issue.state,
+        state_reason=issue.state_reason, labels=tuple(label.name for label in issue.labels),
+        created_at=_timestamp(issue.created_at) or 0.0, updated_at=_timestamp(issue.updated_at) or 0.0,
+        closed_at=_timestamp(issue.closed_at), html_url=issue.html_url,
+        author=issue.user.login if issue.user else None, is_pull_request=_is_pull(issue),
+    )
+
+
+def _is_pull(issue: Issue) -> bool:
+    """From the listing's own fields: GitHub omits `pull_request` on plain issues, and reading the
+    missing attribute makes lazy PyGithub fetch the whole issue again (one request per issue)."""
+    return "/pull/" in (issue.html_url or "")
+
+
+def _comment(comment: IssueComment) -> CommentData:
+    return CommentData(id=comment.id, body=comment.body or "", author=comment.user.login if comment.user else None,
+                       created_at=_timestamp(comment.created_at) or 0.0,
+                       updated_at=_timestamp(comment.updated_at) or 0.0)
+
+
+def _pull(pull: PullRequest) -> PullData:
+    return PullData(number=pull.number, title=pull.title or "", body=pull.body or "", state=pull.state,
+                    draft=bool(pull.draft), merged=pull.merged_at is not None, head=pull.head.ref,
+                    base=pull.base.ref, html_url=pull.html_url, created_at=_timestamp(pull.created_at) or 0.0,
+                    closed_at=_timestamp(pull.closed_at), merged_at=_timestamp(pull.merged_at),
+                    head_sha=pull.head.sha or "", author=pull.user.login if pull.user else None)
+
+
+def _issue_number(url: str | None) -> int | None:
+    """`.../issues/42` -> 42: a repository-wide comment names its issue only by URL."""
+    tail = (url or "").rstrip("/").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _message(error: GithubException) -> str:
+    data = error.data if isinstance(error.data, dict) else {}
+    return str(data.get("message") or error.data or "")[:300]
+
+
+def _rate_limit_wait(error: GithubException) -> float | None:
+    """Seconds to wait if this error is a rate limit, else None."""
+    headers = {k.lower(): v for k, v in (error.headers or {}).items()}
+    message = _message(error).lower()
+    limited = error.status == 429 or "rate limit" in message or headers.get("x-ratelimit-remaining") == "0"
+    if error.status not in (403, 429) or not limited:
+        return None
+    if "retry-after" in headers:
+        return float(headers["retry-after"])
+    reset = headers.get("x-ratelimit-reset")
+    if headers.get("x-ratelimit-remaining") == "0" and reset and reset.isdigit():
+        return max(0.0, int(reset) - time.time()) + 1  # primary limit: until the window resets
+    return 60.0  # secondary limit without Retry-After: GitHub asks for at least a minute
+
+
+def translate(error: Exception, what: str, *, method: str) -> GitHubError:
+    """PyGithub/requests errors as crashfix errors with a message a user can act on."""
+    if isinstance(error, GithubException):
+        status = error.status
+        wait = _rate_limit_wait(error)
+        if wait is not None:
+            return GitHubRateLimited(f"GitHub rate limit while trying to {what}", wait)
+        if status == 401:
+            return GitHubAuthError(f"GitHub rejected the token while trying to {what} (401)",
+                                   "check GITHUB_TOKEN: it may be missing, expired or revoked", status=401)
+        if status == 403:
+            return GitHubAuthError(f"the token may not {what} (403: {_message(error)})",
+                                   "give it Issues: read and write on this repository", status=403)
+        if status == 404:
+            return GitHubNotFound(f"not found while trying to {what} (404)",
+                                  "check the repository name and that the token can see it", status=404)
+        if status == 422:
+            return GitHubInvalid(f"GitHub refused to {what} (422: {_message(error)})", status=422)
+        if status is not None and status >= 500:
+            return GitHubUnavailable(f"GitHub failed to {what} ({status})", status=status,
+                                     maybe_applied=method not in IDEMPOTENT)
+        return GitHubError(f"GitHub answered {status} while trying to {what}: {_message(error)}", status=status)
+    if isinstance(error, requests.RequestException):
+        return GitHubUnavailable(f"could not reach GitHub to {what} ({type(error).__name__})",
+                                 maybe_applied=method not in IDEMPOTENT)
+    raise error
+
+
+class GitHubClient:
+    """A connection to one GitHub (github.com or an Enterprise server) with one token."""
+
+    def __init__(self, *, base_url: str, token: str, write_interval: float = 1.0, timeout: int = 30,
+                 retries: int = 3, max_rate_wait: float = MAX_RATE_WAIT) -> None:
+        if not token:
+            raise GitHubAuthError("no GitHub token", "set GITHUB_TOKEN to a token that may write issues")
+        retry = GithubRetry(total=retries, backoff_factor=0.5, allowed_methods=IDEMPOTENT,
+                            max_rate_limit_wait=max_rate_wait)
+        self.max_rate_wait = max_rate_wait
+        # lazy: objects are fetched when read, so an edit or a comment costs one request, not two.
+        self._github = Github(auth=Auth.Token(token), base_url=base_url.rstrip("/"), timeout=timeout,
+                              retry=retry, per_page=100, seconds_between_requests=0.0,
+                              seconds_between_writes=write_interval, lazy=True)
+
+    def repository(self, full_name: str) -> RepoAPI:
+        repo = self._github.get_repo(full_name)
+        self.call(lambda: repo.html_url, f"open repository {full_name}", "GET")  # fetch now: fail early
+        return RepoAPI(self, repo)
+
+    def login(self) -> str:
+        return self.call(lambda: self._github.get_user().login, "read the token's user", "GET")
+
+    def login_or_none(self) -> str | None:
+        """The token's user; None for tokens that cannot read /user (the Actions GITHUB_TOKEN)."""
+        try:
+            return self.login()
+        except (GitHubAuthError, GitHubNotFound):
+            return None
+
+    def rate_remaining(self) -> int | None:
+        """Requests left in the rate-limit window, from the last answer's headers (asked for if none yet)."""
+        try:
+            remaining, _limit = self.call(lambda: self._github.rate_limiting, "read the rate limit", "GET")
+        except GitHubError:
+            return None
+        return remaining if remaining >= 0 else None
+
+    def call(self, action: Callable[[], T], what: str, method: str, *, retry_rate_limits: bool = True) -> T:
+        """Run one PyGithub action; a rate-limited request (rejected, so safe) is retried after GitHub's wait."""
+        waited = 0.0
+        while True:
+            try:
+                return action()
+            except (GithubException, requests.RequestException) as error:
+                problem = translate(error, what, method=method)
+            if (retry_rate_limits and isinstance(problem, GitHubRateLimited)
+                    and waited + problem.wait <= self.max_rate_wait):
+                log.warning("%s; waiting %.0f s as GitHub asks", problem.message, problem.wait)
+                time.sleep(problem.wait)
+                waited += problem.wait
+                continue
+            raise problem
+
+
+class RepoAPI:
+    """The operations crashfix performs on one repository."""
+
+    def __init__(self, client: GitHubClient, repo: Repository) -> None:
+        self.client = client
+        self._client = client
+        self._repo = repo
+        self.full_name = repo.full_name
+        self.html_url = repo.html_url
+        self._labels: set[str] = set()
+
+    def _call(self, action: Callable[[], T], what: str, method: str) -> T:
+        return self._client.call(action, what, method)
+
+    def ensure_label(self, name: str, color: str, description: str) -> None:
+        """Create the label if missing (idempotent; remembered for the session)."""
+        if name in self._labels:
+            return
+        try:
+            # `.color` makes the lazy client really ask: a lazy `get_label` alone never sees a 404.
+            self._call(lambda: self._repo.get_label(name).color, f"read label {name}", "GET")
+        except GitHubNotFound:
+            try:
+                self._call(lambda: self._repo.create_label(name, color, description), f"create label {name}", "POST")
+            except GitHubInvalid:
+                pass  # created meanwhile by another uploader
+        self._labels.add(name)
+
+    def label_names(self) -> list[str]:
+        """Every label of the repository, all pages (for `init` and `doctor`)."""
+        pages = self._call(lambda: self._repo.get_labels(), "list labels", "GET")
+        return [label.name for label in self._pages(pages, "list labels")]
+
+    def token_permissions(self) -> dict[str, bool] | None:
+        """What the token's user may do here (`admin`, `push`, ...); None when GitHub does not say
+        (installation tokens such as the Actions GITHUB_TOKEN)."""
+        permissions = self._call(lambda: self._repo.permissions, "read the token's permissions", "GET")
+        if permissions is None:
+            return None
+        names = ("admin", "maintain", "push", "triage", "pull")
+        return {name: bool(getattr(permissions, name, False)) for name in names}
+
+    def issues(self, *, labels: tuple[str, ...] = (), state: str = "all",
+               since: float | None = None) -> Iterator[IssueData]:
+        """Issues (not pull requests), oldest update first, all pages; optionally only some labels."""
+        when = datetime.fromtimestamp(since, timezone.utc) if since is not None else NotSet
+        pages = self._call(lambda: self._repo.get_issues(state=state, sort="updated", direction="asc",
+                                                         labels=list(labels) if labels else NotSet, since=when),
+                           "list issues", "GET")
+        for issue in self._pages(pages, "list issues"):
+            if not _is_pull(issue):
+                yield _issue(issue)
+
+    def issue(self, number: int) -> IssueData:
+        """A fresh read of one issue."""
+        lazy = self._lazy(number)
+        self._call(lambda: lazy.title, f"read issue #{number}", "GET")
+        return _issue(lazy)
+
+    def _lazy(self, number: int) -> Issue:
+        """An issue handle that costs no request until it is read."""
+        return self._repo.get_issue(number)
+
+    def create_issue(self, title: str, body: str, labels: tuple[str, ...]) -> IssueData:
+        created = self._call(lambda: self._repo.create_issue(title=title, body=body, labels=list(labels)),
+                             "create an issue", "POST")
+        return _issue(created)
+
+    def edit_issue(self, number: int, *, body: str | None = None, state: str | None = None,
+                   state_reason: str | None = None, title: str | None = None) -> IssueData:
+        issue = self._lazy(number)
+        changes: dict[str, str] = {}
+        if body is not None:
+            changes["body"] = body
+        if state is not None:
+            changes["state"] = state
+        if state_reason is not None:
+            changes["state_reason"] = state_reason
+        if title is not None:
+            changes["title"] = title
+        self._call(lambda: issue.edit(**changes), f"update issue #{number}", "PATCH")  # type: ignore[arg-type]
+        return _issue(issue)
+
+    def add_labels(self, number: int, labels: tuple[str, ...]) -> None:
+        issue = self._lazy(number)
+        self._call(lambda: issue.add_to_labels(*labels), f"label issue #{number}", "POST")
+
+    def remove_label(self, number: int, label: str) -> None:
+        issue = self._lazy(number)
+        try:
+            self._call(lambda: issue.remove_from_labels(label), f"unlabel issue #{number}", "DELETE")
+        except GitHubNotFound:
+            pass  # not there: nothing to remove
+
+    def comment(self, number: int, body: str) -> CommentData:
+        issue = self._lazy(number)
+        return _comment(self._call(lambda: issue.create_comment(body), f"comment on issue #{number}", "POST"))
+
+    def comments(self, number: int) -> list[CommentData]:
+        issue = self._lazy(number)
+        return [_comment(c) for c in self._call(lambda: list(issue.get_comments()), f"read comments of #{number}",
+                                                "GET")]
+
+    def _pages(self, pages: Iterable[T], what: str) -> Iterator[T]:
+        """Walk a paginated listing; a failed page ends it with a translated error, never a retry of a dead
+        iterator (PyGithub's page iterators cannot resume)."""
+        iterator = iter(pages)
+        while True:
+            try:
+                yield self._client.call(lambda: next(iterator), what, "GET", retry_rate_limits=False)
+            except StopIteration:
+                return
+
+    def all_comments(self, *, since: float | None = None) -> Iterator[CommentData]:
+        """Every issue and PR comment of the repository, 100 a page, oldest update first (for `stats`)."""
+        when = datetime.fromtimestamp(since, timezone.utc) if since is not None else NotSet
+        pages = self._call(lambda: self._repo.get_issues_comments(sort="updated", direction="asc", since=when),
+                           "list comments", "GET")
+        for comment in self._pages(pages, "list comments"):
+            yield _comment(comment).model_copy(update={"issue_number": _issue_number(comment.issue_url)})
+
+    def pulls(self, *, state: str = "all") -> Iterator[PullData]:
+        """Pull requests, 100 a page, oldest first (for `stats`)."""
+        pages = self._call(lambda: self._repo.get_pulls(state=state, sort="created", direction="asc"),
+                           "list pull requests", "GET")
+        for pull in self._pages(pages, "list pull requests"):
+            yield _pull(pull)
+
+    def edit_comment(self, number: int, comment_id: int, body: str) -> CommentData:
+        comment = self._call(lambda: self._lazy(number).get_comment(comment_id), f"read comment {comment_id}", "GET")
+        self._call(lambda: comment.edit(body), f"update comment {comment_id}", "PATCH")
+        return _comment(comment)
+
+    # -- the fixer's operations ------------------------------------------------------------------
+
+    @property
+    def default_branch(self) -> str:
+        return self._call(lambda: self._repo.default_branch, "read the default branch", "GET")
+
+    @property
+    def owner(self) -> str:
+        return self.full_name.split("/", 1)[0]
+
+    def permission(self, login: str) -> str:
+        """The user's role: admin, maintain, write, triage, read or none (GitHub's finer `role_name`)."""
+        try:
+            return self._call(lambda: self._repo.get_collaborator_role_name(login), f"read {login}'s permission",
+                              "GET")
+        except GitHubNotFound:
+            return "none"
+
+    def label_adder(self, number: int, label: str) -> str | None:
+        """Who most recently added `label` to the issue, from its events (None if nobody did)."""
+        issue = self._lazy(number)
+        events = self._call(lambda: list(issue.get_events()), f"read the events of #{number}", "GET")
+        adders = [e.actor.login for e in events
+                  if e.event == "labeled" and e.label is not None and e.label.name.casefold() == label.casefold()
+                  and e.actor is not None]
+        return adders[-1] if adders else None
+
+    def find_pull(self, branch: str) -> PullData | None:
+        """The pull request from `branch` of this repository: an open one first, else the newest closed one."""
+        pulls = self._call(lambda: list(self._repo.get_pulls(state="all", head=f"{self.owner}:{branch}")),
+                           f"look for a pull request from {branch}", "GET")
+        mine = sorted((p for p in pulls if p.head.ref == branch), key=lambda p: (p.state == "open", p.number))
+        return _pull(mine[-1]) if mine else None
+
+    def create_pull(self, *, title: str, body: str, head: str, base: str) -> PullData:
+        created = self._call(lambda: self._repo.create_pull(title=title, body=body, head=head, base=base, draft=True),
+                             f"open a draft pull request from {head}", "POST")
+        return _pull(created)
+
+    def update_pull(self, number: int, *, title: str, body: str, reopen: bool = False) -> PullData:
+        pull = self._call(lambda: self._repo.get_pull(number), f"read pull request #{number}", "GET")
+        changes: dict[str, str] = {"title": title, "body": body}
+        if reopen:
+            changes["state"] = "open"
+        self._call(lambda: pull.edit(**changes), f"update pull request #{number}", "PATCH")  # type: ignore[arg-type]
+        return _pull(pull)
+
+    def review_notes(self, number: int) -> list[ReviewNote]:
+        """Reviews (with a body) and review comments on a pull request, oldest first."""
+        pull = self._call(lambda: self._repo.get_pull(number), f"read pull request #{number}", "GET")
+        reviews = self._call(lambda: list(pull.get_reviews()), f"read reviews of #{number}", "GET")
+        comments = self._call(lambda: list(pull.get_review_comments()), f"read review comments of #{number}", "GET")
+        notes = [ReviewNote(author=r.user.login if r.user else None, body=r.body or "", state=r.state,
+                            created_at=_timestamp(r.submitted_at) or 0.0) for r in reviews if r.body]
+        notes += [ReviewNote(author=c.user.login if c.user else None, body=c.body or "", path=c.path,
+                             line=c.line, created_at=_timestamp(c.created_at) or 0.0) for c in comments]
+        return sorted(notes, key=lambda note: note.created_at)

@@ -1,0 +1,176 @@
+"""`crashfix doctor`: is this repository (and this machine) ready for crashfix? Each check says ok,
+or what failed and the fix, so a first setup does not end in a failed Actions run.
+
+Nothing is written anywhere and the Anthropic API is not called (it would cost money): the
+key is only checked to be present.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from crashfix.config import REPO_CONFIG, Config, load_config
+from crashfix.errors import CrashfixError
+from crashfix.github.connect import open_repository, repository_name
+from crashfix.setup.init_repo import WORKFLOW, is_pinned, repository_from_checkout
+from crashfix.uploader.cdb import find_cdb
+
+State = Literal["ok", "failed", "skipped"]
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?([^\s'\"#]+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    state: State
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = {"ok": "ok    ", "failed": "FAILED", "skipped": "--    "}[self.state]
+        text = f"{mark}  {self.name}: {self.detail}"
+        return text + (f"\n        fix: {self.fix}" if self.fix else "")
+
+
+def ok(name: str, detail: str) -> Check:
+    return Check(name, "ok", detail)
+
+
+def failed(name: str, detail: str, fix: str) -> Check:
+    return Check(name, "failed", detail, fix)
+
+
+def check_config(target: Path, path: Path | None) -> tuple[Check, Config | None]:
+    path = path or target / REPO_CONFIG
+    if not path.is_file():
+        return failed("config", f"{path} does not exist", "run `crashfix init` in the repository"), None
+    try:
+        config = load_config(path)
+    except CrashfixError as error:
+        return failed("config", error.one_line(), f"correct {path}"), None
+    return ok("config", f"{path} is valid"), config
+
+
+def check_workflow(target: Path) -> Check:
+    path = target / WORKFLOW
+    if not path.is_file():
+        return failed("workflow", f"{WORKFLOW.as_posix()} does not exist", "run `crashfix init` in the repository")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if "pull_request_target" in text:
+        return failed("workflow", "it is triggered by pull_request_target, which runs forks' code with secrets",
+                      "use the `issues` trigger that `crashfix init` writes")
+    loose = [uses for uses in USES.findall(text) if not is_pinned(uses)]
+    if loose:
+        return failed("workflow", f"actions not pinned by commit SHA: {', '.join(loose)}",
+                      "pin each `uses:` to a 40-hex commit (crashfix init --force --action OWNER/REPO@SHA)")
+    return ok("workflow", f"{WORKFLOW.as_posix()} present, actions pinned")
+
+
+def check_commands(target: Path, config: Config, environ: Mapping[str, str]) -> Check:
+    fix = config.fix
+    commands = [*fix.build, *fix.test]
+    if not any(commands):
+        return failed("build and test", "[fix] has no build or test command, so no fix can be verified",
+                      f"set [fix] build and test in {REPO_CONFIG.as_posix()}")
+    missing = sorted({argv[0] for argv in commands if argv and not _program(argv[0], target, environ)})
+    if missing:
+        return failed("build and test", f"not found on this machine: {', '.join(missing)}",
+                      "install them on the self-hosted runner (and here, to try `crashfix fix --local`)")
+    return ok("build and test", f"{len(fix.build)} build and {len(fix.test)} test command(s); programs found")
+
+
+def _program(argv0: str, target: Path, environ: Mapping[str, str]) -> bool:
+    if "{checkout}" in argv0:
+        argv0 = argv0.replace("{checkout}", str(target))
+    if "/" in argv0 or os.sep in argv0:
+        path = Path(argv0)
+        return (path if path.is_absolute() else target / path).exists()
+    return shutil.which(argv0, path=environ.get("PATH") or os.defpath) is not None
+
+
+def check_github(repo_name: str | None, config: Config, environ: Mapping[str, str]) -> list[Check]:
+    """The token opens the repository and may push; the labels crashfix uses exist."""
+    if not environ.get("GITHUB_TOKEN"):
+        return [failed("GitHub token", "GITHUB_TOKEN is not set",
+                       "export GITHUB_TOKEN=<a token with Contents, Issues and Pull requests: read and write>")]
+    if not repo_name:
+        return [failed("GitHub token", "no repository to check", "pass --repo OWNER/NAME or set [uploader] repo")]
+    try:
+        repo = open_repository(repo_name, environ)
+        permissions = repo.token_permissions()
+        names = {name.casefold() for name in repo.label_names()}
+    except CrashfixError as error:
+        return [failed("GitHub token", error.one_line(), "check GITHUB_TOKEN, GITHUB_API_URL and the repository")]
+    checks = []
+    if permissions is None:
+        checks.append(ok("GitHub token", f"opens {repo_name}; GitHub does not report this token's permissions"))
+    elif permissions.get("push"):
+        checks.append(ok("GitHub token", f"opens {repo_name} with write access"))
+    else:
+        checks.append(failed("GitHub token", f"opens {repo_name} but may not write to it",
+                             "use a token of an account with write access (the fixer pushes and opens PRs)"))
+    fix, uploader = config.fix, config.uploader
+    wanted = [*uploader.labels, uploader.regression_label, fix.reanalyze_label, fix.fix_proposed_label,
+              fix.needs_human_label]
+    absent = [name for name in dict.fromkeys(wanted) if name.casefold() not in names]
+    if absent:
+        checks.append(failed("labels", f"missing: {', '.join(absent)}", "run `crashfix init --repo OWNER/NAME`"))
+    else:
+        checks.append(ok("labels", ", ".join(dict.fromkeys(wanted))))
+    return checks
+
+
+def check_api_key(environ: Mapping[str, str]) -> Check:
+    if environ.get("ANTHROPIC_API_KEY"):
+        return ok("Anthropic API key", "ANTHROPIC_API_KEY is set (not called: that would cost money)")
+    return failed("Anthropic API key", "ANTHROPIC_API_KEY is not set",
+                  "add the repository secret ANTHROPIC_API_KEY; export it here to run `crashfix fix` by hand")
+
+
+def check_uploader(config: Config, environ: Mapping[str, str], windows: bool) -> list[Check]:
+    """CDB and symbols matter where `crashfix watch` runs on Windows; elsewhere crash logs are read directly."""
+    cdb = config.uploader.cdb
+    if not windows or not cdb.enabled:
+        why = "CDB is disabled in [uploader.cdb]" if not cdb.enabled else "not Windows: crash logs, gdb output " \
+              "and minidumps are read without CDB"
+        return [Check("CDB", "skipped", why), Check("symbol path", "skipped", why)]
+    found = find_cdb(cdb, environ)
+    checks = [ok("CDB", found) if found else failed(
+        "CDB", f"{cdb.path or 'cdb.exe'} not found", "install Debugging Tools for Windows (Windows SDK) or set "
+        "[uploader.cdb] path")]
+    symbols = cdb.symbol_path or environ.get("_NT_SYMBOL_PATH")
+    if symbols:
+        checks.append(ok("symbol path", symbols))
+    else:
+        checks.append(failed("symbol path", "neither [uploader.cdb] symbol_path nor _NT_SYMBOL_PATH is set",
+                             "point it at the server's .pdb files, e.g. srv*D:/symbols*https://msdl.microsoft.com/"
+                             "download/symbols;D:/Server"))
+    return checks
+
+
+def run_checks(target: Path, repo: str | None, config_path: Path | None, environ: Mapping[str, str],
+               windows: bool = os.name == "nt") -> list[Check]:
+    config_check, config = check_config(target, config_path)
+    checks = [config_check, check_workflow(target)]
+    config = config or Config()
+    if config_check.state == "ok":
+        checks.append(check_commands(target, config, environ))
+    name = repository_name(repo, environ) or config.uploader.repo or repository_from_checkout(target)
+    checks += check_github(name, config, environ)
+    checks.append(check_api_key(environ))
+    checks += check_uploader(config, environ, windows)
+    return checks
+
+
+def report(checks: list[Check], echo: Callable[[str], None]) -> int:
+    for check in checks:
+        echo(check.line())
+    bad = sum(1 for check in checks if check.state == "failed")
+    echo(f"\n{len(checks) - bad} of {len(checks)} checks passed" if bad else "\nall checks passed")
+    return 1 if bad else 0
