@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from crashfix.issues.record import find_signature, parse_record  # noqa: E402
 from crashfix.uploader.watcher import scan  # noqa: E402
 from tests.fakes.github_server import FakeGitHub  # noqa: E402
-from tests.uploader_helpers import gdb_crash, make_uploader  # noqa: E402
+from tests.uploader.helpers import gdb_crash, make_uploader  # noqa: E402
 
 
 def main() -> int:

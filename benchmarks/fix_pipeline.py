@@ -29,8 +29,8 @@ from crashfix.fixer.run import run_fix  # noqa: E402
 from tests.conftest import FIXTURES  # noqa: E402
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, thinking, tool_use  # noqa: E402
 from tests.fakes.github_server import FakeGitHub  # noqa: E402
-from tests.fix_helpers import API_KEY, TOKEN, crash_for_real, file_crash, game_repository, git  # noqa: E402
-from tests.test_fix_e2e import FIXED, NULL_CHECK  # noqa: E402
+from tests.fixer.helpers import API_KEY, TOKEN, crash_for_real, file_crash, game_repository, git  # noqa: E402
+from tests.fixer.test_fix_e2e import FIXED, NULL_CHECK  # noqa: E402
 
 
 def crash_text(work: Path) -> str:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from crashfix.cli import main  # noqa: E402
 from tests.fakes.github_server import FakeGitHub  # noqa: E402
-from tests.stats_helpers import FIXER, seed_many  # noqa: E402
+from tests.stats.helpers import FIXER, seed_many  # noqa: E402
 
 
 def measure(issues: int) -> tuple[int, float, float]:

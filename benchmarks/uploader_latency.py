@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crashfix.config import CdbSettings  # noqa: E402
+from tests.analysis.test_minidump import build_minidump  # noqa: E402
 from tests.fakes.github_server import FakeGitHub  # noqa: E402
-from tests.test_minidump import build_minidump  # noqa: E402
-from tests.uploader_helpers import make_uploader  # noqa: E402
+from tests.uploader.helpers import make_uploader  # noqa: E402
 
 CDB_OUTPUT = """Microsoft (R) Windows Debugger Version 10.0.22621.1 AMD64
 0:000> !analyze -v

@@ -69,7 +69,7 @@ def require_tools(*names: str) -> None:
 @pytest.fixture(scope="session")
 def crash_text(gameserver_build: Path) -> str:
     """One real crash (null target in combat) of the built game server under gdb, shared by the fix tests."""
-    from tests.fix_helpers import crash_for_real  # it imports this module
+    from tests.fixer.helpers import crash_for_real  # it imports this module
 
     text = crash_for_real(gameserver_build)
     assert "SIGSEGV" in text

@@ -24,8 +24,8 @@ from crashfix.uploader.filing import Filer
 from crashfix.uploader.pipeline import Uploader
 from crashfix.uploader.spool import Spool
 from tests.fakes.github_server import FakeGitHub
-from tests.test_uploader import wheaty_log
-from tests.uploader_helpers import REPO, TOKEN, settings, write_crashes
+from tests.uploader.helpers import REPO, TOKEN, settings, write_crashes
+from tests.uploader.test_uploader import wheaty_log
 
 EVENT = NotifyEvent(kind="new-signature", repository=REPO, issue_number=7,
                     title="ACCESS_VIOLATION in Player::Update <@everyone> & co", url="https://github.com/acme/ws/issues/7",

@@ -11,7 +11,7 @@ only real HTTP exercises all three. The fake records every request and can fail 
 5xx answers, secondary and primary rate limits, a network outage, and a write that is
 applied but never answered. Search lags behind writes by `search_delay`, as GitHub's does.
 Its answers are checked against GitHub's OpenAPI description by
-tests/test_fake_github_contract.py.
+tests/fakes/test_fake_github_contract.py.
 """
 
 from __future__ import annotations

@@ -14,11 +14,11 @@ import pytest
 
 from crashfix.analysis.models import CrashReport
 from crashfix.issues.record import find_signature, parse_record
+from tests.analysis.test_minidump import build_minidump
 from tests.fakes.github_server import FakeGitHub
-from tests.test_minidump import build_minidump
-from tests.uploader_helpers import REPO, gdb_crash, make_uploader, write_crashes
+from tests.uploader.helpers import REPO, gdb_crash, make_uploader, write_crashes
 
-FAKE_CDB = Path(__file__).parent / "fakes" / "fake_cdb.py"
+FAKE_CDB = Path(__file__).parents[1] / "fakes" / "fake_cdb.py"
 
 
 @pytest.fixture()

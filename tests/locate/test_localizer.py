@@ -20,8 +20,7 @@ from crashfix.locate.context import locate
 from crashfix.locate.index import iter_source_files
 from crashfix.locate.models import CodeContext
 from crashfix.locate.symbol_index import SymbolIndex, cache_dir, parser_identity
-
-from .conftest import FIXTURES
+from tests.conftest import FIXTURES
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import pytest
 from crashfix.cli import main
 from tests.conftest import require_tools
 from tests.fakes.github_server import FakeGitHub
-from tests.test_stats import github, history  # noqa: F401 - the fixture and the seeded history
-from tests.uploader_helpers import REPO
+from tests.stats.test_stats import github, history  # noqa: F401 - the fixture and the seeded history
+from tests.uploader.helpers import REPO
 
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--hide-scrollbars", "--window-size=1100,2400"]

@@ -10,9 +10,9 @@ import pytest
 
 from crashfix.cli import main
 from tests.fakes.github_server import FakeGitHub
-from tests.stats_helpers import seed_many
-from tests.test_stats import github  # noqa: F401 - the fixture
-from tests.uploader_helpers import REPO
+from tests.stats.helpers import seed_many
+from tests.stats.test_stats import github  # noqa: F401 - the fixture
+from tests.uploader.helpers import REPO
 
 ISSUES = 1100
 

@@ -17,8 +17,7 @@ from crashfix.locate.cpp_syntax import (
 )
 from crashfix.locate.names import match_score, name_components, split_qualified
 from crashfix.locate.preproc import views
-
-from .conftest import FIXTURES
+from tests.conftest import FIXTURES
 
 GAMESERVER = FIXTURES / "gameserver"
 

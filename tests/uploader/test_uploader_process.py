@@ -14,7 +14,7 @@ import pytest
 
 from crashfix.issues.record import find_signature, parse_record
 from tests.fakes.github_server import FakeGitHub
-from tests.uploader_helpers import REPO, TOKEN, write_crashes
+from tests.uploader.helpers import REPO, TOKEN, write_crashes
 
 
 @pytest.fixture()

@@ -18,8 +18,8 @@ from crashfix.analysis.models import CrashReport
 from crashfix.analysis.parsers import BINARY_PARSERS, TEXT_PARSERS
 from crashfix.cli import example_paths
 from crashfix.errors import ParseError
+from tests.analysis.test_minidump import build_minidump
 from tests.conftest import shared_dir
-from tests.test_minidump import build_minidump
 
 
 def _samples() -> list[str]:

@@ -13,8 +13,8 @@ import pytest
 
 from crashfix.cli import main
 from tests.fakes.github_server import FakeGitHub
-from tests.stats_helpers import DAY, FIXER, T0, UPLOADER, old_sticky, outcome, seed_crash, seed_pull, sticky
-from tests.uploader_helpers import REPO, TOKEN
+from tests.stats.helpers import DAY, FIXER, T0, UPLOADER, old_sticky, outcome, seed_crash, seed_pull, sticky
+from tests.uploader.helpers import REPO, TOKEN
 
 MIN = 60.0
 

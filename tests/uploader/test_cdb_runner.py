@@ -14,7 +14,7 @@ import pytest
 from crashfix.config import CdbSettings
 from crashfix.uploader.cdb import analyse_dump, find_cdb
 
-FAKE_CDB = Path(__file__).parent / "fakes" / "fake_cdb.py"
+FAKE_CDB = Path(__file__).parents[1] / "fakes" / "fake_cdb.py"
 ANALYSIS = """Microsoft (R) Windows Debugger Version 10.0.22621.1 AMD64
 0:000> !analyze -v
 *******************************************************************************

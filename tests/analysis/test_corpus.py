@@ -11,7 +11,7 @@ import pytest
 from crashfix.analysis.analyze import analyze_path
 from crashfix.analysis.models import CrashReport
 from crashfix.errors import ParseError
-from tests.corpus_labels import FORMAT_OF_KIND, matches, parse_label, read_manifest
+from tests.analysis.corpus_labels import FORMAT_OF_KIND, matches, parse_label, read_manifest
 
 TARGET_ACCURACY = 0.95
 

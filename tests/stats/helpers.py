@@ -17,7 +17,7 @@ from crashfix.fixer.report import Progress, pr_body
 from crashfix.issues.body import SourceLinks, render_body, title_for
 from crashfix.issues.record import IssueRecord, now_iso, trimmed_report
 from tests.fakes.github_server import FakeGitHub
-from tests.uploader_helpers import gdb_crash
+from tests.uploader.helpers import gdb_crash
 
 T0 = datetime(2026, 10, 1, tzinfo=timezone.utc).timestamp()
 DAY = 86400.0

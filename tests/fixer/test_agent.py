@@ -263,7 +263,7 @@ def test_crash_text_cannot_close_the_quote_in_the_prompt(tmp_path: Path, name: s
     from crashfix.locate.context import locate
     from crashfix.locate.models import CodeContext, FrameLocation
     from tests.conftest import FIXTURES
-    from tests.test_locate import GDB
+    from tests.locate.test_locate import GDB
 
     checkout = tmp_path / "checkout"
     shutil.copytree(FIXTURES / "gameserver", checkout)

@@ -37,10 +37,10 @@ from github import Auth, Github, GithubException  # the fake is tested through t
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from tests.conftest import ROOT
 from tests.fakes.github_routes import ROUTES
 from tests.fakes.github_server import FakeGitHub, RecordedRequest
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SPEC = ROOT / ".ci" / "cache" / "openapi" / "api.github.com.json"
 SPEC_URI = "urn:github-openapi"
 # Answers GitHub may give to any operation although the description lists them only on some.

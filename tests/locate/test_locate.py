@@ -13,8 +13,7 @@ from crashfix.analysis.models import CrashReport, Frame, RelatedStack, SourceFor
 from crashfix.locate.context import locate
 from crashfix.locate.models import CodeContext
 from crashfix.locate.snippets import estimate_tokens
-
-from .conftest import FIXTURES
+from tests.conftest import FIXTURES
 
 GDB = """Program received signal SIGSEGV, Segmentation fault.
 0x0000555555559a8e in Player::Update (this=0x55555556feb0, diff=100) at /home/ci/gameserver/src/Player.cpp:13

@@ -19,8 +19,8 @@ import pytest
 
 from tests.conftest import require_tools
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
-from tests.fix_helpers import API_KEY, game_repository
-from tests.test_locate import GDB
+from tests.fixer.helpers import API_KEY, game_repository
+from tests.locate.test_locate import GDB
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, text, thinking, tool_use
 from tests.fakes.github_server import FakeGitHub
-from tests.fix_helpers import API_KEY, TOKEN, file_crash, fix_environment, game_repository, git, run_cli
+from tests.fixer.helpers import API_KEY, TOKEN, file_crash, fix_environment, game_repository, git, run_cli
 
 pytestmark = pytest.mark.tools
 

@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 
 from crashfix.cli import main
+from tests.actions.helpers import tool
 from tests.conftest import ROOT
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
 from tests.fakes.git_http import GitHttpServer
 from tests.fakes.github_server import FakeGitHub
-from tests.fix_helpers import API_KEY, TOKEN, file_crash, game_repository, git
-from tests.workflow_helpers import tool
+from tests.fixer.helpers import API_KEY, TOKEN, file_crash, game_repository, git
 
 pytestmark = [pytest.mark.tools,
               pytest.mark.skipif(os.name == "nt", reason="act's host mode is driven from Linux here (the steps are "

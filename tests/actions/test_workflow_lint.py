@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from crashfix.setup.init_repo import render_workflow
-from tests.workflow_helpers import ACTION, WORKFLOWS, tool
+from tests.actions.helpers import ACTION, WORKFLOWS, tool
 
 PINNED = "crashfix-dev/crashfix@0123456789abcdef0123456789abcdef01234567"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from crashfix.cli import main
 from tests.conftest import FIXTURES, require_tools
 from tests.fakes.github_server import FakeGitHub
-from tests.uploader_helpers import REPO, make_uploader
+from tests.uploader.helpers import REPO, make_uploader
 
 API_KEY = "sk-ant-test-key-0123456789abcdef"
 TOKEN = "test-token"

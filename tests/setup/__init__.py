@@ -1,0 +1,1 @@
+"""Tests of crashfix init and doctor."""
