@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crashfix.analysis.analyze import analyze_text  # noqa: E402
-from crashfix.fixer.models import CodeContext  # noqa: E402
 from crashfix.locate.context import locate  # noqa: E402
 from crashfix.locate.cpp_syntax import file_spans  # noqa: E402
 from crashfix.locate.index import SOURCE_EXTENSIONS  # noqa: E402
+from crashfix.locate.models import CodeContext  # noqa: E402
 from crashfix.locate.names import match_score, split_qualified  # noqa: E402
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", re.MULTILINE)

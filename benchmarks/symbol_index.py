@@ -12,6 +12,7 @@ Target: a TrinityCore-sized tree (~5,000 files) cold in well under a minute.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -38,13 +39,13 @@ def timed(root: Path, files: list[str]) -> tuple[float, SymbolIndex]:
 
 
 def main() -> int:
-    if len(sys.argv) < 2:
-        print(__doc__)
-        return 2
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkouts", nargs="+", metavar="CHECKOUT", help="a source tree to index (copied first)")
+    args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="crashfix-index-bench-"))
     os.environ["CRASHFIX_CACHE_DIR"] = str(work / "cache")
     try:
-        for argument in sys.argv[1:]:
+        for argument in args.checkouts:
             source = Path(argument).resolve()
             root = work / source.name  # a commit of its source files, so the cache is keyed by commit
             shutil.copytree(source, root, ignore=shutil.ignore_patterns(".git"), symlinks=True)

@@ -29,3 +29,13 @@ def test_import_contracts_hold() -> None:
                             timeout=300)  # the console script's name differs on Windows; the entry point does not
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout and result.stdout.count(" KEPT") >= 5
+
+
+def test_every_benchmark_script_starts() -> None:
+    """A benchmark is run by hand, not by the suite: its imports and arguments are checked here (`--help`)."""
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    assert len(scripts) >= 8
+    for script in scripts:
+        result = subprocess.run([sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0 and "usage:" in result.stdout, f"{script.name}: {result.stderr[-2000:]}"
