@@ -262,15 +262,20 @@ _CACHE: dict[tuple[str, int, int], FileSpans] = {}
 _CACHE_LIMIT = 20_000
 
 
-def file_spans(path: Path, data: bytes | None = None) -> FileSpans | None:
-    """The spans of a file, parsed once per (path, mtime, size) in this process; None if unreadable or huge."""
+def _cache_key(path: Path) -> tuple[str, int, int] | None:
+    """(path, mtime, size) of a file worth parsing; None if it is unreadable or huge."""
     try:
         stat = path.stat()
     except OSError:
         return None
-    if stat.st_size > MAX_FILE_BYTES:
+    return None if stat.st_size > MAX_FILE_BYTES else (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def file_spans(path: Path, data: bytes | None = None) -> FileSpans | None:
+    """The spans of a file, parsed once per (path, mtime, size) in this process; None if unreadable or huge."""
+    key = _cache_key(path)
+    if key is None:
         return None
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -344,13 +349,10 @@ def find_definitions_many(
 
 def _cached_or_bytes(path: Path) -> FileSpans | bytes | None:
     """A file's cached spans when its (mtime, size) has not changed, else its bytes; None if huge or unreadable."""
-    try:
-        stat = path.stat()
-    except OSError:
+    key = _cache_key(path)
+    if key is None:
         return None
-    if stat.st_size > MAX_FILE_BYTES:
-        return None
-    cached = _CACHE.get((str(path), stat.st_mtime_ns, stat.st_size))
+    cached = _CACHE.get(key)
     if cached is not None:
         return cached
     try:
