@@ -31,6 +31,7 @@ class Rule:
     category: str
     library: bool
     pattern: re.Pattern[str]
+    unsourced: bool = False  # applies only to frames without a source file (exports)
 
 
 class SkipRules:
@@ -42,12 +43,15 @@ class SkipRules:
     """
 
     _FIELDS = ("function", "module", "file")
+    # The function rules that apply only to frames without a source file: tried between the
+    # function and the module rules, and only when the frame has no file.
+    _UNSOURCED = "function-unsourced"
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
         self._combined: dict[str, tuple[re.Pattern[str], list[Rule]]] = {}
-        for field_name in self._FIELDS:
-            chosen = [rule for rule in rules if rule.field == field_name]
+        for field_name in (*self._FIELDS, self._UNSOURCED):
+            chosen = [rule for rule in rules if _slot(rule) == field_name]
             if chosen:
                 alternation = "|".join(f"(?P<r{i}>(?s:.*?)(?:{rule.pattern.pattern}))" for i, rule in enumerate(chosen))
                 self._combined[field_name] = (re.compile(alternation), chosen)
@@ -59,7 +63,8 @@ class SkipRules:
         if key in self._cache:
             return self._cache[key]
         found = None
-        for field_name, value in zip(self._FIELDS, key):
+        unsourced = key[0] if not key[2] else ""
+        for field_name, value in zip((self._FIELDS[0], self._UNSOURCED, *self._FIELDS[1:]), (key[0], unsourced, *key[1:])):
             compiled = self._combined.get(field_name)
             if value and compiled is not None:
                 hit = compiled[0].match(value)
@@ -82,23 +87,29 @@ class SkipRules:
         return SkipRules(tuple(extra) + self.rules)
 
 
+def _slot(rule: Rule) -> str:
+    return SkipRules._UNSOURCED if rule.unsourced else rule.field
+
+
 def parse_rules(text: str) -> SkipRules:
     """Read the skip-list format (see the header of `data/skip_frames.txt`)."""
     rules: list[Rule] = []
-    header: tuple[str, str, bool] | None = None
+    header: tuple[str, str, bool, bool] | None = None
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith("[") and line.endswith("]"):
             words = line[1:-1].split()
-            if len(words) not in (2, 3) or words[0] not in ("function", "module", "file"):
+            flags = set(words[2:])
+            if (len(words) < 2 or words[0] not in ("function", "module", "file") or not flags <= {"library", "unsourced"}
+                    or ("unsourced" in flags and words[0] != "function")):
                 raise ValueError(f"skip list line {number}: bad section header {line!r}")
-            header = (words[0], words[1], len(words) == 3 and words[2] == "library")
+            header = (words[0], words[1], "library" in flags, "unsourced" in flags)
             continue
         if header is None:
             raise ValueError(f"skip list line {number}: pattern before any section header")
-        rules.append(Rule(header[0], header[1], header[2], re.compile(line)))
+        rules.append(Rule(header[0], header[1], header[2], re.compile(line), unsourced=header[3]))
     return SkipRules(tuple(rules))
 
 
@@ -190,12 +201,21 @@ def find_blame(report: CrashReport, rules: SkipRules) -> Blame:
             return Blame(index=recursing.index, recursion=True)
     blame = Blame(index=None)
     for frame in frames:
-        reason = skip_reason(frame, rules)
+        reason = skip_reason(frame, rules) or _unplaced(frame)
         if reason is None:
             blame.index = frame.index
             return blame
         blame.skipped[frame.index] = reason
     named = [f for f in frames if not is_unknown_function(f.function)]
-    blame.index = (named or frames)[0].index
+    placed = [f for f in frames if f.module]
+    blame.index = (named or placed or frames)[0].index
     blame.fallback = True
     return blame
+
+
+def _unplaced(frame: Frame) -> str | None:
+    """A bare address with no symbol and no module: a call through a bad pointer (`#0 0x0 in ?? ()`),
+    DEP/NX or JIT code. The caller that made the call is the one to blame."""
+    if frame.module is None and is_unknown_function(frame.function) and frame.trust != "assertion":
+        return "bad-address"
+    return None

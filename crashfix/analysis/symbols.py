@@ -47,6 +47,13 @@ _MODULE_EXT = re.compile(
     r"\.(?:exe|dll|ocx|sys|drv|cpl|pdb|dylib|bundle|so(?:\.\d+)*|node|pyd)$", re.IGNORECASE
 )
 _CDB_MODULE_SUFFIX = re.compile(r"_[0-9a-f]{8,16}$")
+_SPACED_SCOPE = re.compile(r"(?<=[\w>])\s*::\s*(?=[\w~])")
+_SINGLE_COLON = re.compile(r"(?<=[A-Za-z0-9_>])(?<!:)(?<!\[abi):(?!:)(?=[A-Za-z_~])")
+# gdb/itanium_demangler spell special members as `Unit::{dtor}`; engineers read `Unit::~Unit`.
+_SPECIAL_MEMBER = re.compile(r"(?P<scope>(?:[\w$]+(?:<[^<>]*>)?::)*(?P<cls>[\w$]+)(?:<[^<>]*>)?)::"
+                             r"\{(?P<kind>(?:base |complete |deleting |unified )?(?:ctor|dtor))\}")
+# MSVC decorated names (`?Update@Player@@QEAAXI@Z`): the name and its scopes, innermost first.
+_MSVC_DECORATED = re.compile(r"^\?(?P<special>\?[01])?(?P<name>[A-Za-z_$][\w$]*)?@(?P<scopes>(?:[A-Za-z_$][\w$]*@)*)@")
 _SYMBOL = re.compile(
     r"^(?:(?P<module>[\w.$@\-]+)!)?(?P<function>.*?)(?:\s*\+\s*(?P<offset>(?:0x)?[0-9a-fA-F`]+))?$"
 )
@@ -143,8 +150,26 @@ def _last_top_level_token(name: str) -> str:
     return name[start:]
 
 
+def repair_scope(name: str) -> str:
+    """Scope operators a paste damaged: `Map :: Get` (machine translation), `World:Shutdown` (retyped).
+
+    A single colon between two identifiers is never C++ in a function name, and
+    spaces around `::` are never printed by a debugger: both are transport damage.
+    """
+    if ":" not in name:
+        return name
+    if " ::" in name or ":: " in name:
+        name = _SPACED_SCOPE.sub("::", name)
+    if _SINGLE_COLON.search(name):
+        name = _SINGLE_COLON.sub("::", name)
+    return name
+
+
 def strip_parameters(name: str) -> str:
-    """`void Foo<int>::bar(int) const` -> `Foo<int>::bar`; names stay otherwise as shown."""
+    """`void Foo<int>::bar(int) const` -> `Foo<int>::bar`; names stay otherwise as shown (mangled ones read)."""
+    if name.startswith(("_Z", "?")):
+        name = demangle(name)
+    name = repair_scope(name)
     if "  " in name or "[clone" in name or "\t" in name:
         name = " ".join(_GDB_CLONE.sub("", name).split())
     else:
@@ -164,7 +189,7 @@ def strip_parameters(name: str) -> str:
 
 
 def normalize_function(name: str) -> str:
-    """The spelling signatures key on: no parameters, templates collapsed to `<T>`."""
+    """The spelling signatures key on: no parameters, templates collapsed to `<T>`, mangled names read."""
     name = strip_parameters(name)
     name = _ABI_TAG.sub("", name)
     name = _CLONE_SUFFIX.sub("", name)
@@ -223,8 +248,10 @@ def is_unknown_function(function: str | None) -> bool:
 
 
 def demangle(name: str) -> str:
-    """`_ZN3Foo3barEv` -> `Foo::bar()`; anything else is returned unchanged."""
-    if not name.startswith("_Z"):
+    """`_ZN3Foo3barEv` -> `Foo::bar()`, `?bar@Foo@@QEAAXXZ` -> `Foo::bar`; anything else unchanged."""
+    if name.startswith("?"):
+        return _undecorate_msvc(name)
+    if not name.startswith("_Z") or len(name) > 4096:
         return name
     core = _CLONE_SUFFIX.sub("", name)
     try:
@@ -232,4 +259,32 @@ def demangle(name: str) -> str:
         parsed = _parse_mangled(core)
     except Exception:  # noqa: BLE001
         return name
-    return str(parsed) if parsed is not None else name
+    if parsed is None:
+        return name
+    text = str(parsed)
+    if "{" in text:
+        text = _SPECIAL_MEMBER.sub(_special_member, text)
+    return text
+
+
+def _special_member(match: re.Match[str]) -> str:
+    destructor = match.group("kind").endswith("dtor")
+    return f"{match.group('scope')}::{'~' if destructor else ''}{match.group('cls')}"
+
+
+def _undecorate_msvc(name: str) -> str:
+    """The qualified name inside an MSVC decorated name; the type encoding after `@@` is dropped."""
+    match = _MSVC_DECORATED.match(name)
+    if match is None:
+        return name
+    scopes = [scope for scope in match.group("scopes").split("@") if scope]
+    if match.group("special"):  # ??0Class@@ is a constructor, ??1Class@@ a destructor
+        if not match.group("name"):
+            return name
+        owner = match.group("name")
+        scopes.insert(0, owner)
+        leaf = owner if match.group("special") == "?0" else "~" + owner
+        return "::".join([*reversed(scopes), leaf])
+    if not match.group("name"):
+        return name
+    return "::".join([*reversed(scopes), match.group("name")])

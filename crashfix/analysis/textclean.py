@@ -13,16 +13,20 @@ import codecs
 import html
 import re
 
-_TIMESTAMP_PREFIXES = (
+# A log level after the timestamp is part of the prefix: `[12:00:00] [debug] `, `... ERROR: `.
+_LEVEL = r"(?:\[?(?:debug|info|warn(?:ing)?|error|err|fatal|trace|notice|crit(?:ical)?)\]?:?\s+)?"
+_TIMESTAMP_PREFIXES = tuple(re.compile(pattern + _LEVEL, re.IGNORECASE) for pattern in (
     # 2024-05-01T12:00:00.1234567Z (GitHub Actions logs)
-    re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z? ?"),
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z? ?",
     # 2024-05-01 12:00:00,123 / [2024-05-01 12:00:00.123]
-    re.compile(r"^\[?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?: ?[+-]\d{2}:?\d{2}|Z)?\]? ?"),
+    r"^\[?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?: ?[+-]\d{2}:?\d{2}|Z)?\]? ?",
     # [12:00:00] / 12:00:00.123
-    re.compile(r"^\[?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\]? ?"),
+    r"^\[?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\]? ?",
     # May  1 12:00:00 host worldserver[123]:
-    re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [\w./@-]+(?:\[\d+\])?: ?"),
-)
+    r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [\w./@-]+(?:\[\d+\])?: ?",
+))
+# A stack frame that a logger stamped, among lines it did not: `2024-05-01 12:00:00 ERROR #3 0x...`.
+_STAMPED_FRAME = re.compile(r"(?:#\d{1,4}\s|\d{1,4}\s+0x[0-9a-fA-F]+\s+in\s)")
 _HTML_TAGS = re.compile(r"</?(?:details|summary|pre|code|p|br|b|i|tt|kbd|samp|blockquote)\b[^>]*>", re.I)
 _FENCE = re.compile(r"^\s*(?:```|~~~)[\w+-]*\s*$")
 _MARKDOWN_ESCAPE = re.compile(r"\\([*_#`~<>\[\]()|\\!-])")
@@ -57,7 +61,18 @@ def _strip_timestamps(lines: list[str]) -> list[str]:
             continue
         if sum(1 for line in content if pattern.match(line)) >= 0.6 * len(content):
             return [pattern.sub("", line, count=1) for line in lines]
-    return lines
+    return [_unstamp_frame(line) for line in lines]
+
+
+def _unstamp_frame(line: str) -> str:
+    """One frame line with a log timestamp in front, when the other lines have none."""
+    if not line[:1].isdigit() and not line.startswith("["):
+        return line
+    for pattern in _TIMESTAMP_PREFIXES:
+        match = pattern.match(line)
+        if match and match.end() and _STAMPED_FRAME.match(line, match.end()):
+            return line[match.end():]
+    return line
 
 
 _BANNER = re.compile(r"^[*#=\-\s]+$|^\*.*\*$|^#.*#$")

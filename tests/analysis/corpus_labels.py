@@ -45,6 +45,7 @@ class Expected:
     function: str | None = None
     offset: int | None = None
     section: int | None = None
+    address: int | None = None
     bare: str | None = None  # a single word: a function or a module
 
 
@@ -63,12 +64,15 @@ def _strip_notes(label: str) -> str:
 
 def parse_label(label: str) -> Expected | None:
     label = label.strip()
-    if not label or label.startswith("?"):
+    if not label or re.match(r"\?(?:\s|$)", label):  # `? (why)`; `?Name@Class@@...` is an MSVC name
         return None
     core = _strip_notes(label)
     match = re.fullmatch(r"(?P<mod>[\w.\-]+) (?P<sec>[0-9A-Fa-f]{4}):(?P<off>[0-9A-Fa-f]+)", core)
     if match:
         return Expected(module=match["mod"], section=int(match["sec"], 16), offset=int(match["off"], 16))
+    match = re.fullmatch(r"(?P<mod>[\w.\-]+\.(?:exe|dll|so)) (?P<addr>[0-9A-Fa-f]{6,16})", core, re.IGNORECASE)
+    if match:  # `samp-server.exe 0047971a`: an unsymbolised frame by module and absolute address
+        return Expected(module=match["mod"], address=int(match["addr"], 16))
     match = re.fullmatch(r"(?P<mod>[\w.\-]+) \+ 0x(?P<off>[0-9a-fA-F]+)", core)
     if match:
         return Expected(module=match["mod"], offset=int(match["off"], 16))
@@ -93,7 +97,7 @@ def matches(expected: Expected, frame: Frame | None) -> bool:
     module = normalize_module(frame.module)
     function = normalize_function(frame.function) if frame.function else None
     if expected.bare is not None:
-        return expected.bare in (function, module)
+        return normalize_function(expected.bare) in (function, module)
     if expected.module is not None and normalize_module(expected.module) != module:
         return False
     if expected.function is not None and normalize_function(expected.function) != function:
@@ -103,5 +107,7 @@ def matches(expected: Expected, frame: Frame | None) -> bool:
     if expected.offset is not None and frame.offset != expected.offset:
         return False
     if expected.section is not None and frame.section != expected.section:
+        return False
+    if expected.address is not None and frame.address != expected.address:
         return False
     return True
