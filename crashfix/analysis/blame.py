@@ -165,15 +165,26 @@ def mark_project_frames(report: CrashReport, rules: SkipRules) -> None:
 
 
 SIGNAL_HANDLER = "<signal handler called>"
+# Where the crash handler's own frames end and the crashed code's begin: gdb's signal frame,
+# and Windows' user-mode exception dispatcher (a stack taken without `.ecxr`, WER, a debugger).
+_HANDLER_BOUNDARY = frozenset({SIGNAL_HANDLER, "KiUserExceptionDispatcher", "KiUserExceptionDispatch"})
 
 
 def blameable_frames(frames: list[Frame]) -> list[Frame]:
     """Frames that may be blamed: not scanned guesses, not the crash handler's own frames."""
     trusted = [f for f in frames if f.trust != "scan"] or frames
     for position, frame in enumerate(trusted):
-        if frame.function == SIGNAL_HANDLER:
+        if frame.function in _HANDLER_BOUNDARY:
             return trusted[position + 1 :] or trusted
     return trusted
+
+
+def is_idle_stack(frames: list[Frame]) -> bool:
+    """A thread that was waiting, not crashing: its top frame waits and no handler boundary follows."""
+    if not frames or any(f.function in _HANDLER_BOUNDARY for f in frames):
+        return False
+    rule = default_rules().match(frames[0])
+    return rule is not None and rule.category == "wait"
 
 
 def _recursing_frame(frames: list[Frame]) -> Frame | None:

@@ -100,6 +100,11 @@ class Frame(Strict):
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
+def replace_index(frame: Frame, index: int) -> Frame:
+    """The same frame at another position of its stack."""
+    return frame.model_copy(update={"index": index})
+
+
 class ExceptionInfo(Strict):
     """What went wrong: an NTSTATUS code, a signal, or a sanitizer finding."""
 

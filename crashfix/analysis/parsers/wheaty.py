@@ -13,13 +13,16 @@ import re
 from typing import NamedTuple
 
 from crashfix.analysis.crash_codes import describe_ntstatus, normalize_code
-from crashfix.analysis.models import BuildInfo, CrashReport, ExceptionInfo, Frame, SourceFormat
+from crashfix.analysis.blame import is_idle_stack
+from crashfix.analysis.models import BuildInfo, CrashReport, ExceptionInfo, Frame, SourceFormat, replace_index
 from crashfix.analysis.parsers.assertion import assertion_frame, find_assertion
 from crashfix.analysis.parsers.sniffing import marker, score
 from crashfix.analysis.symbols import split_symbol, strip_parameters
 from crashfix.errors import ParseError
 
 FORMAT = SourceFormat.WHEATY
+MAX_BLOCKS = 64  # threads read when looking for the one that holds the fault address
+MAX_FRAMES = 1024  # frames kept per block: a deeper stack is a recursion, its top is what counts
 
 _HEX = r"[0-9A-Fa-f]"
 _FRAME = re.compile(
@@ -64,14 +67,16 @@ def parse(text: str) -> CrashReport:
     if build_type:
         report.arch = "x64" if "Win64" in build_type else "x86" if "Win32" in build_type else None
     report.assertion = find_assertion(text) if "Assertion message" in text or "ASSERTION FAILED" in text else None
-    frames, cut = _crash_stack(text)
     fault = _fault(text)
+    frames, cut = _crash_stack(text, fault)
     frames, dropped = _drop_cut_frames(frames, fault)
     cut = cut or dropped
     frames = _reconcile_with_fault(frames, fault)
-    if not frames and report.assertion is not None:
-        frame = assertion_frame(report.assertion)
-        frames = [frame] if frame else []
+    site = assertion_frame(report.assertion) if report.assertion is not None else None
+    if site is not None and not any(f.function and f.address != (fault.address if fault else None) for f in frames):
+        # No stack of the asserting thread (only the fault address inside the assert handler,
+        # or nothing): the assertion message names the site.
+        frames = [site, *(replace_index(f, i + 1) for i, f in enumerate(frames))]
     report.frames = frames
     if fault and fault.path:
         report.faulting_module = re.split(r"[\\/]", fault.path)[-1]
@@ -130,28 +135,58 @@ def _build(text: str) -> BuildInfo | None:
     )
 
 
-def _crash_stack(text: str) -> tuple[list[Frame], bool]:
-    """Frames of the first `Call stack:` block, and whether the block was cut."""
-    lines = text.split("\n")
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == "Call stack:")
-    except StopIteration:
+def _crash_stack(text: str, fault: Fault | None) -> tuple[list[Frame], bool]:
+    """The crashing thread's frames, and whether its block was cut.
+
+    WheatyExceptionReport writes the faulting thread first, but pastes start anywhere:
+    the crashing block is the one holding the fault address. When the address is known
+    and no block holds it, the blocks shown are other threads; without it, a first block
+    that is only an idle thread's wait is not the crash either.
+    """
+    blocks = _stack_blocks(text.split("\n"))
+    if not blocks:
         return [], True
+    if fault is not None and fault.address and fault.section <= 0xFFFF:  # not the logger's garbage
+        for frames, cut in blocks:
+            if any(f.address == fault.address for f in frames):
+                return frames, cut
+        return [], blocks[0][1]
+    frames, cut = blocks[0]
+    if is_idle_stack(frames):
+        return [], cut
+    return frames, cut
+
+
+def _stack_blocks(lines: list[str]) -> list[tuple[list[Frame], bool]]:
+    """Every `Call stack:` block's frames (the first few), each with whether it was cut."""
+    starts = [i for i, line in enumerate(lines) if line.strip() == "Call stack:"]
+    return [_read_block(lines, start) for start in starts[:MAX_BLOCKS]]
+
+
+def _read_block(lines: list[str], start: int) -> tuple[list[Frame], bool]:
     frames: list[Frame] = []
     cut = False
     last_line = ""
-    for line in lines[start + 1 :]:
+    number = start
+    while True:
+        number += 1
+        if number >= len(lines):
+            return frames, True
+        line = lines[number]
         stripped = line.strip()
         if stripped.startswith("Address") and "Frame" in stripped:
             continue
         if stripped in ("Call stack:",) or stripped.startswith(("====", "Local Variables", "Global Variables")):
             break
         if not stripped:
-            if frames:
-                break
+            if frames and not _frame_follows(lines, number):
+                break  # an empty line ends the block, unless the log puts one after every frame
             continue
         if stripped.startswith("[") or line.startswith("\t"):
-            continue  # a gap marker or a variable line
+            if stripped.startswith(("[...", "[…")):
+                cut = True
+                break
+            continue  # a variable line
         frame = _parse_frame(len(frames), stripped)
         if frame is None and frames and last_line:
             # The rest of the previous frame line, wrapped by a terminal or mailer.
@@ -164,11 +199,19 @@ def _crash_stack(text: str) -> tuple[list[Frame], bool]:
         if frame.function is None and frame.module is None and frame.section is None:
             cut = True
         frames.append(frame)
-    else:
-        cut = True
+        if len(frames) >= MAX_FRAMES:
+            break
     if frames and frames[-1].function is not None and frames[-1].offset is None:
         cut = True  # `ScriptMgr::OnConfigLo`: a symbol cut mid-name
     return frames, cut
+
+
+def _frame_follows(lines: list[str], blank: int) -> bool:
+    """Whether the next non-empty line after `blank` is another frame line of the same block."""
+    for line in lines[blank + 1 : blank + 4]:
+        if line.strip():
+            return _FRAME.match(line.strip()) is not None and _parse_frame(0, line.strip()) is not None
+    return False
 
 
 def _parse_frame(index: int, line: str) -> Frame | None:
