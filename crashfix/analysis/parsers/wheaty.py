@@ -143,18 +143,32 @@ def _crash_stack(text: str, fault: Fault | None) -> tuple[list[Frame], bool]:
     and no block holds it, the blocks shown are other threads; without it, a first block
     that is only an idle thread's wait is not the crash either.
     """
-    blocks = _stack_blocks(text.split("\n"))
+    lines = text.split("\n")
+    blocks = _stack_blocks(lines)
     if not blocks:
         return [], True
     if fault is not None and fault.address and fault.section <= 0xFFFF:  # not the logger's garbage
         for frames, cut in blocks:
             if any(f.address == fault.address for f in frames):
                 return frames, cut
-        return [], blocks[0][1]
+        if _gap_before_first_block(lines):
+            return [], blocks[0][1]  # the paste lost the crashing block: what is left are other threads
     frames, cut = blocks[0]
     if is_idle_stack(frames):
         return [], cut
     return frames, cut
+
+
+def _gap_before_first_block(lines: list[str]) -> bool:
+    """A `[... cut ...]` line between the fault address and the first `Call stack:` header."""
+    fault_at = next((i for i, line in enumerate(lines) if line.startswith("Fault address:")), -1)
+    for line in lines[fault_at + 1 :]:
+        stripped = line.strip()
+        if stripped == "Call stack:":
+            return False
+        if stripped.startswith(("[...", "[…")):
+            return True
+    return False
 
 
 def _stack_blocks(lines: list[str]) -> list[tuple[list[Frame], bool]]:
@@ -183,10 +197,8 @@ def _read_block(lines: list[str], start: int) -> tuple[list[Frame], bool]:
                 break  # an empty line ends the block, unless the log puts one after every frame
             continue
         if stripped.startswith("[") or line.startswith("\t"):
-            if stripped.startswith(("[...", "[…")):
-                cut = True
-                break
-            continue  # a variable line
+            cut = cut or stripped.startswith(("[...", "[…"))  # a gap in the paste: frames were lost
+            continue  # a gap marker or a variable line
         frame = _parse_frame(len(frames), stripped)
         if frame is None and frames and last_line:
             # The rest of the previous frame line, wrapped by a terminal or mailer.
