@@ -52,7 +52,7 @@ class SourceFormat(str, Enum):
 ReportKind = Literal["crash", "hang", "kernel-bugcheck", "managed", "snapshot", "leak"]
 """`crash` is what crashfix files; the others are classified, never misparsed as crashes."""
 
-Trust = Literal["context", "cfi", "frame-pointer", "scan", "inline", "assertion", "unreliable"]
+Trust = Literal["context", "cfi", "frame-pointer", "scan", "inline", "assertion", "summary", "unreliable"]
 Symbols = Literal["full", "exports", "none"]
 Access = Literal["read", "write", "execute"]
 

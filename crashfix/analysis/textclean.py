@@ -129,6 +129,29 @@ def _strip_quotes(lines: list[str]) -> list[str]:
     return lines
 
 
+_SPACED_SEPARATOR = re.compile(r"(?:(?<=[\w.])|^) ?([\\/]) (?=[\w.])", re.M)
+_SPACED_SCOPE = re.compile(r"(?<=\w) :: (?=[\w~])")
+_SPACED_LINE_NUMBER = re.compile(r"(\.(?:cpp|cc|cxx|c|h|hpp|hh|hxx|inl|ipp)): (\d+)\b", re.IGNORECASE)
+
+
+def _undo_spacing_damage(text: str) -> str:
+    """Machine translation and retyping put spaces inside paths and names.
+
+    `\\ src \\ game \\ Map.h: 853 in Map :: Get` was `\\src\\game\\Map.h:853 in Map::Get`. A line is
+    repaired only where it shows the damage at least twice, so prose with one ` / ` stays.
+    """
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        if line.count(" \\ ") + line.count(" / ") >= 2:
+            line = _SPACED_SEPARATOR.sub(r"\1", line)
+        if " :: " in line:
+            line = _SPACED_SCOPE.sub("::", line)
+        if ": " in line:
+            line = _SPACED_LINE_NUMBER.sub(r"\1:\2", line)
+        lines[number] = line
+    return "\n".join(lines)
+
+
 def clean_text(text: str) -> str:
     """Undo transport damage; the result has `\\n` line ends and no Markdown wrapping."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
@@ -145,6 +168,8 @@ def clean_text(text: str) -> str:
     lines = _strip_timestamps(lines)
     lines = _unwrap_fixed_width(lines)
     joined = "\n".join(line.rstrip() for line in lines)
+    if " \\ " in joined or " :: " in joined or " / " in joined:
+        joined = _undo_spacing_damage(joined)
     if "\\" in joined:
         joined = re.sub(r"\*\*\\\*", "***", joined)
         joined = _MARKDOWN_ESCAPE.sub(_unescape_markdown, joined)

@@ -43,6 +43,7 @@ _MARKERS = (
     marker("Windows Debugger", 0.4),
     marker("Loading Dump File [", 0.4),
     marker("ExceptionCode:", 0.3, r"^\s*ExceptionCode: [0-9a-f]{8}"),
+    marker("[0x", 0.4, r"^\s*\[0x[0-9a-f]+\]\s+[\w.$@\-]+[!+]\S+\s+0x[0-9a-f]+"),  # WinDbg's Stack window
 )
 _EXPORT_SYMBOLS = re.compile(r"Defaulted to export symbols for (?:.*[\\/])?([^\\/\s]+?)(?:\s+-)?\s*$", re.M)
 _NO_SYMBOLS = re.compile(r"symbols could not be loaded for (?:.*[\\/])?([^\\/\s]+?)\s*$", re.M)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 
 from crashfix.analysis.crash_codes import describe_sanitizer
-from crashfix.analysis.models import CrashReport, ExceptionInfo, Frame, RelatedStack, SourceFormat
+from crashfix.analysis.models import CrashReport, ExceptionInfo, Frame, RelatedStack, SourceFormat, replace_index
 from crashfix.analysis.parsers.sniffing import marker, score
 from crashfix.analysis.symbols import split_symbol, strip_parameters
 from crashfix.errors import ParseError
 
 FORMAT = SourceFormat.SANITIZER
+MAX_RUNTIME_ERRORS = 50  # UBSan reports kept beside the first (a noisy build prints thousands)
 
 _ERROR = re.compile(
     r"^(?:==\d+==)?\s*ERROR: (?P<tool>\w*Sanitizer): (?P<kind>.+?)"
@@ -43,6 +44,11 @@ _LOCATION_TOKEN = re.compile(
     r"(?::(?P<line>\d+)(?::(?P<col>\d+))?)?"
 )
 _SUMMARY = re.compile(r"^SUMMARY: (?P<tool>\w+Sanitizer): (?P<text>.+)$", re.M)
+# `heap-use-after-free /src/a.cc:13:5 in Foo::bar(int)`, `SEGV (/bin/srv+0x1234) in main`, `... in ` (no function)
+_SUMMARY_PARTS = re.compile(
+    r"^(?P<kind>\S+(?: \S+)*?)(?: (?:(?P<file>\S+?):(?P<line>\d+)(?::\d+)?|\((?P<mod>[^()]*?)\+(?P<off>0x[0-9a-fA-F]+)\)))?"
+    r"(?: in(?: (?P<function>.+?))?)?\s*$"
+)
 _MARKERS = (
     marker("Sanitizer:", 0.8, r"ERROR: \w*Sanitizer:"),
     marker("SUMMARY: ", 0.5, r"^SUMMARY: \w+Sanitizer:"),
@@ -79,6 +85,14 @@ def parse(text: str) -> CrashReport:
             report.kind = "leak"
     else:
         report.exception, start = _other_finding(text)
+    summary = _SUMMARY.search(text)
+    summary_frame = _summary_frame(summary) if summary else None
+    if report.exception is None and summary is not None:  # a chunk of the report: only its SUMMARY line is whole
+        kind = _SUMMARY_PARTS.match(summary.group("text").strip())
+        code = kind.group("kind") if kind else summary.group("text").split()[0]
+        report.exception = ExceptionInfo(code=code, name=f"{summary.group('tool')}: {code}",
+                                         crash_class=describe_sanitizer(code))
+        report.warn("truncated", "only part of the sanitizer report is present: its SUMMARY line names the site")
     if report.exception is None:
         raise ParseError("no sanitizer report found (expected '==PID==ERROR: AddressSanitizer: ...')")
     access = _ACCESS.search(text, start) or _SIGNAL_ACCESS.search(text, start)
@@ -92,19 +106,56 @@ def parse(text: str) -> CrashReport:
     stacks = _stacks(text[start:] if error else text)
     if stacks:
         report.frames = stacks[0][1]
-        report.related_stacks = [RelatedStack(title=title, frames=frames) for title, frames in stacks[1:] if frames]
+        report.related_stacks = [RelatedStack(title=title, frames=frames) for title, frames, _ in stacks[1:] if frames]
+    if summary_frame is not None and _summary_knows_better(report.frames, stacks[0][2] if stacks else 0):
+        report.frames = [summary_frame, *(replace_index(f, i + 1) for i, f in enumerate(report.frames))]
     if not report.frames:
         ubsan = _UBSAN.search(text)
         if ubsan:
             report.frames = [Frame(index=0, file=ubsan.group("file"), line=int(ubsan.group("line")), symbols="none")]
         report.warn("no-frames", "the sanitizer report has no stack (set print_stacktrace=1 / symbolize=1)")
-    summary = _SUMMARY.search(text)
+    _other_runtime_errors(report, text)
     if summary:
         report.facts["summary"] = summary.group("text").strip()
     report.os = "windows" if re.search(r"[A-Za-z]:\\", text[start : start + 4000]) else "linux"
     if error and not summary and "ABORTING" not in text:
         report.warn("truncated", "the sanitizer report is cut short (no SUMMARY line)")
     return report
+
+
+def _summary_frame(summary: re.Match[str]) -> Frame | None:
+    """The site the SUMMARY line names, when it names a function."""
+    parts = _SUMMARY_PARTS.match(summary.group("text").strip())
+    if parts is None or not parts.group("function"):
+        return None
+    function = strip_parameters(parts.group("function"))
+    module = re.split(r"[\\/]", parts.group("mod"))[-1] if parts.group("mod") else None
+    return Frame(index=0, function=function, file=parts.group("file"),
+                 line=int(parts.group("line")) if parts.group("line") else None, module=module or None,
+                 trust="summary")
+
+
+def _summary_knows_better(frames: list[Frame], first_number: int) -> bool:
+    """The stack lost its top (a chunk starting at `#7`), or its top frames have no symbols."""
+    if not frames or first_number > 0:
+        return True
+    return all(f.function is None for f in frames[:2])
+
+
+def _other_runtime_errors(report: CrashReport, text: str) -> None:
+    """UBSan reports every error it finds: the first is the report, the others are kept beside it."""
+    if "runtime error: " not in text:
+        return
+    seen: set[tuple[str, str, str]] = set()
+    found = list(_UBSAN.finditer(text))
+    for match in found[1:MAX_RUNTIME_ERRORS]:
+        key = (match.group("file"), match.group("line"), match.group("msg"))
+        if key in seen or (found[0].group("file"), found[0].group("line"), found[0].group("msg")) == key:
+            continue
+        seen.add(key)
+        frame = Frame(index=0, file=match.group("file"), line=int(match.group("line")), symbols="none")
+        report.related_stacks.append(RelatedStack(title=f"runtime error: {match.group('msg').strip()}",
+                                                  frames=[frame]))
 
 
 def _other_finding(text: str) -> tuple[ExceptionInfo | None, int]:
@@ -137,9 +188,9 @@ def _is_continuation(line: str) -> bool:
     return bool(stripped) and not stripped.endswith(":") and not stripped.startswith(_NOT_CONTINUATION)
 
 
-def _stacks(text: str) -> list[tuple[str, list[Frame]]]:
-    """Consecutive `#N` frame blocks, each titled by the line before it."""
-    stacks: list[tuple[str, list[Frame]]] = []
+def _stacks(text: str) -> list[tuple[str, list[Frame], int]]:
+    """Consecutive `#N` frame blocks, each titled by the line before it, with its first frame's number."""
+    stacks: list[tuple[str, list[Frame], int]] = []
     title = "crash"
     current: list[Frame] | None = None
     last_line = ""
@@ -149,7 +200,7 @@ def _stacks(text: str) -> list[tuple[str, list[Frame]]]:
             number = int(match.group("num"))
             if current is None or number == 0 and current:
                 current = []
-                stacks.append((title, current))
+                stacks.append((title, current, number))
             current.append(_frame(len(current), match))
             last_line = line.rstrip()
             continue
@@ -165,7 +216,7 @@ def _stacks(text: str) -> list[tuple[str, list[Frame]]]:
             continue
         current = None
         title = stripped.rstrip(":")
-    for _, frames in stacks:
+    for _, frames, _ in stacks:
         _mark_inline(frames)
     return stacks
 

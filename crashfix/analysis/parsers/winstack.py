@@ -5,6 +5,7 @@
     00000000`04deadb8 000007fe`f018f1d9 : args... : MSHTML!Ordinal101+0x3c4da   x64 kb
     00000000`04deadb8 000007fe`f018f1d9 MSHTML!Ordinal101+0x3c4da            x64 k
     00 000000bc`aeaaa440 00007ff8`c045e70d jscript9!Js::Foo+0x7f            kn
+    [0x3]   kernel32!WerpReportFault+0xc5   0x459fb6b560   0x7ff8b3e8712c   WinDbg's Stack window, copied
     (Inline Function) --------`-------- mod!Inlined+0x12                     inline
 """
 
@@ -23,6 +24,10 @@ _PLAIN = re.compile(
     rf"^\s*{_FRAME_NO}(?P<sp>{_ADDR})\s+(?P<ret>{_ADDR})(?:\s+(?:{_ADDR})){{0,4}}\s+(?P<sym>\S.*)$"
 )
 _INLINE = re.compile(r"^\s*(?:[0-9a-fA-F]{2}\s+)?\(Inline(?: Function)?\)\s+[-`]+\s+(?P<sym>\S.*)$")
+# WinDbg's Stack window copied as text: `[0x3]   kernel32!WerpReportFault+0xc5   0x459fb6b560   0x7ff8b3e8712c`
+_WINDOW = re.compile(
+    r"^\s*\[0x[0-9a-fA-F]+\]\s+(?P<sym>\S+?)(?:\(\))?(?:\s+(?P<sp>0x[0-9a-fA-F]+)(?:\s+(?P<ret>0x[0-9a-fA-F]+))?)?\s*$"
+)
 _SOURCE = re.compile(r"\s*\[(?P<file>[^\[\]]+?)\s+@\s+(?P<line>\d+)\]\s*$")
 _RAW_ADDRESS = re.compile(r"^(?:0x)?(?P<addr>[0-9a-fA-F`]+)$")
 HEADER = re.compile(r"^\s*(?:#\s+)?(?:ChildEBP|Child-SP)\s+RetAddr\b", re.MULTILINE)
@@ -46,6 +51,11 @@ def parse_stack_line(line: str) -> StackLine | None:
     match = _INLINE.match(line)
     if match:
         return StackLine(match.group("sym").strip(), None, None, inline=True)
+    if line.lstrip().startswith("[0x"):
+        match = _WINDOW.match(line)
+        if match:
+            sp, ret = match.group("sp"), match.group("ret")
+            return StackLine(match.group("sym"), _hex(sp[2:]) if sp else None, _hex(ret[2:]) if ret else None)
     match = _X64_ARGS.match(line)
     if match:
         rest = match.group("rest")
