@@ -10,8 +10,9 @@ import re
 from pathlib import Path
 
 from crashfix.analysis.blame import SkipRules, default_rules, find_blame, mark_project_frames
-from crashfix.analysis.models import CrashReport, SourceFormat
+from crashfix.analysis.models import CrashReport, SourceFormat, replace_index
 from crashfix.analysis.parsers import BINARY_PARSERS, MIN_CONFIDENCE, TEXT_PARSERS, rank_text_formats
+from crashfix.analysis.parsers.assertion import assertion_frame
 from crashfix.analysis.signature import compute_signature
 from crashfix.analysis.textclean import clean_text, decode
 from crashfix.config import AnalysisSettings
@@ -42,9 +43,24 @@ def finish(report: CrashReport, rules: SkipRules) -> CrashReport:
     """Mark project frames, blame one, and sign the report."""
     mark_project_frames(report, rules)
     blame = find_blame(report, rules)
+    if (blame.index is None or blame.fallback) and _add_assertion_site(report):
+        # The stack shows only runtime frames (or nothing): the assertion message names the site.
+        mark_project_frames(report, rules)
+        blame = find_blame(report, rules)
     report.blamed_frame_index = blame.index
     report.signature = compute_signature(report, blame, rules)
     return report
+
+
+def _add_assertion_site(report: CrashReport) -> bool:
+    """Put the assertion's site on top of the stack, when there is one and it is not there yet."""
+    if report.assertion is None or any(f.trust == "assertion" for f in report.frames):
+        return False
+    site = assertion_frame(report.assertion)
+    if site is None or not site.function:
+        return False
+    report.frames = [site, *(replace_index(f, i + 1) for i, f in enumerate(report.frames))]
+    return True
 
 
 def analyze_text(text: str, fmt: SourceFormat | None = None, rules: SkipRules | None = None) -> CrashReport:

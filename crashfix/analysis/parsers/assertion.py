@@ -4,7 +4,9 @@ TrinityCore:   `<file>:<line> in <function> ASSERTION FAILED:` + `  <condition>`
                FATAL ERROR / ERROR / ABORTED variants);
 AzerothCore:   a `#---#` box with `# Location '<file>:<line>'`, `# Function '<f>'`,
                `# Condition '<c>'` (newer: `# Location: <file>:<line>` without quotes);
-gdb frames:    `Trinity::Assert (file=0x.. "<file>", line=363, function=0x.. "AddToGrid", ...)`.
+MaNGOS:        `<file>:<line> Error: Assertion in <function>: <condition>` (vmangos; WPError adds `failed`);
+gdb frames:    `Trinity::Assert (file=0x.. "<file>", line=363, function=0x.. "AddToGrid", ...)` and glibc's
+               `__assert_fail (assertion=.., file=.., line=.., function=0x.. "void X::f()")`.
 
 Used by the Wheaty and gdb parsers, and as a parser of its own for logs that hold
 nothing but the assertion (a Server.log excerpt, an issue title).
@@ -16,6 +18,7 @@ import re
 
 from crashfix.analysis.crash_codes import describe_signal
 from crashfix.analysis.models import AssertionInfo, CrashReport, ExceptionInfo, Frame, SourceFormat
+from crashfix.analysis.symbols import strip_parameters
 from crashfix.errors import ParseError
 
 FORMAT = SourceFormat.ASSERTION
@@ -29,10 +32,26 @@ _TC_KINDS = ("ASSERTION FAILED", "FATAL ERROR", "ERROR", "ABORTED")
 _AC_FIELD = re.compile(
     r"^#\s*(?P<key>Location|Function|Condition|Message|Debug info)\s*(?::\s*|')(?P<value>.*?)'?\s*$", re.M
 )
+# A gdb argument: `file=0x1c5 "x.cpp"`, `file=file@entry=0x1c5 "x.cpp"`, `line=line@entry=1025`,
+# `function=0x1c5 <Aura::Unregister()::__FUNCTION__> "Unregister"` (the symbol names the qualified function).
+_ARG_PREFIX = r"(?:\w+@entry=)?(?:0x[0-9a-f]+\s+)?"
 _GDB_ASSERT = re.compile(
-    r"(?P<function>(?:Trinity|Acore|MaNGOS)::(?:Assert|Abort|Fatal|Error))\s*\("
-    r"file=(?:0x[0-9a-f]+\s+)?\"(?P<file>[^\"]+)\",\s*line=(?P<line>\d+),\s*"
-    r"function=(?:0x[0-9a-f]+\s+)?\"(?P<where>[^\"]+)\"(?:,\s*message=(?:0x[0-9a-f]+\s+)?\"(?P<cond>[^\"]*)\")?"
+    r"(?P<function>(?:Trinity|Acore|MaNGOS|Warhead|Firelands|Skyfire)::(?:Assert|Abort|Fatal|Error))\s*\(\s*"
+    rf"file={_ARG_PREFIX}\"(?P<file>[^\"]+)\",\s*line=(?:\w+@entry=)?(?P<line>\d+),\s*"
+    rf"function={_ARG_PREFIX}(?:<(?P<qualified>[^<>]*?)::__(?:FUNCTION|func|PRETTY_FUNCTION)__>\s*)?"
+    rf"\"(?P<where>[^\"]+)\"(?:,\s*(?:debugInfo=[^,]*,\s*)?message={_ARG_PREFIX}\"(?P<cond>[^\"]*)\")?"
+)
+# glibc's assert(): `__assert_fail (assertion=0x.. "p != nullptr", file=0x.. "x.cpp", line=12, function=0x.. "void X::f()")`
+_GLIBC_ASSERT = re.compile(
+    rf"__assert_fail\w*\s*\(\s*assertion={_ARG_PREFIX}\"(?P<cond>[^\"]*)\",\s*file={_ARG_PREFIX}\"(?P<file>[^\"]+)\",\s*"
+    rf"line=(?:\w+@entry=)?(?P<line>\d+),\s*function={_ARG_PREFIX}(?:<[^<>]*>\s*)?\"(?P<where>[^\"]+)\""
+)
+# MaNGOS family: `src/game/Map.cpp:123 Error: Assertion in Map::Add: p (msg)` (vmangos MANGOS_ASSERT) and
+# `Map.cpp:123: Error: Assertion in Add failed: p` (WPError), usually behind a log timestamp.
+_MANGOS = re.compile(
+    r"(?P<file>(?:[A-Za-z]:)?[^\s:]*\.(?:cpp|cc|cxx|c|h|hpp|hh|inl|ipp)):(?P<line>\d+):?\s+Error:\s+Assertion in\s+"
+    r"(?P<function>[^\s:]+(?:::[^\s:]+)*)(?:\s+failed)?:\s*(?P<cond>.*?)\s*$",
+    re.M,
 )
 
 
@@ -51,12 +70,26 @@ def find_assertion(text: str) -> AssertionInfo | None:
     tc = _find_tc(text)
     if tc is not None:
         return tc
+    if "Error: Assertion in" in text:
+        mangos = _MANGOS.search(text)
+        if mangos:
+            return AssertionInfo(file=mangos.group("file"), line=int(mangos.group("line")),
+                                 function=mangos.group("function"), condition=mangos.group("cond") or None,
+                                 message="Assertion")
+    if "file=" not in text:
+        return None
     match = _GDB_ASSERT.search(text)
     if match:
+        where = strip_parameters(match.group("qualified")) if match.group("qualified") else match.group("where")
         return AssertionInfo(
-            file=match.group("file"), line=int(match.group("line")), function=match.group("where"),
+            file=match.group("file"), line=int(match.group("line")), function=where,
             condition=match.group("cond"), message=match.group("function"),
         )
+    match = _GLIBC_ASSERT.search(text) if "__assert_fail" in text else None
+    if match:
+        return AssertionInfo(file=match.group("file"), line=int(match.group("line")),
+                             function=strip_parameters(match.group("where")), condition=match.group("cond"),
+                             message="assert")
     return None
 
 
@@ -91,13 +124,16 @@ def assertion_frame(info: AssertionInfo, index: int = 0) -> Frame | None:
     """A frame standing for the assertion site, for reports that lost their stack."""
     if not info.function and not info.file:
         return None
-    return Frame(index=index, function=info.function, file=info.file, line=info.line, trust="assertion")
+    function = strip_parameters(info.function) if info.function else None  # `World:Shutdown` was retyped
+    return Frame(index=index, function=function, file=info.file, line=info.line, trust="assertion")
 
 
 def sniff(text: str) -> float:
     head = text[:100_000]
-    if _find_tc(head) is not None or ("file=" in head and _GDB_ASSERT.search(head)):
+    if _find_tc(head) is not None or ("Error: Assertion in" in head and _MANGOS.search(head)):
         return 0.6
+    if "file=" in head and (_GDB_ASSERT.search(head) or _GLIBC_ASSERT.search(head)):
+        return 0.45  # an assertion inside gdb output: the gdb parser, when it finds frames, knows more
     if "# Location" not in head or "# Function" not in head:
         return 0.0
     fields = {m.group("key") for m in _AC_FIELD.finditer(head)}

@@ -92,7 +92,7 @@ def parse(text: str) -> CrashReport:
     core = _CORE.search(text)
     if core:
         report.process = core.group("cmd").split()[0].rsplit("/", 1)[-1] if core.group("cmd").split() else None
-    report.assertion = find_assertion(text) if "Assert" in text or "ASSERTION" in text else None
+    report.assertion = find_assertion(text) if "Assert" in text or "ASSERTION" in text or "assert" in text else None
     if report.frames and all(f.function is None for f in report.frames):
         report.warn("missing-symbols", "the backtrace has no function names")
     return report

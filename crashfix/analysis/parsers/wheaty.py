@@ -37,6 +37,11 @@ _FAULT = re.compile(
     rf"(?:\n(?P<wrapped>[^\s:][^:\n]*\.(?:exe|dll))\s*)?$",  # a path wrapped onto the next line
     re.M,
 )
+# A frame line no other tool writes: `PC  FRAME  Func+DISP  file line N` or `PC  FRAME  SSSS:OFFSET module.exe`.
+_HEADERLESS_FRAME = re.compile(
+    rf"^\s*{_HEX}{{8,16}}\s+{_HEX}{{8,16}}\s+(?:\S+\+{_HEX}+\s+\S.*\sline \d+|{_HEX}{{4}}:{_HEX}{{8,16}}\s+\S+\.(?:exe|dll))\s*$"
+)
+_NOISE = re.compile(r"^punting on symbol\b|partial output:$", re.IGNORECASE)
 _EXCEPTION = re.compile(rf"^\s*Exception code:\s*(?P<code>{_HEX}{{8}})\s*(?P<name>.*?)\s*$", re.M)
 _REVISION = re.compile(r"^\s*Revision:\s*(?P<text>.+?)\s*$", re.M)
 _HASH = re.compile(r"(?<![\d-])\b([0-9a-f]{7,40}\+?)(?=[\s)]|$)")
@@ -49,6 +54,7 @@ _MARKERS = (
     marker("Hardware ***", 0.2),
     marker("Number Of Processors:", 0.1),
     marker("Revision:", 0.2, r"^\s*Revision:.*\brev\."),
+    marker(" line ", 0.35, r"^\s*[0-9A-Fa-f]{8,16}\s+[0-9A-Fa-f]{8,16}\s+\S+\+[0-9A-Fa-f]+\s+\S.*\sline \d+\s*$"),
 )
 
 
@@ -172,8 +178,15 @@ def _gap_before_first_block(lines: list[str]) -> bool:
 
 
 def _stack_blocks(lines: list[str]) -> list[tuple[list[Frame], bool]]:
-    """Every `Call stack:` block's frames (the first few), each with whether it was cut."""
+    """Every `Call stack:` block's frames (the first few), each with whether it was cut.
+
+    A log that lost its headers (a server log's `Log Crash:` followed by a frame line) still
+    has frame lines only this logger writes: they form the block.
+    """
     starts = [i for i, line in enumerate(lines) if line.strip() == "Call stack:"]
+    if not starts:
+        first = next((i for i, line in enumerate(lines) if _HEADERLESS_FRAME.match(line)), None)
+        return [] if first is None else [_read_block(lines, first - 1)]
     return [_read_block(lines, start) for start in starts[:MAX_BLOCKS]]
 
 
@@ -199,6 +212,8 @@ def _read_block(lines: list[str], start: int) -> tuple[list[Frame], bool]:
         if stripped.startswith("[") or line.startswith("\t"):
             cut = cut or stripped.startswith(("[...", "[…"))  # a gap in the paste: frames were lost
             continue  # a gap marker or a variable line
+        if _NOISE.match(stripped):
+            continue  # the logger's own remark between frames (a local it could not print)
         frame = _parse_frame(len(frames), stripped)
         if frame is None and frames and last_line:
             # The rest of the previous frame line, wrapped by a terminal or mailer.
