@@ -64,7 +64,8 @@ class SkipRules:
             return self._cache[key]
         found = None
         unsourced = key[0] if not key[2] else ""
-        for field_name, value in zip((self._FIELDS[0], self._UNSOURCED, *self._FIELDS[1:]), (key[0], unsourced, *key[1:])):
+        slots = (self._FIELDS[0], self._UNSOURCED, *self._FIELDS[1:])
+        for field_name, value in zip(slots, (key[0], unsourced, *key[1:])):
             compiled = self._combined.get(field_name)
             if value and compiled is not None:
                 hit = compiled[0].match(value)
@@ -102,8 +103,8 @@ def parse_rules(text: str) -> SkipRules:
         if line.startswith("[") and line.endswith("]"):
             words = line[1:-1].split()
             flags = set(words[2:])
-            if (len(words) < 2 or words[0] not in ("function", "module", "file") or not flags <= {"library", "unsourced"}
-                    or ("unsourced" in flags and words[0] != "function")):
+            known = flags <= {"library", "unsourced"} and ("unsourced" not in flags or words[0] == "function")
+            if len(words) < 2 or words[0] not in ("function", "module", "file") or not known:
                 raise ValueError(f"skip list line {number}: bad section header {line!r}")
             header = (words[0], words[1], "library" in flags, "unsourced" in flags)
             continue

@@ -77,6 +77,7 @@ class Frame(Strict):
     trust: Trust | None = Field(default=None, description="How the frame was found, when known.")
     symbols: Symbols = "full"
     in_project: bool = True
+    cut: bool = Field(default=False, description="The frame line was cut short: its name may be incomplete.")
 
     def location(self) -> str:
         """`module!function+0x1f` or `module+0x1234`, the way debuggers print frames."""

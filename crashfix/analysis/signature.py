@@ -15,18 +15,21 @@ the same meaningless stack stay apart.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from crashfix.analysis.blame import Blame, SkipRules, blameable_frames, skip_reason
 from crashfix.analysis.models import CrashReport, Frame, Signature
 from crashfix.analysis.symbols import is_unknown_function, normalize_function, normalize_module
 
-SIGNATURE_VERSION = 1
+SIGNATURE_VERSION = 2  # 2: assertion sites keyed by file and unqualified name; cut names never keyed
 FRAMES_IN_SIGNATURE = 3
 _ASSERT_PROMOTES = {"access-violation", "abort", "illegal-instruction", "breakpoint", "fail-fast", "unknown"}
 
 
 def frame_key(frame: Frame) -> str:
     """One frame's contribution to the key."""
+    if frame.trust == "assertion" and frame.function:
+        return assertion_key(frame)
     module = normalize_module(frame.module)
     if frame.function and frame.symbols == "none":
         return f"{module or '?'}!{frame.function}"  # a debugger's pseudo frame
@@ -42,6 +45,38 @@ def frame_key(frame: Frame) -> str:
             return f"{module}+{frame.offset:#x}"
         return module
     return hex(frame.address) if frame.address is not None else "??"
+
+
+def assertion_key(frame: Frame) -> str:
+    """An assertion site: its function as the message printed it (qualified or not) and its file.
+
+    Messages print `GetMap` or `WorldObject::GetMap` for the same site, and their paths differ
+    by build folder: the unqualified name and the file's base name are what stay the same.
+    """
+    function = unqualified(normalize_function(frame.function or ""))
+    base = re.split(r"[\\/]", frame.file)[-1] if frame.file else ""
+    return f"{function} ({base})" if base else function
+
+
+def unqualified(name: str) -> str:
+    """`WorldObject::GetMap` -> `GetMap`; `Foo<T>::bar` -> `bar` (scopes outside template brackets)."""
+    depth = 0
+    cut = 0
+    for position, char in enumerate(name):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth = max(0, depth - 1)
+        elif char == ":" and depth == 0 and name.startswith("::", position):
+            cut = position + 2
+    return name[cut:]
+
+
+def looks_cut(name: str | None) -> bool:
+    """A name a paste cut short: `WorldSocket:`, `Foo::`, `std::map<int, std::str`."""
+    if not name:
+        return False
+    return name.endswith(":") or name.count("<") > name.count(">") or name.count("(") > name.count(")")
 
 
 def crash_class(report: CrashReport, blame: Blame) -> str:
@@ -74,6 +109,8 @@ def signature_frames(report: CrashReport, blame: Blame, rules: SkipRules) -> lis
             continue
         if frame.function is None and frame.module is None:
             continue  # a bare address after the blamed frame: JIT code or a broken unwind
+        if frame.cut or looks_cut(frame.function):
+            break  # a name cut mid-identifier would split one crash into as many signatures as cut points
         chosen.append(frame)
     return chosen
 
@@ -91,6 +128,8 @@ def quality_reasons(blame: Blame, frames: list[Frame]) -> list[str]:
         reasons.append("frames found by stack scanning")
     if blame.fallback and frames:
         reasons.append("only runtime or system frames on the stack")
+    if frames and (frames[0].cut or looks_cut(frames[0].function)):
+        reasons.append("the blamed frame's name is cut short")
     return reasons
 
 

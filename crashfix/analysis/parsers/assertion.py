@@ -41,7 +41,7 @@ _GDB_ASSERT = re.compile(
     rf"function={_ARG_PREFIX}(?:<(?P<qualified>[^<>]*?)::__(?:FUNCTION|func|PRETTY_FUNCTION)__>\s*)?"
     rf"\"(?P<where>[^\"]+)\"(?:,\s*(?:debugInfo=[^,]*,\s*)?message={_ARG_PREFIX}\"(?P<cond>[^\"]*)\")?"
 )
-# glibc's assert(): `__assert_fail (assertion=0x.. "p != nullptr", file=0x.. "x.cpp", line=12, function=0x.. "void X::f()")`
+# glibc's assert(): `__assert_fail (assertion=0x.. "p", file=0x.. "x.cpp", line=12, function=0x.. "void X::f()")`
 _GLIBC_ASSERT = re.compile(
     rf"__assert_fail\w*\s*\(\s*assertion={_ARG_PREFIX}\"(?P<cond>[^\"]*)\",\s*file={_ARG_PREFIX}\"(?P<file>[^\"]+)\",\s*"
     rf"line=(?:\w+@entry=)?(?P<line>\d+),\s*function={_ARG_PREFIX}(?:<[^<>]*>\s*)?\"(?P<where>[^\"]+)\""

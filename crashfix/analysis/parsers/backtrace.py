@@ -156,17 +156,18 @@ def _own_frame(index: int, line: str) -> Frame | None:
     match = _RAW.match(line)
     if match:
         return Frame(index=index, address=int(match.group("addr"), 16), symbols="none")
-    match = _CPPTRACE.match(line) or _BOOST.match(line)
-    if match:
+    found = _CPPTRACE.match(line) or _BOOST.match(line)
+    if found:
+        match = found
         raw = match.group("func").strip()
         unnamed = not raw or raw.startswith("0x") or raw in ("??", "<unknown>")
-        function = None if unnamed else strip_parameters(demangle(raw))
+        named: str | None = None if unnamed else strip_parameters(demangle(raw))
         groups = match.groupdict()
         module = (groups.get("obj") or "").rsplit("/", 1)[-1] or None
         address = int(groups["addr"], 16) if groups.get("addr") else None
-        return Frame(index=index, function=function, file=match.group("file"),
+        return Frame(index=index, function=named, file=match.group("file"),
                      line=int(match.group("line")) if match.group("line") else None, module=module, address=address,
-                     symbols="full" if function else "none")
+                     symbols="full" if named else "none")
     return None
 
 

@@ -230,6 +230,8 @@ def _parse_frame(index: int, text: str) -> Frame | None:
     frame = Frame(index=index, function=function, file=file, line=line, address=address, module=module)
     if function is None:
         frame.symbols = "none"
+    elif "(" not in rest and file is None and module is None and function != "<signal handler called>":
+        frame.cut = True  # `#7  std::_Destroy<std::th`: the paste ends inside the name
     return frame
 
 

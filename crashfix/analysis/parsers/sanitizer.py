@@ -46,7 +46,8 @@ _LOCATION_TOKEN = re.compile(
 _SUMMARY = re.compile(r"^SUMMARY: (?P<tool>\w+Sanitizer): (?P<text>.+)$", re.M)
 # `heap-use-after-free /src/a.cc:13:5 in Foo::bar(int)`, `SEGV (/bin/srv+0x1234) in main`, `... in ` (no function)
 _SUMMARY_PARTS = re.compile(
-    r"^(?P<kind>\S+(?: \S+)*?)(?: (?:(?P<file>\S+?):(?P<line>\d+)(?::\d+)?|\((?P<mod>[^()]*?)\+(?P<off>0x[0-9a-fA-F]+)\)))?"
+    r"^(?P<kind>\S+(?: \S+)*?)"
+    r"(?: (?:(?P<file>\S+?):(?P<line>\d+)(?::\d+)?|\((?P<mod>[^()]*?)\+(?P<off>0x[0-9a-fA-F]+)\)))?"
     r"(?: in(?: (?P<function>.+?))?)?\s*$"
 )
 _MARKERS = (
@@ -248,6 +249,8 @@ def _frame(index: int, match: re.Match[str]) -> Frame:
     if function is None:
         frame.offset = offset
         frame.symbols = "none"
+    elif "(" not in rest and file is None and module is None:
+        frame.cut = True  # `#6 0x55.. in Client::SendNe`: the paste ends inside the name
     return frame
 
 

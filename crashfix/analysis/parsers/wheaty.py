@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from crashfix.analysis.crash_codes import describe_ntstatus, normalize_code
 from crashfix.analysis.blame import is_idle_stack
+from crashfix.analysis.crash_codes import describe_ntstatus, normalize_code
 from crashfix.analysis.models import BuildInfo, CrashReport, ExceptionInfo, Frame, SourceFormat, replace_index
 from crashfix.analysis.parsers.assertion import assertion_frame, find_assertion
 from crashfix.analysis.parsers.sniffing import marker, score
@@ -39,7 +39,8 @@ _FAULT = re.compile(
 )
 # A frame line no other tool writes: `PC  FRAME  Func+DISP  file line N` or `PC  FRAME  SSSS:OFFSET module.exe`.
 _HEADERLESS_FRAME = re.compile(
-    rf"^\s*{_HEX}{{8,16}}\s+{_HEX}{{8,16}}\s+(?:\S+\+{_HEX}+\s+\S.*\sline \d+|{_HEX}{{4}}:{_HEX}{{8,16}}\s+\S+\.(?:exe|dll))\s*$"
+    rf"^\s*{_HEX}{{8,16}}\s+{_HEX}{{8,16}}\s+"
+    rf"(?:\S+\+{_HEX}+\s+\S.*\sline \d+|{_HEX}{{4}}:{_HEX}{{8,16}}\s+\S+\.(?:exe|dll))\s*$"
 )
 _NOISE = re.compile(r"^punting on symbol\b|partial output:$", re.IGNORECASE)
 _EXCEPTION = re.compile(rf"^\s*Exception code:\s*(?P<code>{_HEX}{{8}})\s*(?P<name>.*?)\s*$", re.M)
@@ -230,6 +231,7 @@ def _read_block(lines: list[str], start: int) -> tuple[list[Frame], bool]:
             break
     if frames and frames[-1].function is not None and frames[-1].offset is None:
         cut = True  # `ScriptMgr::OnConfigLo`: a symbol cut mid-name
+        frames[-1].cut = True
     return frames, cut
 
 
