@@ -212,8 +212,8 @@ def find_blame(report: CrashReport, rules: SkipRules) -> Blame:
         if recursing is not None:
             return Blame(index=recursing.index, recursion=True)
     blame = Blame(index=None)
-    for frame in frames:
-        reason = skip_reason(frame, rules) or _unplaced(frame)
+    for position, frame in enumerate(frames):
+        reason = skip_reason(frame, rules) or _unplaced(frame) or _unnamed_above_named(frame, frames[position + 1 :])
         if reason is None:
             blame.index = frame.index
             return blame
@@ -223,6 +223,21 @@ def find_blame(report: CrashReport, rules: SkipRules) -> Blame:
     blame.index = (named or placed or frames)[0].index
     blame.fallback = True
     return blame
+
+
+def _unnamed_above_named(frame: Frame, below: list[Frame]) -> str | None:
+    """A frame without a name above named frames of the same binary (or of the program's own source):
+    the symbols could not place this one (a handler's trampoline, code built without debug
+    information, a broken unwind), so the first named frame below is the one an engineer can read."""
+    if not is_unknown_function(frame.function) or not frame.module or frame.trust == "assertion":
+        return None
+    module = normalize_module(frame.module)
+    for other in below:
+        if is_unknown_function(other.function) or other.symbols != "full":
+            continue  # export-relative guesses are not names either
+        if normalize_module(other.module) == module or (other.module is None and other.file):
+            return "no-symbol"
+    return None
 
 
 def _unplaced(frame: Frame) -> str | None:

@@ -38,6 +38,8 @@ def frame_key(frame: Frame) -> str:
             offset = f"+{frame.offset:#x}" if frame.offset is not None else ""
             return f"{module or '?'}!{frame.function}{offset}"
         return normalize_function(frame.function)
+    if frame.file and frame.address is None:  # a sanitizer's `file:line: runtime error`: the place is all there is
+        return f"{_base_name(frame.file)}:{frame.line or '?'}"
     if module:
         if frame.section is not None and frame.offset is not None:
             return f"{module}+{frame.section:x}:{frame.offset:x}"
@@ -54,8 +56,12 @@ def assertion_key(frame: Frame) -> str:
     by build folder: the unqualified name and the file's base name are what stay the same.
     """
     function = unqualified(normalize_function(frame.function or ""))
-    base = re.split(r"[\\/]", frame.file)[-1] if frame.file else ""
+    base = _base_name(frame.file) if frame.file else ""
     return f"{function} ({base})" if base else function
+
+
+def _base_name(path: str) -> str:
+    return re.split(r"[\\/]", path)[-1]
 
 
 def unqualified(name: str) -> str:

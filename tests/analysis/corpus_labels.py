@@ -29,12 +29,15 @@ class Row:
     kind: str
     exception_code: str
     label: str
+    cluster: str = ""
 
 
-def read_manifest(shared: Path) -> list[Row]:
-    with (shared / "corpus" / "MANIFEST.tsv").open(encoding="utf-8") as handle:
+def read_manifest(shared: Path, corpus: str = "corpus") -> list[Row]:
+    """The rows of `../shared/<corpus>/MANIFEST.tsv` (`corpus2` adds a `cluster` column)."""
+    with (shared / corpus / "MANIFEST.tsv").open(encoding="utf-8") as handle:
         return [
-            Row(r["file"], r["kind"], r["exception_code"], r["faulting_function_if_shown"])
+            Row(r["file"], r["kind"], r["exception_code"], r["faulting_function_if_shown"],
+                (r.get("cluster") or "").strip())
             for r in csv.DictReader(handle, delimiter="\t")
         ]
 

@@ -41,11 +41,12 @@ _GDB_ASSERT = re.compile(
     rf"function={_ARG_PREFIX}(?:<(?P<qualified>[^<>]*?)::__(?:FUNCTION|func|PRETTY_FUNCTION)__>\s*)?"
     rf"\"(?P<where>[^\"]+)\"(?:,\s*(?:debugInfo=[^,]*,\s*)?message={_ARG_PREFIX}\"(?P<cond>[^\"]*)\")?"
 )
-# glibc's assert(): `__assert_fail (assertion=0x.. "p", file=0x.. "x.cpp", line=12, function=0x.. "void X::f()")`
-_GLIBC_ASSERT = re.compile(
-    rf"__assert_fail\w*\s*\(\s*assertion={_ARG_PREFIX}\"(?P<cond>[^\"]*)\",\s*file={_ARG_PREFIX}\"(?P<file>[^\"]+)\",\s*"
-    rf"line=(?:\w+@entry=)?(?P<line>\d+),\s*function={_ARG_PREFIX}(?:<[^<>]*>\s*)?\"(?P<where>[^\"]+)\""
-)
+# glibc's assert(): `__assert_fail (assertion=0x.. "p", file=0x.. "x.cpp", line=12, function=0x.. "void X::f()")`;
+# `__assert_fail_base` takes `fmt=` first, and gdb may wrap the arguments over several lines.
+_GLIBC_ASSERT = re.compile(r"__assert_fail\w*\s*\(")
+_GDB_ARG = re.compile(r"\b(?P<key>assertion|file|line|function)=(?:\w+@entry=)?(?:0x[0-9a-f]+\s+)?(?:<[^<>]*>\s*)?"
+                      r"(?:\"(?P<text>(?:[^\"\\]|\\.)*)\"|(?P<number>\d+))")
+_ARGS_WINDOW = 1200
 # MaNGOS family: `src/game/Map.cpp:123 Error: Assertion in Map::Add: p (msg)` (vmangos MANGOS_ASSERT) and
 # `Map.cpp:123: Error: Assertion in Add failed: p` (WPError), usually behind a log timestamp.
 _MANGOS = re.compile(
@@ -85,11 +86,20 @@ def find_assertion(text: str) -> AssertionInfo | None:
             file=match.group("file"), line=int(match.group("line")), function=where,
             condition=match.group("cond"), message=match.group("function"),
         )
-    match = _GLIBC_ASSERT.search(text) if "__assert_fail" in text else None
-    if match:
-        return AssertionInfo(file=match.group("file"), line=int(match.group("line")),
-                             function=strip_parameters(match.group("where")), condition=match.group("cond"),
-                             message="assert")
+    return _glibc_assertion(text) if "__assert_fail" in text else None
+
+
+def _glibc_assertion(text: str) -> AssertionInfo | None:
+    """The first `__assert_fail*` frame whose arguments name the function."""
+    for call in _GLIBC_ASSERT.finditer(text):
+        args: dict[str, str] = {}
+        for arg in _GDB_ARG.finditer(text, call.end(), call.end() + _ARGS_WINDOW):
+            args.setdefault(arg.group("key"), arg.group("text") if arg.group("text") is not None else arg.group("number"))
+        if args.get("function"):
+            line = args.get("line")
+            return AssertionInfo(file=args.get("file"), line=int(line) if line and line.isdigit() else None,
+                                 function=strip_parameters(args["function"]), condition=args.get("assertion"),
+                                 message="assert")
     return None
 
 
@@ -132,7 +142,7 @@ def sniff(text: str) -> float:
     head = text[:100_000]
     if _find_tc(head) is not None or ("Error: Assertion in" in head and _MANGOS.search(head)):
         return 0.6
-    if "file=" in head and (_GDB_ASSERT.search(head) or _GLIBC_ASSERT.search(head)):
+    if "file=" in head and (_GDB_ASSERT.search(head) or ("__assert_fail" in head and _glibc_assertion(head))):
         return 0.45  # an assertion inside gdb output: the gdb parser, when it finds frames, knows more
     if "# Location" not in head or "# Function" not in head:
         return 0.0

@@ -24,7 +24,13 @@ from crashfix.analysis.parsers.cdb_text import (
     stop_symbols,
 )
 from crashfix.analysis.parsers.sniffing import marker, score
-from crashfix.analysis.parsers.winstack import HEADER, parse_bare_stack, parse_stack, symbol_to_frame
+from crashfix.analysis.parsers.winstack import (
+    HEADER,
+    parse_bare_stack,
+    parse_stack,
+    parse_stack_line,
+    symbol_to_frame,
+)
 from crashfix.analysis.symbols import normalize_module
 from crashfix.errors import ParseError
 
@@ -112,6 +118,12 @@ def _bucket_export_modules(analysis: AnalysisText) -> frozenset[str]:
 
 def _frames(analysis: AnalysisText, tail: list[str], export_modules: frozenset[str]) -> list[Frame]:
     stack = analysis.sections.get("STACK_TEXT")
+    if stack and not _pseudo_stack(stack):
+        return parse_stack(stack, export_modules)
+    for block in collect_k_blocks(tail, HEADER):
+        frames = parse_stack(block, export_modules)
+        if frames:
+            return frames  # the real stack, from a `k` the session ran after the analysis
     if stack:
         return parse_stack(stack, export_modules)
     for block in collect_k_blocks(tail, HEADER):
@@ -119,6 +131,12 @@ def _frames(analysis: AnalysisText, tail: list[str], export_modules: frozenset[s
         if frames:
             return frames
     return parse_bare_stack(tail, export_modules)
+
+
+def _pseudo_stack(stack: list[str]) -> bool:
+    """`!analyze`'s made-up stack for heap corruption and the like: every frame at sp 0, return 0."""
+    parsed = [line for line in (parse_stack_line(raw) for raw in stack) if line is not None]
+    return bool(parsed) and all(line.stack_pointer == 0 and line.return_address == 0 for line in parsed)
 
 
 def _fallback_frame(analysis: AnalysisText, lines: list[str], start: int,

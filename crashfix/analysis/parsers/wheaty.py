@@ -93,6 +93,9 @@ def parse(text: str) -> CrashReport:
     if not any(f.function for f in frames) and frames:
         report.warn("missing-symbols", "no PDB was found when the log was written: frames are module offsets")
     if report.exception is None and not frames:
+        if any(is_idle_stack(block) for block, _ in _stack_blocks(text.split("\n"))):
+            raise ParseError("the crash log shows only threads that were waiting, not the one that crashed",
+                             hint="paste the first 'Call stack:' block of the log, under 'Fault address:'")
         raise ParseError("crash log without an exception code or a call stack")
     return report
 
