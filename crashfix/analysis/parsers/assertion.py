@@ -94,7 +94,8 @@ def _glibc_assertion(text: str) -> AssertionInfo | None:
     for call in _GLIBC_ASSERT.finditer(text):
         args: dict[str, str] = {}
         for arg in _GDB_ARG.finditer(text, call.end(), call.end() + _ARGS_WINDOW):
-            args.setdefault(arg.group("key"), arg.group("text") if arg.group("text") is not None else arg.group("number"))
+            value = arg.group("text") if arg.group("text") is not None else arg.group("number")
+            args.setdefault(arg.group("key"), value)
         if args.get("function"):
             line = args.get("line")
             return AssertionInfo(file=args.get("file"), line=int(line) if line and line.isdigit() else None,
