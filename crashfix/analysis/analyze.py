@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from crashfix.analysis.blame import SkipRules, default_rules, find_blame, mark_project_frames
-from crashfix.analysis.models import CrashReport, SourceFormat, replace_index
+from crashfix.analysis.models import MAX_FRAMES, CrashReport, SourceFormat, replace_index
 from crashfix.analysis.parsers import BINARY_PARSERS, MIN_CONFIDENCE, TEXT_PARSERS, rank_text_formats
 from crashfix.analysis.parsers.assertion import assertion_frame
 from crashfix.analysis.signature import compute_signature
@@ -19,6 +19,8 @@ from crashfix.config import AnalysisSettings
 from crashfix.errors import ParseError
 
 MAX_TEXT_BYTES = 32 * 1024 * 1024
+MAX_NAME_CHARS = 4096
+MAX_PATH_CHARS = 1024
 _TRIED = (
     "CDB !analyze output, a TrinityCore/AzerothCore crash log, a gdb backtrace, a sanitizer report, "
     "minidump_stackwalk output, a glibc or Visual Studio backtrace, an assertion message, a Windows "
@@ -41,6 +43,7 @@ def rules_for(settings: AnalysisSettings | None) -> SkipRules:
 
 def finish(report: CrashReport, rules: SkipRules) -> CrashReport:
     """Mark project frames, blame one, and sign the report."""
+    _bound(report)
     mark_project_frames(report, rules)
     blame = find_blame(report, rules)
     if (blame.index is None or blame.fallback) and _add_assertion_site(report):
@@ -50,6 +53,25 @@ def finish(report: CrashReport, rules: SkipRules) -> CrashReport:
     report.blamed_frame_index = blame.index
     report.signature = compute_signature(report, blame, rules)
     return report
+
+
+def _bound(report: CrashReport) -> None:
+    """Hostile or broken input stays cheap: no stack deeper, no name longer than any real one.
+
+    A real C++ frame name (templates included) stays well under 4,096 characters and a
+    real stack under a few thousand frames (a deep recursion repeats itself long before).
+    """
+    if len(report.frames) > MAX_FRAMES:
+        report.frames = report.frames[:MAX_FRAMES]
+        report.warn("truncated", f"the stack has more than {MAX_FRAMES} frames; the first {MAX_FRAMES} were read")
+    for frame in report.frames:
+        if frame.function and len(frame.function) > MAX_NAME_CHARS:
+            frame.function, frame.cut = frame.function[:MAX_NAME_CHARS], True
+            report.warn("damaged-input", f"a frame name longer than {MAX_NAME_CHARS} characters was cut")
+        if frame.file and len(frame.file) > MAX_PATH_CHARS:
+            frame.file = frame.file[:MAX_PATH_CHARS]
+        if frame.module and len(frame.module) > MAX_PATH_CHARS:
+            frame.module = frame.module[:MAX_PATH_CHARS]
 
 
 def _add_assertion_site(report: CrashReport) -> bool:

@@ -21,6 +21,7 @@ from importlib import resources
 from crashfix.analysis.models import CrashReport, Frame
 from crashfix.analysis.symbols import is_unknown_function, normalize_module
 
+MAX_MATCHED_CHARS = 4096
 _HEADER_EXTENSIONS = (".h", ".hh", ".hpp", ".hxx", ".inl", ".ipp", ".tcc", ".tpp", ".inc")
 _TEMPLATE = re.compile(r"<(?!<|=)")
 
@@ -60,6 +61,8 @@ class SkipRules:
     def match(self, frame: Frame) -> Rule | None:
         """The first rule that says this frame is not to blame, if any."""
         key = (frame.function or "", normalize_module(frame.module) or "", (frame.file or "").replace("\\", "/"))
+        if max(len(value) for value in key) > MAX_MATCHED_CHARS:  # rules look at the start; keep hostile input cheap
+            key = (key[0][:MAX_MATCHED_CHARS], key[1][:MAX_MATCHED_CHARS], key[2][-MAX_MATCHED_CHARS:])
         if key in self._cache:
             return self._cache[key]
         found = None

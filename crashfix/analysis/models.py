@@ -57,6 +57,11 @@ Symbols = Literal["full", "exports", "none"]
 Access = Literal["read", "write", "execute"]
 
 
+# Frames read per stack: a real one is a few hundred deep; a deeper one is a recursion, whose top is
+# what is blamed and signed. Parsers stop here so a hostile 100,000-frame paste stays cheap.
+MAX_FRAMES = 4096
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 

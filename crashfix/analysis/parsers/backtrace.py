@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from crashfix.analysis.crash_codes import describe_signal
-from crashfix.analysis.models import CrashReport, ExceptionInfo, Frame, SourceFormat
+from crashfix.analysis.models import MAX_FRAMES, CrashReport, ExceptionInfo, Frame, SourceFormat
 from crashfix.analysis.parsers.assertion import find_assertion
 from crashfix.analysis.symbols import demangle, strip_parameters
 from crashfix.errors import ParseError
@@ -101,7 +101,7 @@ def parse(text: str) -> CrashReport:
 
 def _glibc_frames(matches: list[re.Match[str]]) -> list[Frame]:
     frames: list[Frame] = []
-    for match in matches:
+    for match in matches[:MAX_FRAMES]:
         module = match.group("obj").rsplit("/", 1)[-1]
         symbol = match.group("sym") or ""
         offset = int(match.group("off"), 16) if match.group("off") else None
@@ -137,7 +137,7 @@ def _own_frames(lines: list[str]) -> list[Frame]:
     best: list[Frame] = []
     run: list[Frame] = []
     for line in lines:
-        frame = _own_frame(len(run), line)
+        frame = _own_frame(len(run), line) if len(run) < MAX_FRAMES else None
         if frame is not None:
             run.append(frame)
         elif line.strip():
@@ -181,7 +181,7 @@ def _repaired(name: str) -> str:
 
 def _visual_frames(matches: list[re.Match[str]]) -> list[Frame]:
     frames: list[Frame] = []
-    for match in matches:
+    for match in matches[:MAX_FRAMES]:
         frames.append(Frame(
             index=len(frames), module=match.group("mod"), function=strip_parameters(match.group("func")),
             line=int(match.group("line")) if match.group("line") else None,

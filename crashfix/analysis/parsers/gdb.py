@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from crashfix.analysis.crash_codes import describe_signal
-from crashfix.analysis.models import CrashReport, ExceptionInfo, Frame, SourceFormat
+from crashfix.analysis.models import MAX_FRAMES, CrashReport, ExceptionInfo, Frame, SourceFormat
 from crashfix.analysis.parsers.assertion import find_assertion
 from crashfix.analysis.parsers.sniffing import marker, score
 from crashfix.analysis.symbols import strip_parameters
@@ -126,7 +126,7 @@ def _stacks(lines: list[str]) -> list[_Stack]:
 
     def flush() -> None:
         nonlocal logical
-        if logical and current is not None:
+        if logical and current is not None and len(current.frames) < MAX_FRAMES:
             frame = _parse_frame(len(current.frames), _join(logical))
             if frame is not None:
                 current.frames.append(frame)

@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 
 from crashfix.analysis.crash_codes import describe_sanitizer
-from crashfix.analysis.models import CrashReport, ExceptionInfo, Frame, RelatedStack, SourceFormat, replace_index
+from crashfix.analysis.models import (
+    MAX_FRAMES,
+    CrashReport,
+    ExceptionInfo,
+    Frame,
+    RelatedStack,
+    SourceFormat,
+    replace_index,
+)
 from crashfix.analysis.parsers.sniffing import marker, score
 from crashfix.analysis.symbols import split_symbol, strip_parameters
 from crashfix.errors import ParseError
@@ -202,6 +210,8 @@ def _stacks(text: str) -> list[tuple[str, list[Frame], int]]:
             if current is None or number == 0 and current:
                 current = []
                 stacks.append((title, current, number))
+            if len(current) >= MAX_FRAMES:
+                continue  # a recursion's top is what counts
             current.append(_frame(len(current), match))
             last_line = line.rstrip()
             continue

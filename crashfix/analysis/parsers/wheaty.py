@@ -14,7 +14,15 @@ from typing import NamedTuple
 
 from crashfix.analysis.blame import is_idle_stack
 from crashfix.analysis.crash_codes import describe_ntstatus, normalize_code
-from crashfix.analysis.models import BuildInfo, CrashReport, ExceptionInfo, Frame, SourceFormat, replace_index
+from crashfix.analysis.models import (
+    MAX_FRAMES,
+    BuildInfo,
+    CrashReport,
+    ExceptionInfo,
+    Frame,
+    SourceFormat,
+    replace_index,
+)
 from crashfix.analysis.parsers.assertion import assertion_frame, find_assertion
 from crashfix.analysis.parsers.sniffing import marker, score
 from crashfix.analysis.symbols import split_symbol, strip_parameters
@@ -22,7 +30,7 @@ from crashfix.errors import ParseError
 
 FORMAT = SourceFormat.WHEATY
 MAX_BLOCKS = 64  # threads read when looking for the one that holds the fault address
-MAX_FRAMES = 1024  # frames kept per block: a deeper stack is a recursion, its top is what counts
+
 
 _HEX = r"[0-9A-Fa-f]"
 _FRAME = re.compile(

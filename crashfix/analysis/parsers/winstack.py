@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from crashfix.analysis.models import Frame
+from crashfix.analysis.models import MAX_FRAMES, Frame
 from crashfix.analysis.symbols import normalize_module, split_symbol, strip_parameters
 
 _ADDR = r"[0-9a-fA-F]{8}(?:`[0-9a-fA-F]{8})?|[0-9a-fA-F]{16}"
@@ -130,18 +130,21 @@ def parse_stack(lines: list[str], export_modules: frozenset[str] = frozenset()) 
     unreliable = False
     previous = ""
     for line in lines:
+        if len(frames) >= MAX_FRAMES:
+            break  # a deeper stack is a recursion: its top is what is blamed and signed
         if "Following frames may be wrong" in line:
             unreliable = True
             continue
         parsed = parse_stack_line(line)
         if parsed is None:
-            # The rest of the previous line, wrapped at a fixed width by a terminal or mailer.
+            # The rest of the previous line, wrapped at a fixed width by a terminal or mailer (once:
+            # a run of lines that are not frames must not grow into one quadratic line).
             rejoined = parse_stack_line(previous + line.strip()) if previous and line.strip() else None
             if rejoined is not None and frames:
                 replacement = symbol_to_frame(frames[-1].index, rejoined.symbol, export_modules)
                 replacement.trust = frames[-1].trust
                 frames[-1] = replacement
-                previous += line.strip()
+            previous = ""
             continue
         previous = line.rstrip()
         frame = symbol_to_frame(len(frames), parsed.symbol, export_modules)
