@@ -15,17 +15,17 @@ import time
 import traceback
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from crashfix import __version__, logs, paths
-from crashfix.analysis.analyze import analyze_path, rules_for
-from crashfix.analysis.models import CrashReport, SourceFormat
-from crashfix.analysis.parsers import all_formats
-from crashfix.analysis.render import summary
+from crashfix.analysis.formats import FORMAT_NAMES
 from crashfix.config import AnalysisSettings, Config, NotifySettings, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
-from crashfix.uploader.status import describe_status
+
+if TYPE_CHECKING:
+    from crashfix.analysis.models import CrashReport
 
 
 def log_internal_error(error: BaseException) -> Path | None:
@@ -62,11 +62,15 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input file, one per line.")
-@click.option("--format", "fmt", type=click.Choice(all_formats()), help="Skip detection; parse as this format.")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), help="Skip detection; parse as this format.")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="crashfix.toml with [analysis] rules.")
 @click.option("--example", is_flag=True, help="Analyse the example crashes shipped with crashfix.")
 def analyze(paths: tuple[Path, ...], as_json: bool, fmt: str | None, config: Path | None, example: bool) -> None:
     """Analyse crash files: exception, blamed frame, signature, top frames."""
+    from crashfix.analysis.analyze import analyze_path, rules_for  # the parsers load only for this command
+    from crashfix.analysis.models import SourceFormat
+    from crashfix.analysis.render import summary
+
     targets = list(paths) + (example_paths() if example else [])
     if not targets:
         raise UsageError("give at least one crash file to analyse", hint="or try: crashfix analyze --example")
@@ -140,6 +144,7 @@ def uploader_options(function):  # type: ignore[no-untyped-def]
 def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings,  # type: ignore[no-untyped-def]
                    notify: NotifySettings | None = None):
     """Spool and a lazily connecting filer, from settings and the environment."""
+    from crashfix.analysis.analyze import rules_for
     from crashfix.notify import notifier_from
     from crashfix.uploader.filing import Filer
     from crashfix.uploader.pipeline import Uploader, host_name
@@ -209,6 +214,8 @@ def file_command(path: Path, repo: str | None, config: Path | None, state_dir: P
 @click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False), help="The uploader's state folder.")
 def status(config: Path | None, state_dir: Path | None) -> None:
     """The uploader's queue, last activity, failures, and whether a watcher runs."""
+    from crashfix.uploader.status import describe_status
+
     settings = load_config(config).uploader
     directory = state_dir or settings.state_dir or paths.state_dir()
     click.echo(describe_status(directory, time.time()))

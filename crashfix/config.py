@@ -22,7 +22,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # schemas built on first use: fast start
 
 
 class AnalysisSettings(Section):
@@ -74,7 +74,7 @@ class UploaderSettings(Section):
     once_give_up_seconds: float = Field(default=120.0, ge=0, description="--once: stop retrying GitHub after this.")
     retention_days: float = Field(default=30.0, gt=0, description="Keep filed spool entries this long.")
     state_dir: Path | None = None
-    cdb: CdbSettings = CdbSettings()
+    cdb: CdbSettings = Field(default_factory=CdbSettings)
 
 
 Command = tuple[str, ...]
@@ -138,7 +138,7 @@ class FixSettings(Section):
     keep_env: tuple[str, ...] = Field(
         default=(), description="Variables to pass to builds even though their names look secret."
     )
-    budget: BudgetSettings = BudgetSettings()
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
 
 
 class NotifySettings(Section):
@@ -152,10 +152,10 @@ class NotifySettings(Section):
 
 
 class Config(Section):
-    analysis: AnalysisSettings = AnalysisSettings()
-    uploader: UploaderSettings = UploaderSettings()
-    fix: FixSettings = FixSettings()
-    notify: NotifySettings = NotifySettings()
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    uploader: UploaderSettings = Field(default_factory=UploaderSettings)
+    fix: FixSettings = Field(default_factory=FixSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
 
 REPO_CONFIG = Path(".github") / "crashfix.toml"

@@ -92,7 +92,7 @@ def test_internal_errors_are_one_line_with_the_log_path(crash_file: Path, monkey
     def explode(*_: object, **__: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("crashfix.cli.analyze_path", explode)
+    monkeypatch.setattr("crashfix.analysis.analyze.analyze_path", explode)
     assert main(["analyze", "--json", str(crash_file)]) == 3
     line = json.loads(capsys.readouterr().out)
     assert "internal error (ZeroDivisionError: boom)" in line["error"]
@@ -111,3 +111,18 @@ def test_runs_as_a_module(crash_file: Path, entry: list[str]) -> None:
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert "crashfix" in capsys.readouterr().out
+
+
+def test_the_command_line_starts_without_loading_the_parsers() -> None:
+    """`crashfix --help`, `watch` and `status` start fast: the analysis core loads only where it is used."""
+    probe = ("import sys, crashfix.cli; "
+             "print(sorted(m for m in sys.modules if m.startswith(('crashfix.analysis.parsers', 'github', 'anthropic'))))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_every_format_the_parsers_know_is_a_format_choice() -> None:
+    from crashfix.analysis.formats import FORMAT_NAMES
+    from crashfix.analysis.parsers import BINARY_PARSERS, TEXT_PARSERS
+
+    assert sorted(FORMAT_NAMES) == sorted(f.value for f in (*TEXT_PARSERS, *BINARY_PARSERS))

@@ -7,7 +7,6 @@ fields, and serialises addresses as readable hex strings.
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,6 +18,10 @@ from pydantic import (
     computed_field,
     model_validator,
 )
+
+from crashfix.analysis.formats import SourceFormat
+
+__all__ = ["SourceFormat"]  # long imported from here; the enum itself lives in formats (cheap to import)
 
 
 def _parse_hex(value: Any) -> Any:
@@ -35,20 +38,6 @@ HexInt = Annotated[
 """An address or offset: an int in Python, a ``0x…`` string in JSON."""
 
 
-class SourceFormat(str, Enum):
-    """Which kind of text or file a report was read from."""
-
-    CDB = "cdb"
-    WHEATY = "wheaty"
-    GDB = "gdb"
-    SANITIZER = "sanitizer"
-    MINIDUMP = "minidump"
-    BREAKPAD = "breakpad"
-    ASSERTION = "assertion"
-    BACKTRACE = "backtrace"
-    SYSTEM_LOG = "system-log"
-
-
 ReportKind = Literal["crash", "hang", "kernel-bugcheck", "managed", "snapshot", "leak"]
 """`crash` is what crashfix files; the others are classified, never misparsed as crashes."""
 
@@ -63,7 +52,7 @@ MAX_FRAMES = 4096
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, defer_build=True)  # built on first use
 
 
 class Frame(Strict):

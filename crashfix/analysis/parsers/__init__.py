@@ -32,7 +32,3 @@ def rank_text_formats(text: str) -> list[tuple[float, SourceFormat]]:
     """Every text format with its confidence, most likely first."""
     scores = [(module.sniff(text), fmt) for fmt, module in TEXT_PARSERS.items()]
     return sorted((s for s in scores if s[0] > 0), key=lambda s: -s[0])
-
-
-def all_formats() -> list[str]:
-    return [f.value for f in (*TEXT_PARSERS, *BINARY_PARSERS)]
