@@ -28,7 +28,7 @@ _TC = re.compile(
     r"\s+in\s+(?P<function>\S.*?)\s+(?P<kind>ASSERTION FAILED|FATAL ERROR|ERROR|ABORTED)\b[.:]?"
     r"[ \t]*(?P<rest>.*)$"
 )
-_TC_KINDS = ("ASSERTION FAILED", "FATAL ERROR", "ERROR", "ABORTED")
+_TC_KIND = re.compile(r"ASSERTION FAILED|FATAL ERROR|ERROR|ABORTED")
 _AC_FIELD = re.compile(
     r"^#\s*(?P<key>Location|Function|Condition|Message|Debug info)\s*(?::\s*|')(?P<value>.*?)'?\s*$", re.M
 )
@@ -105,16 +105,28 @@ def _glibc_assertion(text: str) -> AssertionInfo | None:
 
 
 def _find_tc(text: str) -> AssertionInfo | None:
-    """TrinityCore's `file:line in Function ASSERTION FAILED:` with the condition on the next line."""
-    lines = text.split("\n")
-    for number, line in enumerate(lines):
-        if len(line) > 4000 or " in " not in line or not any(kind in line for kind in _TC_KINDS):
+    """TrinityCore's `file:line in Function ASSERTION FAILED:` with the condition on the next line.
+
+    Only the lines holding one of the kinds are looked at (found by one scan of the text):
+    this runs on every input during detection.
+    """
+    seen = -1
+    for kind in _TC_KIND.finditer(text):
+        start = text.rfind("\n", 0, kind.start()) + 1
+        if start == seen:
+            continue
+        seen = start
+        end = text.find("\n", kind.end())
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if len(line) > 4000 or " in " not in line:
             continue
         match = _TC.search(line)
         if match is None:
             continue
         condition = match.group("rest").strip()
-        following = lines[number + 1] if number + 1 < len(lines) else ""
+        following_end = text.find("\n", end + 1)
+        following = text[end + 1 : following_end if following_end >= 0 else len(text)] if end < len(text) else ""
         if not condition and following[:1] in (" ", "\t"):
             condition = following.strip()
         return AssertionInfo(
