@@ -484,3 +484,17 @@ def test_qualified_and_unqualified_assertion_sites_group_but_not_across_files() 
     elsewhere = "/a/src/Map.h:120 in GetMap ASSERTION FAILED:\n  m_currMap\n"
     assert analyze_text(qualified).signature.id == analyze_text(unqualified).signature.id
     assert analyze_text(qualified).signature.id != analyze_text(elsewhere).signature.id
+
+
+def test_noise_inside_a_wrapped_argument_list_is_not_the_end_of_the_frame() -> None:
+    text = """Program terminated with signal SIGSEGV, Segmentation fault.
+#0  0x0000558e1c2d3e4f in ObjectAccessor::GetUnit (u=...,
+warning: Section `.reg-xstate/12345' in core file too small.
+    guid=...) at /srv/tc/src/server/game/Globals/ObjectAccessor.cpp:201
+#1  0x0000558e1c5a6b7c in SmartScript::ProcessAction (this=0x7f2e8c03d600, e=...,
+```
+    unit=0x0) at /srv/tc/src/server/game/AI/SmartScripts/SmartScript.cpp:1420
+"""
+    frames = analyze_text(text).frames
+    assert [(f.function, f.line) for f in frames] == [("ObjectAccessor::GetUnit", 201),
+                                                      ("SmartScript::ProcessAction", 1420)]
