@@ -26,6 +26,7 @@ _TIMESTAMP_PREFIXES = tuple(re.compile(pattern + _LEVEL, re.IGNORECASE) for patt
     r"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [\w./@-]+(?:\[\d+\])?: ?",
 ))
 # A stack frame that a logger stamped, among lines it did not: `2024-05-01 12:00:00 ERROR #3 0x...`.
+_STAMP_BEFORE_FRAME = re.compile(r"^.{0,40}?\d:\d\d:\d\d\S*\s.*?(?:#\d{1,4}\s|\s\d{1,4}\s+0x[0-9a-fA-F]+\s+in\s)")
 _STAMPED_FRAME = re.compile(r"(?:#\d{1,4}\s|\d{1,4}\s+0x[0-9a-fA-F]+\s+in\s)")
 _HTML_TAGS = re.compile(r"</?(?:details|summary|pre|code|p|br|b|i|tt|kbd|samp|blockquote)\b[^>]*>", re.I)
 _FENCE = re.compile(r"^\s*(?:```|~~~)[\w+-]*\s*$")
@@ -61,6 +62,8 @@ def _strip_timestamps(lines: list[str]) -> list[str]:
             continue
         if sum(1 for line in content if pattern.match(line)) >= 0.6 * len(content):
             return [pattern.sub("", line, count=1) for line in lines]
+    if not any(_STAMP_BEFORE_FRAME.search(line) for line in content if "#" in line or " in " in line):
+        return lines
     return [_unstamp_frame(line) for line in lines]
 
 
