@@ -31,7 +31,11 @@ _SIMPLE_PULL_DROPS = ("merged", "mergeable", "rebaseable", "mergeable_state", "m
 
 @dataclass
 class Call:
-    """One parsed request: path parameters are already URL-decoded."""
+    """One parsed request: path parameters are already URL-decoded.
+
+    `can_push`: whether labels and assignees the request sets are applied; GitHub drops them
+    silently for users without push access (see github_access).
+    """
 
     method: str
     path: str
@@ -39,6 +43,7 @@ class Call:
     query: dict[str, str]
     body: Any
     login: str
+    can_push: bool = True
 
 
 @dataclass
@@ -209,8 +214,11 @@ def create_issue(gh: RepoState, call: Call) -> Reply:
     title = _check_text("Issue", "title", data.get("title"), MAX_TITLE, required=True)
     body = _check_text("Issue", "body", data.get("body"), MAX_BODY, required=False)
     assignees = list(data.get("assignees") or ([data["assignee"]] if data.get("assignee") else []))
-    issue = gh.new_issue(title=title or "", body=body, labels=_names(data.get("labels", [])), author=call.login,
-                         assignees=assignees)
+    labels = _names(data.get("labels", []))
+    if not call.can_push:
+        labels, assignees = [], []
+    gh.check_assignees(assignees)
+    issue = gh.new_issue(title=title or "", body=body, labels=labels, author=call.login, assignees=assignees)
     return _created(issue)
 
 
@@ -235,10 +243,11 @@ def edit_issue(gh: RepoState, call: Call) -> Reply:
         if data["state_reason"] not in STATE_REASONS:
             raise ApiError.invalid("Issue", "invalid", field="state_reason")
         changes["state_reason"] = data["state_reason"]
-    if "labels" in data:
+    if "labels" in data and call.can_push:
         changes["labels"] = _names(data["labels"])
-    if "assignees" in data:
+    if "assignees" in data and call.can_push:
         changes["assignees"] = list(data["assignees"] or [])
+        gh.check_assignees(changes["assignees"], number)
     return Reply(200, gh.edit_issue(number, changes, actor=call.login))
 
 
@@ -272,6 +281,15 @@ def list_issue_events(gh: RepoState, call: Call) -> Reply:
     number = int(call.params["number"])
     gh.issue(number)
     return paginate(gh, call, list(gh.events.get(number, [])))
+
+
+def get_issue_event(gh: RepoState, call: Call) -> Reply:
+    """One event by id (PyGithub fetches it to complete an event that lacks a field, e.g. `label`)."""
+    wanted = int(call.params["event_id"])
+    found = next((event for events in gh.events.values() for event in events if event["id"] == wanted), None)
+    if found is None:
+        raise ApiError.not_found()
+    return Reply(200, found)
 
 
 def create_comment(gh: RepoState, call: Call) -> Reply:
@@ -448,11 +466,14 @@ def edit_pull(gh: RepoState, call: Call) -> Reply:
         if data["state"] not in ("open", "closed"):
             raise ApiError.invalid("PullRequest", "invalid", field="state")
         changes["state"] = data["state"]
+    base_sha = gh.branches.sha(str(data["base"])) if data.get("base") else None
+    if data.get("base") and base_sha is None:
+        raise ApiError.invalid("PullRequest", "invalid", field="base")
     issue = gh.edit_issue(number, changes, actor=call.login)
     issue["state_reason"] = None  # pull requests have no close reason
     extra = gh.pulls[number]
-    if data.get("base"):
-        extra["base"] = objects.branch_ref(extra["base"]["repo"], extra["base"]["user"], str(data["base"]))
+    if base_sha is not None:
+        extra["base"] = objects.branch_ref(extra["base"]["repo"], extra["base"]["user"], str(data["base"]), base_sha)
     if "maintainer_can_modify" in data:
         extra["maintainer_can_modify"] = bool(data["maintainer_can_modify"])
     return Reply(200, gh.pull(number))
@@ -484,6 +505,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", _REPO + r"/issues", create_issue),
     ("GET", _REPO + r"/issues/comments", list_repo_comments),
     ("GET", _REPO + r"/issues/comments/(?P<comment_id>\d+)", get_comment),
+    ("GET", _REPO + r"/issues/events/(?P<event_id>\d+)", get_issue_event),
     ("PATCH", _REPO + r"/issues/comments/(?P<comment_id>\d+)", edit_comment),
     ("DELETE", _REPO + r"/issues/comments/(?P<comment_id>\d+)", delete_comment),
     ("GET", _ISSUE, get_issue),

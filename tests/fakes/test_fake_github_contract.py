@@ -48,7 +48,11 @@ UNIVERSAL_STATUSES = {401, 403, 500, 502, 503, 504}
 _NOT_KEYWORDS = {"nullable", "discriminator", "example", "examples", "readOnly", "writeOnly", "xml", "externalDocs",
                  "deprecated"}
 # Fields GitHub sends although its description omits them; the fake sends them too.
-UNDOCUMENTED_FIELDS = {"validation-error": {"status": {"type": "string"}}}
+UNDOCUMENTED_FIELDS = {"validation-error": {"status": {"type": "string"}},
+                       "issue-event": {"state_reason": {"type": "string", "nullable": True}}}
+# Shapes an answer may take although the description lists them elsewhere only: GitHub lists an issue's
+# `closed`/`reopened` events (commit_id, state_reason) on /issues/{n}/events, the description only on the timeline.
+UNDOCUMENTED_SHAPES = {"issue-event-for-issue": ["state-change-issue-event"]}
 _DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
@@ -119,6 +123,8 @@ class Contract:
         schemas = copy.deepcopy(components["schemas"])
         for name, extra in UNDOCUMENTED_FIELDS.items():
             schemas[name]["properties"].update(extra)
+        for name, shapes in UNDOCUMENTED_SHAPES.items():
+            schemas[name]["anyOf"] += [{"$ref": f"#/components/schemas/{shape}"} for shape in shapes]
         converted = {"components": {"schemas": {name: convert(s) for name, s in schemas.items()}}}
         self.registry: Registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(converted))
         self.formats = _format_checker()
@@ -337,6 +343,8 @@ def _exercise(fake: FakeGitHub) -> None:
     _expect_error(404, lambda: repo.get_collaborator_permission("nobody-at-all"))
     assert gh.get_rate_limit().resources.core.limit == 5000
 
+    for n in (1, 2, 3):
+        fake.seed_branch(f"crashfix/fix-{n}")
     pull = repo.create_pull(title="Fix crash 0", body="Fixes #1", head="crashfix/fix-1", base="main", draft=True)
     _expect_error(422, lambda: repo.create_pull(title="again", body="", head="crashfix/fix-1", base="main"))
     repo.create_pull(title="Fix crash 1", body="", head="crashfix/fix-2", base="main")

@@ -49,6 +49,7 @@ def github() -> Iterator[FakeGitHub]:
 def filed(github: FakeGitHub, tmp_path: Path, crash_text: str) -> tuple[Path, Path, int]:
     """The game server repo and a real crash of it, filed as an issue by the real uploader."""
     origin, checkout = game_repository(tmp_path)
+    github.use_git(origin)  # pull requests name branches that really are in the origin pushed to
     number = file_crash(github, tmp_path, crash_text)
     return origin, checkout, number
 
