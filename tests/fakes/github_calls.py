@@ -25,7 +25,8 @@ class Call:
     """One parsed request: path parameters are already URL-decoded.
 
     `can_push`: whether labels and assignees the request sets are applied; GitHub drops them
-    silently for users without push access (see github_access).
+    silently for users without push access (see github_access). `app`: the token is an app's
+    (an installation's, e.g. the Actions GITHUB_TOKEN), which has permissions but no role.
     """
 
     method: str
@@ -35,6 +36,7 @@ class Call:
     body: Any
     login: str
     can_push: bool = True
+    app: bool = False
 
 
 @dataclass

@@ -63,9 +63,9 @@ def get_user(gh: RepoState, call: Call) -> Reply:
 
 
 def get_repo(gh: RepoState, call: Call) -> Reply:
-    """As GitHub: a signed-in caller is told its own permissions; an anonymous one is told none."""
+    """As GitHub: a signed-in user is told its own permissions; an anonymous caller or an app is told none."""
     repo = gh.repository()
-    if call.login:
+    if call.login and not call.app:
         repo["permissions"] = objects.collaborator(gh.user(call.login), gh.permission(call.login))["permissions"]
     else:
         repo.pop("permissions", None)

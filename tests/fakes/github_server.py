@@ -386,7 +386,7 @@ class FakeGitHub(RepoState):
         token = token if isinstance(token, access.Token) else None
         name, now = handler.__name__, time.time()
         call = Call(record.method, record.path, params, record.query, record.json, token.login if token else "",
-                    can_push=access.may_push(self, token))
+                    can_push=access.may_push(self, token), app=token is not None and not token.has_role)
         try:
             if token is not None:
                 access.check(self, token, name, params, record.json)
