@@ -111,7 +111,11 @@ def _give_up(run: Run) -> None:
             outcome.retry_hint = (f"The open draft PR #{pull.number} was left unchanged. Add the label "
                                   "`reanalyze` to try again.")
         else:
-            run.git.push(job.remote, outcome.branch, job.token)
+            try:
+                run.git.push(job.remote, outcome.branch, job.token)
+            except CrashfixError as error:  # e.g. the token may not push: the issue must still hear why
+                outcome.commit = None
+                log.warning("could not push the partial change: %s", error.one_line())
     if not job.dry_run:
         run.channel.labels(add=(run.settings.needs_human_label,))
     for phase, (state, _) in list(run.progress.states.items()):
