@@ -245,6 +245,14 @@ class RepoAPI:
         names = ("admin", "maintain", "push", "triage", "pull")
         return {name: bool(getattr(permissions, name, False)) for name in names}
 
+    def require_push(self, because: str) -> None:
+        """Stop before writing when the token's account has no push access here. GitHub reports the role for a
+        person's token only; an app's token (the Actions GITHUB_TOKEN) is judged by its permissions when it writes."""
+        permissions = self.token_permissions()
+        if permissions is not None and not permissions["push"]:
+            raise GitHubAuthError(f"the token's account has only read access to {self.full_name}: {because}",
+                                  WRITE_ROLE, status=403)
+
     def issues(self, *, labels: tuple[str, ...] = (), state: str = "all",
                since: float | None = None) -> Iterator[IssueData]:
         """Issues (not pull requests), oldest update first, all pages; optionally only some labels."""
@@ -269,10 +277,8 @@ class RepoAPI:
     def create_issue(self, title: str, body: str, labels: tuple[str, ...]) -> IssueData:
         """A new issue with its labels; refused here when GitHub would silently drop the labels (an account
         without push access), since an unlabelled crash issue is lost to every later search."""
-        permissions = self.token_permissions() if labels else None
-        if permissions is not None and not permissions["push"]:
-            raise GitHubAuthError(f"the token's account may not label issues on {self.full_name} (it has read "
-                                  "access: GitHub would file the issue without its labels)", WRITE_ROLE, status=403)
+        if labels:
+            self.require_push("GitHub would file the issue without its labels")
         created = self._call(lambda: self._repo.create_issue(title=title, body=body, labels=list(labels)),
                              "create an issue", "POST")
         return _issue(created)
