@@ -18,7 +18,7 @@ from crashfix.fixer.channel import IssueChannel
 from crashfix.fixer.checkout.gitops import Git
 from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome
-from crashfix.fixer.report import Progress, failure_text, pr_body, pr_title
+from crashfix.fixer.report import Progress, failure_text, inert_references, pr_body, pr_title
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,10 @@ class Run(Protocol):
 
 def commit_message(outcome: FixOutcome, verified: bool) -> str:
     proposal = outcome.proposal
-    subject = f"Fix crash in {outcome.crash_title.removeprefix('Crash: ')}"[:72] if verified else (
+    title = inert_references(outcome.crash_title.removeprefix("Crash: "), markdown=False)
+    subject = f"Fix crash in {title}"[:72] if verified else (
         f"Unverified crashfix attempt for #{outcome.issue_number or outcome.signature}")
-    body = [proposal.root_cause.strip() if proposal else outcome.reason, ""]
+    body = [inert_references(proposal.root_cause.strip() if proposal else outcome.reason, markdown=False), ""]
     if outcome.issue_number is not None:
         body.append(f"{'Fixes' if verified else 'Refs'} #{outcome.issue_number}")
     body.append(f"Crash-Signature: {outcome.signature}")
