@@ -95,7 +95,7 @@ def _message(error: GithubException) -> str:
     """GitHub's message, with what a 422 names (`Validation Failed: base invalid`)."""
     data = error.data if isinstance(error.data, dict) else {}
     message = str(data.get("message") or error.data or "")
-    details = [" ".join(str(entry[key]) for key in ("field", "code", "message") if entry.get(key))
+    details = [str(entry.get("message") or " ".join(str(entry[key]) for key in ("field", "code") if entry.get(key)))
                for entry in data.get("errors") or [] if isinstance(entry, dict)]
     if any(details):
         message += ": " + "; ".join(detail for detail in details if detail)
