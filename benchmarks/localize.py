@@ -1,12 +1,14 @@
 """Does the code crashfix shows the model contain what the real developers fixed? (printed, not asserted)
 
     python benchmarks/localize.py --checkouts /tmp/loc [--cases ../shared/localization]
-                                  [--mirror owner/name=GIT_DIR ...] [--tokens 30000] [--verbose]
+                                  [--mirror owner/name=GIT_DIR ...] [--tokens 12000] [--verbose]
 
 Each case folder holds `crash.txt` (the crash as posted) and `case.json` (repository, the commit
 before the fix, the files and functions the fix changed). For each case the crash is analysed
-and located exactly as `crashfix fix` does it (`crashfix.analysis.analyze.analyze_text`, then
-`crashfix.locate.context.locate`, no model call) in a checkout of the parent commit at
+and located exactly as `crashfix fix` does it with the default settings (`analyze_text` with the
+default [analysis] rules, then `locate` with [fix] `context_tokens`, `path_mappings` and
+`instructions_file`; no model call; `--tokens` tries another budget, and the budget run with is
+printed) in a checkout of the parent commit at
 `CHECKOUTS/<case>`. With `--mirror` (a bare clone of the case's repository; repeatable) a
 missing checkout is exported there with `git archive`, and the fix's changed lines are scored
 too. Nothing from those repositories belongs in this project.
@@ -35,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crashfix.analysis.analyze import analyze_text  # noqa: E402
+from crashfix.analysis.analyze import analyze_text, rules_for  # noqa: E402
+from crashfix.config import AnalysisSettings, FixSettings  # noqa: E402
 from crashfix.locate.context import locate  # noqa: E402
 from crashfix.locate.cpp_syntax import file_spans  # noqa: E402
 from crashfix.locate.index import SOURCE_EXTENSIONS  # noqa: E402
@@ -139,15 +142,18 @@ def run_case(folder: Path, checkouts: Path, mirrors: dict[str, Path], tokens: in
         if problem:
             score.error = problem
             return score
-    report = analyze_text((folder / "crash.txt").read_text(errors="replace"))
+    report = analyze_text((folder / "crash.txt").read_text(errors="replace"), rules=rules_for(AnalysisSettings()))
+    fix = FixSettings()
     cache = Path(tempfile.mkdtemp(prefix="crashfix-index-"))
     os.environ["CRASHFIX_CACHE_DIR"] = str(cache)
     try:
         started = time.perf_counter()
-        locate(report, checkout, context_tokens=tokens)
+        locate(report, checkout, path_mappings=fix.path_mappings, context_tokens=tokens,
+               instructions_file=fix.instructions_file)
         score.cold_s = time.perf_counter() - started
         started = time.perf_counter()
-        context = locate(report, checkout, context_tokens=tokens)
+        context = locate(report, checkout, path_mappings=fix.path_mappings, context_tokens=tokens,
+                         instructions_file=fix.instructions_file)
         score.warm_s = time.perf_counter() - started
     except Exception as error:  # noqa: BLE001 - one case failing must not hide the others' figures
         score.error = f"locate raised {type(error).__name__}: {error}"
@@ -178,7 +184,8 @@ def main() -> int:
     parser.add_argument("--checkouts", type=Path, required=True, help="folder holding one checkout per case name")
     parser.add_argument("--mirror", action="append", default=[], metavar="OWNER/NAME=GIT_DIR",
                         help="bare clone to export missing checkouts from (and to score changed lines)")
-    parser.add_argument("--tokens", type=int, default=30000, help="context budget (the fixer's context_tokens)")
+    parser.add_argument("--tokens", type=int, default=FixSettings().context_tokens,
+                        help="context budget (default: the fixer's [fix] context_tokens)")
     parser.add_argument("--case", action="append", default=[], help="only these case folders")
     parser.add_argument("--verbose", action="store_true", help="list the files shown per case")
     args = parser.parse_args()
@@ -192,6 +199,10 @@ def main() -> int:
         print(f"no cases under {args.cases}")
         return 1
     args.checkouts.mkdir(parents=True, exist_ok=True)
+    default = FixSettings().context_tokens
+    print(f"settings: context budget {args.tokens} tokens "
+          f"({'the fixer default' if args.tokens == default else f'the fixer default is {default}'}), "
+          "default [analysis] rules and [fix] path_mappings")
     print(f"{'case':<22} {'frame':>5} {'file':>6} {'func':>5} {'hunks':>6} {'tokens':>7} {'files':>5} "
           f"{'cold s':>7} {'warm s':>7}")
     scores = []

@@ -18,7 +18,7 @@ from crashfix.fixer.channel import IssueChannel
 from crashfix.fixer.checkout.gitops import Git
 from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome
-from crashfix.fixer.report import Progress, failure_text, pr_body, pr_title
+from crashfix.fixer.report import Progress, failure_text, inert_references, pr_body, pr_title
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,10 @@ class Run(Protocol):
 
 def commit_message(outcome: FixOutcome, verified: bool) -> str:
     proposal = outcome.proposal
-    subject = f"Fix crash in {outcome.crash_title.removeprefix('Crash: ')}"[:72] if verified else (
+    title = inert_references(outcome.crash_title.removeprefix("Crash: "), markdown=False)
+    subject = f"Fix crash in {title}"[:72] if verified else (
         f"Unverified crashfix attempt for #{outcome.issue_number or outcome.signature}")
-    body = [proposal.root_cause.strip() if proposal else outcome.reason, ""]
+    body = [inert_references(proposal.root_cause.strip() if proposal else outcome.reason, markdown=False), ""]
     if outcome.issue_number is not None:
         body.append(f"{'Fixes' if verified else 'Refs'} #{outcome.issue_number}")
     body.append(f"Crash-Signature: {outcome.signature}")
@@ -111,7 +112,11 @@ def _give_up(run: Run) -> None:
             outcome.retry_hint = (f"The open draft PR #{pull.number} was left unchanged. Add the label "
                                   "`reanalyze` to try again.")
         else:
-            run.git.push(job.remote, outcome.branch, job.token)
+            try:
+                run.git.push(job.remote, outcome.branch, job.token)
+            except CrashfixError as error:  # e.g. the token may not push: the issue must still hear why
+                outcome.commit = None
+                log.warning("could not push the partial change: %s", error.one_line())
     if not job.dry_run:
         run.channel.labels(add=(run.settings.needs_human_label,))
     for phase, (state, _) in list(run.progress.states.items()):

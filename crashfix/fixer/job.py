@@ -126,6 +126,8 @@ def _connect_github(job: FixJob, options: FixOptions, environ: Mapping[str, str]
         raise UsageError("no repository", "pass --repo OWNER/NAME (Actions sets GITHUB_REPOSITORY)")
     client = client_from(environ, write_interval=1.0)
     job.repo = client.repository(repo_name)
+    if not options.dry_run:  # before a comment, a model call or a build: the end of the run needs write access
+        job.repo.require_push("a fix pushes a branch and opens a pull request")
     job.issue_number = options.issue
     job.viewer = client.login_or_none()
     job.trigger = trigger_from_actions(environ, job.viewer)

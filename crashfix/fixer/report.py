@@ -2,7 +2,8 @@
 
 All are rendered from the same `FixOutcome`. Text the model wrote is treated as
 untrusted on the way out too: HTML comments are removed (they would hide text from
-reviewers), @-mentions are defused, and length is capped.
+reviewers), @-mentions are defused, closing keywords are made inert (merging the PR
+closes the crash issue and no other), and length is capped.
 """
 
 from __future__ import annotations
@@ -22,10 +23,26 @@ _ICONS = {"pending": "⏳", "running": "🔄", "done": "✅", "failed": "❌", "
 PHASES = ("Gate", "Locate", "Analyse", "Build & test", "Deliver")
 
 
+# GitHub's closing keywords before an issue reference: `fixes #12`, `Closes: owner/repo#3`.
+_CLOSING = re.compile(r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(:?\s+)([\w.-]+/[\w.-]+)?#(\d+)\b", re.IGNORECASE)
+
+
+def inert_references(text: str, *, markdown: bool = True) -> str:
+    """`fixes #12` that would close issue 12 when the PR merges, made a plain mention: in Markdown the
+    reference goes into code (`#12`), which GitHub does not link; a commit message is not Markdown, so
+    there it becomes `fixes issue 12`."""
+    if not markdown:
+        return _CLOSING.sub(lambda m: f"{m[1]}{m[2]}{m[3] + ' ' if m[3] else ''}issue {m[4]}", text)
+    parts = re.split(r"(```.*?(?:```|$)|`[^`\n]*`)", text, flags=re.S)  # code is already inert: left alone
+    return "".join(part if index % 2 else _CLOSING.sub(lambda m: f"{m[1]}{m[2]}`{m[3] or ''}#{m[4]}`", part)
+                   for index, part in enumerate(parts))
+
+
 def model_text(text: str, limit: int = 4000) -> str:
-    """Model output made safe for a GitHub body: no hidden comments, no pings, capped."""
+    """Model output made safe for a GitHub body: no hidden comments, no pings, no closing keywords, capped."""
     text = re.sub(r"<!--.*?(-->|$)", "", text or "", flags=re.S)
     text = re.sub(r"(?<![\w`])@([A-Za-z0-9][A-Za-z0-9-]{0,38}(?:/[\w.-]+)?)", r"`@\1`", text)
+    text = inert_references(text)
     return text if len(text) <= limit else text[:limit].rstrip() + " […]"
 
 
@@ -137,7 +154,7 @@ def pr_body(outcome: FixOutcome) -> str:
         "<details><summary>Explanation</summary>", "", model_text(proposal.explanation, 8000), "", "</details>", "",
         "## Verification", verification_table(outcome), "",
         "## Changes", f"{outcome.diff_stats or ''}: " + ", ".join(f"`{p}`" for p in outcome.changed_files), "",
-        "## Crash", f"Signature `{outcome.signature}` — {outcome.crash_title}",
+        "## Crash", f"Signature `{outcome.signature}` — {model_text(outcome.crash_title, 300)}",
         f"Code shown up front: {', '.join(f'`{p}`' for p in outcome.located[:8]) or 'none'}", "",
         "## Cost", usage_line(outcome), "",
         "_To retry with review feedback, add the label `reanalyze` to the issue; review comments from people "

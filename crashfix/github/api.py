@@ -8,7 +8,8 @@ Etiquette lives here too:
 - POST is never retried blindly: a 5xx or a dropped connection may mean the issue was
   created, so the caller is told (`maybe_applied`) and checks before trying again; a
   rate-limited POST was rejected, so it is retried after the wait GitHub asks for;
-- writes are spaced (GitHub asks for one second between content-creating requests).
+- writes are spaced (GitHub asks for one second between content-creating requests);
+- a 403 says what the token lacks for that kind of endpoint (`permissions.refusal_hint`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
+from crashfix.github.permissions import WRITE_ROLE, Family, refusal_hint
 from crashfix.github.records import (
     CommentData,
     GitHubAuthError,
@@ -90,8 +92,14 @@ def _issue_number(url: str | None) -> int | None:
 
 
 def _message(error: GithubException) -> str:
+    """GitHub's message, with what a 422 names (`Validation Failed: base invalid`)."""
     data = error.data if isinstance(error.data, dict) else {}
-    return str(data.get("message") or error.data or "")[:300]
+    message = str(data.get("message") or error.data or "")
+    details = [str(entry.get("message") or " ".join(str(entry[key]) for key in ("field", "code") if entry.get(key)))
+               for entry in data.get("errors") or [] if isinstance(entry, dict)]
+    if any(details):
+        message += ": " + "; ".join(detail for detail in details if detail)
+    return message[:300]
 
 
 def _rate_limit_wait(error: GithubException) -> float | None:
@@ -109,8 +117,9 @@ def _rate_limit_wait(error: GithubException) -> float | None:
     return 60.0  # secondary limit without Retry-After: GitHub asks for at least a minute
 
 
-def translate(error: Exception, what: str, *, method: str) -> GitHubError:
-    """PyGithub/requests errors as crashfix errors with a message a user can act on."""
+def translate(error: Exception, what: str, *, method: str, family: Family = "issues") -> GitHubError:
+    """PyGithub/requests errors as crashfix errors with a message a user can act on; `family` is the kind of
+    endpoint (issues, pull requests), which decides what a 403 asks the user to grant."""
     if isinstance(error, GithubException):
         status = error.status
         wait = _rate_limit_wait(error)
@@ -120,8 +129,9 @@ def translate(error: Exception, what: str, *, method: str) -> GitHubError:
             return GitHubAuthError(f"GitHub rejected the token while trying to {what} (401)",
                                    "check GITHUB_TOKEN: it may be missing, expired or revoked", status=401)
         if status == 403:
-            return GitHubAuthError(f"the token may not {what} (403: {_message(error)})",
-                                   "give it Issues: read and write on this repository", status=403)
+            message = _message(error)
+            return GitHubAuthError(f"the token may not {what} (403: {message})", refusal_hint(family, message),
+                                   status=403)
         if status == 404:
             return GitHubNotFound(f"not found while trying to {what} (404)",
                                   "check the repository name and that the token can see it", status=404)
@@ -175,14 +185,15 @@ class GitHubClient:
             return None
         return remaining if remaining >= 0 else None
 
-    def call(self, action: Callable[[], T], what: str, method: str, *, retry_rate_limits: bool = True) -> T:
+    def call(self, action: Callable[[], T], what: str, method: str, *, retry_rate_limits: bool = True,
+             family: Family = "issues") -> T:
         """Run one PyGithub action; a rate-limited request (rejected, so safe) is retried after GitHub's wait."""
         waited = 0.0
         while True:
             try:
                 return action()
             except (GithubException, requests.RequestException) as error:
-                problem = translate(error, what, method=method)
+                problem = translate(error, what, method=method, family=family)
             if (retry_rate_limits and isinstance(problem, GitHubRateLimited)
                     and waited + problem.wait <= self.max_rate_wait):
                 log.warning("%s; waiting %.0f s as GitHub asks", problem.message, problem.wait)
@@ -203,8 +214,8 @@ class RepoAPI:
         self.html_url = repo.html_url
         self._labels: set[str] = set()
 
-    def _call(self, action: Callable[[], T], what: str, method: str) -> T:
-        return self._client.call(action, what, method)
+    def _call(self, action: Callable[[], T], what: str, method: str, family: Family = "issues") -> T:
+        return self._client.call(action, what, method, family=family)
 
     def ensure_label(self, name: str, color: str, description: str) -> None:
         """Create the label if missing (idempotent; remembered for the session)."""
@@ -234,6 +245,14 @@ class RepoAPI:
         names = ("admin", "maintain", "push", "triage", "pull")
         return {name: bool(getattr(permissions, name, False)) for name in names}
 
+    def require_push(self, because: str) -> None:
+        """Stop before writing when the token's account has no push access here. GitHub reports the role for a
+        person's token only; an app's token (the Actions GITHUB_TOKEN) is judged by its permissions when it writes."""
+        permissions = self.token_permissions()
+        if permissions is not None and not permissions["push"]:
+            raise GitHubAuthError(f"the token's account has only read access to {self.full_name}: {because}",
+                                  WRITE_ROLE, status=403)
+
     def issues(self, *, labels: tuple[str, ...] = (), state: str = "all",
                since: float | None = None) -> Iterator[IssueData]:
         """Issues (not pull requests), oldest update first, all pages; optionally only some labels."""
@@ -256,6 +275,10 @@ class RepoAPI:
         return self._repo.get_issue(number)
 
     def create_issue(self, title: str, body: str, labels: tuple[str, ...]) -> IssueData:
+        """A new issue with its labels; refused here when GitHub would silently drop the labels (an account
+        without push access), since an unlabelled crash issue is lost to every later search."""
+        if labels:
+            self.require_push("GitHub would file the issue without its labels")
         created = self._call(lambda: self._repo.create_issue(title=title, body=body, labels=list(labels)),
                              "create an issue", "POST")
         return _issue(created)
@@ -295,13 +318,13 @@ class RepoAPI:
         return [_comment(c) for c in self._call(lambda: list(issue.get_comments()), f"read comments of #{number}",
                                                 "GET")]
 
-    def _pages(self, pages: Iterable[T], what: str) -> Iterator[T]:
+    def _pages(self, pages: Iterable[T], what: str, family: Family = "issues") -> Iterator[T]:
         """Walk a paginated listing; a failed page ends it with a translated error, never a retry of a dead
         iterator (PyGithub's page iterators cannot resume)."""
         iterator = iter(pages)
         while True:
             try:
-                yield self._client.call(lambda: next(iterator), what, "GET", retry_rate_limits=False)
+                yield self._client.call(lambda: next(iterator), what, "GET", retry_rate_limits=False, family=family)
             except StopIteration:
                 return
 
@@ -316,8 +339,8 @@ class RepoAPI:
     def pulls(self, *, state: str = "all") -> Iterator[PullData]:
         """Pull requests, 100 a page, oldest first (for `stats`)."""
         pages = self._call(lambda: self._repo.get_pulls(state=state, sort="created", direction="asc"),
-                           "list pull requests", "GET")
-        for pull in self._pages(pages, "list pull requests"):
+                           "list pull requests", "GET", "pull-requests")
+        for pull in self._pages(pages, "list pull requests", "pull-requests"):
             yield _pull(pull)
 
     def edit_comment(self, number: int, comment_id: int, body: str) -> CommentData:
@@ -355,28 +378,30 @@ class RepoAPI:
     def find_pull(self, branch: str) -> PullData | None:
         """The pull request from `branch` of this repository: an open one first, else the newest closed one."""
         pulls = self._call(lambda: list(self._repo.get_pulls(state="all", head=f"{self.owner}:{branch}")),
-                           f"look for a pull request from {branch}", "GET")
+                           f"look for a pull request from {branch}", "GET", "pull-requests")
         mine = sorted((p for p in pulls if p.head.ref == branch), key=lambda p: (p.state == "open", p.number))
         return _pull(mine[-1]) if mine else None
 
     def create_pull(self, *, title: str, body: str, head: str, base: str) -> PullData:
         created = self._call(lambda: self._repo.create_pull(title=title, body=body, head=head, base=base, draft=True),
-                             f"open a draft pull request from {head}", "POST")
+                             f"open a draft pull request from {head}", "POST", "pull-requests")
         return _pull(created)
 
     def update_pull(self, number: int, *, title: str, body: str, reopen: bool = False) -> PullData:
-        pull = self._call(lambda: self._repo.get_pull(number), f"read pull request #{number}", "GET")
+        pull = self._call(lambda: self._repo.get_pull(number), f"read pull request #{number}", "GET", "pull-requests")
         changes: dict[str, str] = {"title": title, "body": body}
         if reopen:
             changes["state"] = "open"
-        self._call(lambda: pull.edit(**changes), f"update pull request #{number}", "PATCH")  # type: ignore[arg-type]
+        self._call(lambda: pull.edit(**changes), f"update pull request #{number}", "PATCH",  # type: ignore[arg-type]
+                   "pull-requests")
         return _pull(pull)
 
     def review_notes(self, number: int) -> list[ReviewNote]:
         """Reviews (with a body) and review comments on a pull request, oldest first."""
-        pull = self._call(lambda: self._repo.get_pull(number), f"read pull request #{number}", "GET")
-        reviews = self._call(lambda: list(pull.get_reviews()), f"read reviews of #{number}", "GET")
-        comments = self._call(lambda: list(pull.get_review_comments()), f"read review comments of #{number}", "GET")
+        pull = self._call(lambda: self._repo.get_pull(number), f"read pull request #{number}", "GET", "pull-requests")
+        reviews = self._call(lambda: list(pull.get_reviews()), f"read reviews of #{number}", "GET", "pull-requests")
+        comments = self._call(lambda: list(pull.get_review_comments()), f"read review comments of #{number}", "GET",
+                              "pull-requests")
         notes = [ReviewNote(author=r.user.login if r.user else None, body=r.body or "", state=r.state,
                             created_at=_timestamp(r.submitted_at) or 0.0) for r in reviews if r.body]
         notes += [ReviewNote(author=c.user.login if c.user else None, body=c.body or "", path=c.path,

@@ -7,9 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import ROOT
+from tests.conftest import ROOT, tool_unavailable
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTION = ROOT / "action.yml"
@@ -23,8 +21,5 @@ def tool(name: str) -> str:
     beside = Path(sys.executable).parent / (name + (".exe" if os.name == "nt" else ""))
     found = str(beside) if beside.is_file() else shutil.which(name)
     if found is None:
-        message = f"needs {name} (pip install -e '.[test]')"
-        if os.environ.get("CRASHFIX_REQUIRE_TOOLS") == "1":
-            pytest.fail(message + " and CRASHFIX_REQUIRE_TOOLS=1")
-        pytest.skip(message)
+        tool_unavailable(f"needs {name} (pip install -e '.[test]')")
     return found

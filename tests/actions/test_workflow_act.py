@@ -73,17 +73,19 @@ def anthropic() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture
-def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Path]]:
+def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, github: FakeGitHub) -> Iterator[tuple[Path, Path]]:
     """The game server with the workflow `crashfix init` writes, pushed to its origin; the checkout's
     `origin` is then a private repository over smart HTTP that wants the token for every fetch and
-    push, as actions/checkout leaves it with `persist-credentials: false`."""
+    push, as actions/checkout leaves it with `persist-credentials: false`; the fake GitHub's tokens
+    and branches are that origin's."""
     origin, checkout = game_repository(tmp_path)
+    github.use_git(origin)
     monkeypatch.delenv("GITHUB_API_URL")
     assert main(["init", str(checkout), "--action", ACTION, "--no-labels"]) == 0
     git(checkout, "add", ".github/workflows/crashfix-fix.yml")
     git(checkout, "-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-qm", "crashfix workflow")
     git(checkout, "push", "-q", "origin", "main")
-    with GitHttpServer(tmp_path, TOKEN) as server:
+    with GitHttpServer(tmp_path, TOKEN, github=github) as server:
         git(checkout, "remote", "set-url", "origin", f"{server.url}/{origin.name}")
         yield origin, checkout
 

@@ -5,6 +5,10 @@ wrapper checks HTTP Basic auth (`x-access-token:<token>`, as GitHub accepts for 
 tokens) before handing the request over, and records every Authorization header it saw,
 so tests can prove the fixer's push authenticates without the token ever touching the
 remote URL, `.git/config` or a command line.
+
+Given the fake GitHub (`github=`), it accepts that fake's tokens instead and refuses a push
+the token may not make (contents: write, and write access for a user's token) with 403 and
+GitHub's "Permission to OWNER/REPO.git denied to LOGIN." (which git prints as `remote: ...`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 
 def _backend() -> str:
@@ -24,9 +29,10 @@ def _backend() -> str:
 
 
 class GitHttpServer:
-    def __init__(self, root: Path, token: str) -> None:
+    def __init__(self, root: Path, token: str, github: Any = None) -> None:
         self.root = root
         self.token = token
+        self.github = github  # a FakeGitHub whose tokens and permissions decide, if given
         self.authorizations: list[str] = []
         self.pushes = 0
         self._server: ThreadingHTTPServer | None = None
@@ -66,14 +72,23 @@ class GitHttpServer:
             def _serve(self) -> None:
                 header = self.headers.get("Authorization", "")
                 fake.authorizations.append(header)
-                expected = "Basic " + base64.b64encode(f"x-access-token:{fake.token}".encode()).decode()
-                if header.strip().lower() != expected.lower():
+                if not fake.accepts(header):
                     self.send_response(401)
                     self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 path, _, query = self.path.partition("?")
+                pushing = path.endswith("/git-receive-pack") or query == "service=git-receive-pack"
+                refusal = fake.github.git_refusal(fake.token_of(header)) if fake.github and pushing else None
+                if refusal:
+                    said = refusal.encode()
+                    self.send_response(403)
+                    self.send_header("Content-Type", "text/plain; charset=utf-8")
+                    self.send_header("Content-Length", str(len(said)))
+                    self.end_headers()
+                    self.wfile.write(said)
+                    return
                 body = self._body()
                 if path.endswith("/git-receive-pack"):
                     fake.pushes += 1
@@ -103,6 +118,21 @@ class GitHttpServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
+
+    @staticmethod
+    def token_of(header: str) -> str:
+        scheme, _, encoded = header.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return ""
+        try:
+            user, _, token = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            return ""
+        return token if user == "x-access-token" else ""
+
+    def accepts(self, header: str) -> bool:
+        token = self.token_of(header)
+        return token in self.github.tokens if self.github is not None else token == self.token
 
     def stop(self) -> None:
         if self._server is not None:

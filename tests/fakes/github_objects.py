@@ -181,13 +181,18 @@ def comment(repo_url: str, html_repo: str, comment_id: int, number: int, *, body
 
 
 def issue_event(repo_url: str, event_id: int, *, event: str, actor: Json, label: Json | None,
-                created_at: float) -> Json:
-    """`issue-event-for-issue` (labeled/unlabeled): who changed what on an issue, and when."""
-    found = {"id": event_id, "node_id": f"LE_fake{event_id}", "url": f"{repo_url}/issues/events/{event_id}",
-             "actor": actor, "event": event, "commit_id": None, "commit_url": None, "created_at": iso(created_at),
+                created_at: float, commit: str | None = None, state_reason: str | None = None) -> Json:
+    """`issue-event-for-issue`: labeled/unlabeled (with the label), closed/reopened (a `closed` event names
+    the commit that closed the issue, e.g. a merged PR's, and why): who changed what on an issue, and when."""
+    prefix = {"labeled": "LE", "unlabeled": "UNLE", "closed": "CE", "reopened": "REE"}.get(event, "E")
+    found = {"id": event_id, "node_id": f"{prefix}_fake{event_id}", "url": f"{repo_url}/issues/events/{event_id}",
+             "actor": actor, "event": event, "commit_id": commit,
+             "commit_url": f"{repo_url}/commits/{commit}" if commit else None, "created_at": iso(created_at),
              "performed_via_github_app": None}
     if label is not None:
         found["label"] = {"name": label["name"], "color": label["color"]}
+    if event == "closed":
+        found["state_reason"] = state_reason
     return found
 
 
@@ -198,9 +203,9 @@ def issue_pull_link(repo_url: str, html_repo: str, number: int) -> Json:
             "patch_url": f"{html}.patch", "merged_at": None}
 
 
-def branch_ref(repo: Json, owner: Json, ref: str) -> Json:
-    """A PR's `head` or `base`: the branch, its (made-up) tip commit, and the repository."""
-    return {"label": f"{owner['login']}:{ref}", "ref": ref, "sha": fake_sha(repo["full_name"], ref),
+def branch_ref(repo: Json, owner: Json, ref: str, sha: str | None = None) -> Json:
+    """A PR's `head` or `base`: the branch, its tip commit (made up unless known), and the repository."""
+    return {"label": f"{owner['login']}:{ref}", "ref": ref, "sha": sha or fake_sha(repo["full_name"], ref),
             "user": owner, "repo": repo}
 
 

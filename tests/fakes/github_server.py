@@ -10,7 +10,13 @@ never re-POSTing blindly, pagination) lives in PyGithub, urllib3 and our wrapper
 only real HTTP exercises all three. The fake records every request and can fail on demand:
 5xx answers, secondary and primary rate limits, a network outage, and a write that is
 applied but never answered. Search lags behind writes by `search_delay`, as GitHub's does.
-Its answers are checked against GitHub's OpenAPI description by
+
+It is as strict as GitHub where crashfix could get it wrong: tokens and repository roles
+decide what a request may do (github_access: 403s with GitHub's messages, labels dropped
+for users without push access, the Actions setting on pull requests, the secondary limit on
+content creation); a pull request needs existing head and base branches (github_branches,
+real git when linked with `use_git`); merging one closes the issues its closing keywords
+name. Its answers are checked against GitHub's OpenAPI description by
 tests/fakes/test_fake_github_contract.py.
 """
 
@@ -21,112 +27,51 @@ import itertools
 import json
 import math
 import re
-import socket
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes import github_access as access
 from tests.fakes import github_objects as objects
+from tests.fakes.github_access import RATE_DOCS
+from tests.fakes.github_http import Bucket, Dropped, Fault, Handler, RecordedRequest, Server
 from tests.fakes.github_objects import Json
 from tests.fakes.github_routes import Call, Reply, resolve
 from tests.fakes.github_state import ROLES, ApiError, RepoState, timestamp
 
+__all__ = ["FakeGitHub", "RecordedRequest"]
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
-
-
-@dataclass
-class RecordedRequest:
-    """One request as the fake received it, and what it answered.
-
-    `status` is None when the connection was closed without an answer (outage, dropped write).
-    `headers` keep the client's spelling (requests sends `Authorization`, `Content-Type`).
-    """
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    json: Any
-    timestamp: float
-    status: int | None = None
-    response_headers: dict[str, str] = field(default_factory=dict)
-    response_json: Any = None
-    dropped: bool = False
-
-
-@dataclass
-class _Fault:
-    """A failure switch: applies to the next `remaining` requests that match."""
-
-    kind: str  # "status" | "secondary" | "drop"
-    remaining: int
-    status: int = 502
-    retry_after: int = 1
-    method: str | None = None
-    path: str | None = None
-
-    def take(self, method: str, path: str) -> bool:
-        if self.remaining <= 0:
-            return False
-        if self.method is not None and not re.fullmatch(self.method, method, re.IGNORECASE):
-            return False
-        if self.path is not None and not re.search(self.path, path):
-            return False
-        self.remaining -= 1
-        return True
-
-
-@dataclass
-class _Bucket:
-    """A rate-limit window: `remaining` requests until `reset` (epoch seconds), then refilled."""
-
-    limit: int
-    window: int
-    remaining: int = -1
-    reset: int = 0
-
-    def refresh(self, now: float) -> None:
-        if now >= self.reset:
-            self.remaining, self.reset = self.limit, int(now) + self.window
-
-    def headers(self, resource: str) -> dict[str, str]:
-        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
-                "X-RateLimit-Reset": str(self.reset), "X-RateLimit-Used": str(self.limit - self.remaining),
-                "X-RateLimit-Resource": resource}
-
-
-class _Dropped(Exception):
-    """Close the connection without an answer."""
 
 
 class FakeGitHub(RepoState):
     """One repository on a fake GitHub at `url` (http://127.0.0.1:PORT), plus failure switches.
 
-    Seed after `start()` (objects carry URLs with the port). The token's user is `viewer`
-    (admin on the repository); requests without a token may read, not write. As on GitHub,
-    search has its own rate limit of 30 requests a minute. Failure switches match `method`
-    (a regex on the verb) and `path` (a regex searched in the path, without the query).
+    Seed after `start()` (objects carry URLs with the port). `token` is a classic token of
+    `viewer` (admin on the repository); `add_token` and `actions_token` add others. Requests
+    without a token may read, not write. As on GitHub, search has its own rate limit of 30
+    requests a minute. Failure switches match `method` (a regex on the verb) and `path` (a
+    regex searched in the path, without the query).
     """
 
     def __init__(self, *, owner: str = "acme", repo: str = "worldserver", token: str = "test-token",
                  per_page_max: int = 100, viewer: str = "crashfix-bot") -> None:
         super().__init__(owner=owner, repo=repo, viewer=viewer, per_page_max=per_page_max)
         self.token = token
+        self.tokens: dict[str, access.Token] = {token: access.Token(viewer)}
+        self.content_limit = access.ContentLimit(80)
         self.latency = 0.0
         self._rendezvous: list[tuple[re.Pattern[str], re.Pattern[str], threading.Barrier, list[int]]] = []
         self.requests: list[RecordedRequest] = []
         self.server_errors: list[str] = []  # tracebacks of bugs in the fake itself (answered with 500)
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._outage = False
-        self._buckets = {"core": _Bucket(5000, 3600), "search": _Bucket(30, 60)}
+        self._buckets = {"core": Bucket(5000, 3600), "search": Bucket(30, 60)}
         self._request_ids = itertools.count(1)
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -136,7 +81,7 @@ class FakeGitHub(RepoState):
         return self.api
 
     def start(self) -> FakeGitHub:
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = Server(("127.0.0.1", 0), Handler)
         server.fake = self
         self._server = server
         self._api = f"http://127.0.0.1:{server.server_address[1]}"
@@ -198,24 +143,36 @@ class FakeGitHub(RepoState):
             return self.add_comment(number, body, author=user, created_at=timestamp(created_at))
 
     def seed_pull(self, title: str, body: str | None, head: str, base: str = "main", user: str = "crashfix-bot",
-                  draft: bool = True, created_at: Any = None) -> Json:
+                  draft: bool = True, created_at: Any = None, commits: tuple[str, ...] | list[str] = ()) -> Json:
+        """A pull request as if opened earlier (its branches need not exist); `commits` are its commit
+        messages, read for closing keywords when it is merged (with `use_git`, git's are read instead)."""
         with self.lock:
-            return self.new_pull(title=title, body=body, head=head, base=base, draft=draft, author=user,
-                                 created_at=None if created_at is None else timestamp(created_at))
+            pull = self.new_pull(title=title, body=body, head=head, base=base, draft=draft, author=user,
+                                 created_at=None if created_at is None else timestamp(created_at), seeded=True)
+            self.pulls[pull["number"]]["commit_messages"] = list(commits)
+            return pull
 
     def close_pull(self, number: int, *, merged: bool, at: Any = None, user: str | None = None) -> Json:
-        """Merge (or close unmerged) a seeded pull request at a given time, as a maintainer would."""
+        """Merge (or close unmerged) a pull request at a given time, as a maintainer would; a merge into the
+        default branch closes the issues its body and commits name with closing keywords."""
         with self.lock:
-            when = timestamp(at)
-            issue = self.issue(number)
-            issue.update(state="closed", closed_at=objects.iso(when), closed_by=self.user(user or self.owner),
-                         updated_at=objects.iso(when))
-            extra = self.pulls[number]
-            extra["merged_at"] = objects.iso(when) if merged else None
-            extra["merge_commit_sha"] = objects.fake_sha("merge", number) if merged else None
-            issue["pull_request"]["merged_at"] = extra["merged_at"]
+            when, closer = timestamp(at), user or self.owner
+            if merged:
+                return self.merge_pull(number, when, closer)
+            self.issue(number).update(state="closed", closed_at=objects.iso(when), closed_by=self.user(closer),
+                                      updated_at=objects.iso(when))
             self.reindex(number)
             return self.pull(number)
+
+    def seed_branch(self, name: str, sha: str | None = None) -> str:
+        """A branch of the repository (without `use_git`); returns its tip commit."""
+        with self.lock:
+            return self.branches.seed(name, sha)
+
+    def use_git(self, git_dir: Path) -> None:
+        """Take branches (and merged commits' messages) from this bare repository, e.g. the origin pushed to."""
+        with self.lock:
+            self.branches.git_dir = Path(git_dir)
 
     def push_to_pull(self, number: int, sha: str) -> None:
         """Someone pushes to the pull request's branch: its head moves to `sha`."""
@@ -242,6 +199,30 @@ class FakeGitHub(RepoState):
             self.review_comments[number].append(created)
             return created
 
+    def add_token(self, token: str, login: str, *, kind: str = "fine-grained",
+                  permissions: Mapping[str, str] | None = None) -> None:
+        """Another token: `kind` classic (its user's role decides), fine-grained (the role and `permissions`)
+        or installation (`permissions` only); `permissions` maps contents/issues/pull_requests to read/write."""
+        with self.lock:
+            self.tokens[token] = access.Token(login, kind, dict(permissions or {}))
+
+    def actions_token(self, token: str, permissions: Mapping[str, str]) -> None:
+        """The Actions GITHUB_TOKEN of a workflow with these `permissions:` (github-actions[bot]); it opens
+        pull requests only if `actions_can_create_pulls` (the repository setting, off by default)."""
+        self.add_token(token, access.ACTIONS_LOGIN, kind="installation", permissions=permissions)
+
+    def git_refusal(self, token: str) -> str | None:
+        """Why GitHub refuses a git push with this token (403), or None: it needs contents: write and, for a
+        user's token, write access (the git smart-HTTP fake asks this)."""
+        with self.lock:
+            found = self.tokens.get(token)
+            if found is None:
+                return "Invalid username or token. Password authentication is not supported for Git operations."
+            if not found.grants(("contents",), "write") or (
+                    found.has_role and access.RANKS[self.permission(found.login)] < access.RANKS["write"]):
+                return f"Permission to {self.full_name}.git denied to {found.login}."
+            return None
+
     def set_permission(self, login: str, permission: str) -> None:
         """A user's role on the repository: admin, maintain, write, triage, read or none."""
         if permission not in ROLES:
@@ -267,13 +248,13 @@ class FakeGitHub(RepoState):
     def fail_next(self, count: int, status: int = 502, *, method: str | None = None, path: str | None = None) -> None:
         """Answer the next `count` matching requests with `status` (e.g. 502, 503) instead of serving them."""
         with self.lock:
-            self._faults.append(_Fault("status", count, status=status, method=method, path=path))
+            self._faults.append(Fault("status", count, status=status, method=method, path=path))
 
     def secondary_rate_limit_next(self, count: int, retry_after: int = 1, *, method: str | None = None,
                                   path: str | None = None) -> None:
         """403 with `Retry-After` and GitHub's secondary-limit message, as for too many writes in a burst."""
         with self.lock:
-            self._faults.append(_Fault("secondary", count, status=403, retry_after=retry_after, method=method,
+            self._faults.append(Fault("secondary", count, status=403, retry_after=retry_after, method=method,
                                        path=path))
 
     def primary_rate_limit(self, remaining: int, reset_in: float = 1.0, *, resource: str = "core") -> None:
@@ -304,15 +285,15 @@ class FakeGitHub(RepoState):
     def drop_after_write_next(self, count: int = 1, *, method: str = "POST", path: str | None = None) -> None:
         """Apply the next `count` matching successful writes, then close the connection without an answer."""
         with self.lock:
-            self._faults.append(_Fault("drop", count, method=method, path=path))
+            self._faults.append(Fault("drop", count, method=method, path=path))
 
     # -- serving (called from the handler threads) ----------------------------------------------
 
     def _serve(self, record: RecordedRequest, headers: dict[str, str]) -> Reply:
-        """Everything between the parsed request and the answer; raises _Dropped to answer nothing."""
+        """Everything between the parsed request and the answer; raises Dropped to answer nothing."""
         with self.lock:
             if self._outage:
-                raise _Dropped
+                raise Dropped
         if self.latency:
             time.sleep(self.latency)
         self._wait_for_rendezvous(record)
@@ -325,7 +306,7 @@ class FakeGitHub(RepoState):
                 reply = self._dispatch(record, headers)
                 if reply.status < 400 and any(f.kind == "drop" and f.take(record.method, record.path)
                                               for f in self._faults):
-                    raise _Dropped  # applied, but the client never learns it
+                    raise Dropped  # applied, but the client never learns it
                 if (record.method == "GET" and reply.status == 200 and self._not_modified(reply, headers)
                         and record.path != "/rate_limit"):
                     bucket.remaining += 1  # GitHub does not charge conditional hits to the rate limit
@@ -357,7 +338,7 @@ class FakeGitHub(RepoState):
             return True
         return False
 
-    def _gate(self, record: RecordedRequest, headers: dict[str, str], bucket: _Bucket) -> Reply | None:
+    def _gate(self, record: RecordedRequest, headers: dict[str, str], bucket: Bucket) -> Reply | None:
         """Injected failures, authentication and the primary rate limit, in the order GitHub meets them."""
         for fault in self._faults:
             if fault.kind in ("status", "secondary") and fault.take(record.method, record.path):
@@ -369,29 +350,28 @@ class FakeGitHub(RepoState):
                            f"{self._request_id()}.")
                 body = objects.error(message, 403, f"{RATE_DOCS}#about-secondary-rate-limits")
                 return Reply(403, body, {"Retry-After": str(fault.retry_after)})
-        login = self._login(headers)
-        if login is None:
+        token = self._token(headers)
+        if token is None:
             return Reply(401, objects.error("Bad credentials", 401))
-        if not login and (record.method != "GET" or record.path == "/user"):
+        if not token and (record.method != "GET" or record.path == "/user"):
             return Reply(401, objects.error("Requires authentication", 401))
         if record.path == "/rate_limit":
             return None  # free of charge, as on GitHub
         if bucket.remaining <= 0:
-            message = (f"API rate limit exceeded for user ID {self.user(self.viewer)['id']}. If you reach out to "
+            who = self.user(token.login)["id"] if token else 0
+            message = (f"API rate limit exceeded for user ID {who}. If you reach out to "
                        f"GitHub Support for help, please include the request ID {self._request_id()}.")
             return Reply(403, objects.error(message, 403, f"{RATE_DOCS}#about-the-primary-rate-limit"))
         bucket.remaining -= 1
         return None
 
-    def _login(self, headers: dict[str, str]) -> str | None:
-        """The caller's login; "" when anonymous; None for a wrong token (GitHub: 401 everywhere)."""
+    def _token(self, headers: dict[str, str]) -> access.Token | None | str:
+        """The caller's token; "" when anonymous; None for a wrong token (GitHub: 401 everywhere)."""
         value = headers.get("authorization", "")
         if not value:
             return ""
         scheme, _, token = value.partition(" ")
-        if scheme.lower() in ("token", "bearer") and token.strip() == self.token:
-            return self.viewer
-        return None
+        return self.tokens.get(token.strip()) if scheme.lower() in ("token", "bearer") else None
 
     def _dispatch(self, record: RecordedRequest, headers: dict[str, str]) -> Reply:
         if (record.method, record.path) == ("GET", "/rate_limit"):
@@ -402,9 +382,21 @@ class FakeGitHub(RepoState):
         handler, params = found
         if "owner" in params and f"{params['owner']}/{params['repo']}".casefold() != self.full_name.casefold():
             return Reply(404, objects.error("Not Found", 404))
-        call = Call(record.method, record.path, params, record.query, record.json, self._login(headers) or "")
+        token = self._token(headers)
+        token = token if isinstance(token, access.Token) else None
+        name, now = handler.__name__, time.time()
+        call = Call(record.method, record.path, params, record.query, record.json, token.login if token else "",
+                    can_push=access.may_push(self, token), app=token is not None and not token.has_role)
         try:
-            return handler(self, call)
+            if token is not None:
+                access.check(self, token, name, params, record.json)
+                limited = self.content_limit.refusal(token.login, now) if name in access.CREATING else None
+                if limited is not None:
+                    raise limited
+            reply = handler(self, call)
+            if token is not None and name in access.CREATING and reply.status < 400:
+                self.content_limit.record(token.login, now)
+            return reply
         except ApiError as problem:
             return Reply(problem.status, problem.body, dict(problem.headers))
         except Exception:  # a bug in the fake: answer like GitHub would, and keep the evidence
@@ -424,97 +416,3 @@ class FakeGitHub(RepoState):
     def _request_id(self) -> str:
         number = next(self._request_ids)
         return f"FAKE:{number:04X}:{number * 7919:06X}:{number * 104729:07X}:{int(time.time()):08X}"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeGitHub
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for connection in list(self.connections):
-                _shut(connection)
-
-
-def _shut(connection: socket.socket) -> None:
-    try:
-        connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """HTTP/1.1 with keep-alive, as PyGithub's connection pool expects."""
-
-    protocol_version = "HTTP/1.1"
-    server: _Server
-    timeout = 30
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, delayed ACKs add ~40 ms to each answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: the fake's record (`FakeGitHub.requests`) is the log."""
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
-
-    def _handle(self) -> None:
-        fake = self.server.fake
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        headers = {key: value for key, value in self.headers.items()}
-        record = RecordedRequest(self.command, parts.path.rstrip("/") or "/", dict(parse_qsl(parts.query)),
-                                 headers, None, time.time())
-        with fake.lock:
-            fake.requests.append(record)
-        try:
-            record.json = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            record.json = raw.decode("utf-8", "replace")
-            reply = Reply(400, objects.error("Problems parsing JSON", 400))
-        else:
-            try:
-                reply = fake._serve(record, {key.lower(): value for key, value in headers.items()})
-            except _Dropped:
-                record.dropped = True
-                self.close_connection = True
-                _shut(self.connection)
-                return
-        self._answer(record, reply)
-
-    def _answer(self, record: RecordedRequest, reply: Reply) -> None:
-        fake = self.server.fake
-        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8", "X-GitHub-Media-Type": "github.v3; format=json",
-                   "X-GitHub-Api-Version-Selected": "2022-11-28", "X-GitHub-Request-Id": fake._request_id(),
-                   **reply.headers}
-        status = reply.status
-        with fake.lock:
-            record.status, record.response_headers = status, headers
-            record.response_json = json.loads(payload) if payload else None
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        if status not in (204, 304):
-            self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if status not in (204, 304):
-            self.wfile.write(payload)

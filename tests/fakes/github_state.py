@@ -15,9 +15,11 @@ import time
 from datetime import datetime
 
 from tests.fakes import github_objects as objects
+from tests.fakes.github_branches import Branches, closing_references
 from tests.fakes.github_objects import Json
 
 ROLES = ("admin", "maintain", "write", "triage", "read", "none")
+MAX_LABEL = 50  # characters in a label's name
 
 
 class ApiError(Exception):
@@ -36,6 +38,13 @@ class ApiError(Exception):
     @classmethod
     def invalid(cls, resource: str, code: str, *, field: str | None = None, message: str | None = None) -> ApiError:
         return cls(422, objects.validation_failed(resource, code, field=field, message=message))
+
+    @classmethod
+    def invalid_value(cls, resource: str, field: str, value: object) -> ApiError:
+        """422 naming the refused value, as GitHub answers an unknown assignee or a bad label name."""
+        body = objects.validation_failed(resource, "invalid", field=field)
+        body["errors"][0]["value"] = value
+        return cls(422, body)
 
     @classmethod
     def unprocessable(cls, message: str) -> ApiError:
@@ -72,6 +81,8 @@ class RepoState:
         self.review_comments: dict[int, list[Json]] = {}
         self.users: dict[str, Json] = {}
         self.permissions: dict[str, str] = {viewer: "admin"}
+        self.branches = Branches(f"{owner}/{repo}")
+        self.actions_can_create_pulls = False  # "Allow GitHub Actions to create and approve pull requests"
         self.search_delay = 0.0
         self.comment_listing_pages: int | None = None  # GitHub's cap on paging through all of a repo's comments
         self.created_at = time.time() - 86400
@@ -128,6 +139,10 @@ class RepoState:
         return next((label for key, label in self.labels.items() if key.casefold() == wanted), None)
 
     def create_label(self, name: str, color: str = "ededed", description: str | None = None) -> Json:
+        if not name.strip():
+            raise ApiError.invalid("Label", "missing_field", field="name")
+        if len(name) > MAX_LABEL:
+            raise ApiError.invalid_value("Label", "name", name)
         if self.find_label(name) is not None:
             raise ApiError.invalid("Label", "already_exists", field="name")
         created = objects.label(self.repo_url, self.new_id(), name, color.lstrip("#").lower(), description)
@@ -135,7 +150,8 @@ class RepoState:
         return created
 
     def labels_for(self, names: list[str]) -> list[Json]:
-        """Labels by name, creating the unknown ones as GitHub does for a user with push access."""
+        """Labels by name, creating the unknown ones (default colour) as GitHub does for a user with push
+        access; a name GitHub would refuse for a new label (empty, over 50 characters) is a 422."""
         result: list[Json] = []
         for name in names:
             found = self.find_label(name) or self.create_label(name)
@@ -150,16 +166,30 @@ class RepoState:
             raise ApiError.not_found()
         return self.issues[number]
 
+    def assignable(self, login: str, number: int | None = None) -> bool:
+        """GitHub assigns the owner, people with write access and, on an existing issue, its commenters."""
+        if login == self.owner or self.permissions.get(login) in ("write", "maintain", "admin"):
+            return True
+        return number is not None and any(c["user"]["login"] == login for c in self.comments.get(number, []))
+
+    def check_assignees(self, logins: list[str], number: int | None = None) -> None:
+        for login in logins:
+            if not self.assignable(login, number):
+                raise ApiError.invalid_value("Issue", "assignees", login)
+
     def new_issue(self, *, title: str, body: str | None, labels: list[str], author: str,
                   assignees: list[str] | None = None, created_at: float | None = None, index: bool = True) -> Json:
+        """A new issue; labels set at creation are recorded as `labeled` events by the author, as on GitHub."""
+        applied = self.labels_for(list(labels))
         number = next(self._numbers)
         created = time.time() if created_at is None else created_at
         issue = objects.issue(
             self.repo_url, self.html_repo, self.new_id(), number, title=title, body=body, author=self.user(author),
-            association=self.association(author), labels=self.labels_for(list(labels)),
+            association=self.association(author), labels=applied,
             assignees=[self.user(login) for login in assignees or []], created_at=created)
         self.issues[number] = issue
         self.comments[number] = []
+        self._label_events(number, set(), applied, author, created)
         if index:
             self.reindex(number)
         return issue
@@ -180,25 +210,37 @@ class RepoState:
         state = changes.get("state")
         now = time.time()
         if state == "closed" and issue["state"] != "closed":
-            issue.update(state="closed", closed_at=objects.iso(now), closed_by=self.user(actor),
-                         state_reason=changes.get("state_reason") or "completed")
+            self.close_issue(number, actor, now, reason=changes.get("state_reason") or "completed")
         elif state == "open" and issue["state"] != "open":
             issue.update(state="open", closed_at=None, closed_by=None, state_reason="reopened")
+            self._event(number, "reopened", actor, now)
         elif changes.get("state_reason") and issue["state"] == "closed":
             issue["state_reason"] = changes["state_reason"]
         self.touch(number, now)
         return issue
 
-    def _label_events(self, number: int, before: set[str], after: list[Json], actor: str) -> None:
+    def close_issue(self, number: int, actor: str, when: float, *, reason: str = "completed",
+                    commit: str | None = None) -> None:
+        """Close with who, when and why, and the `closed` event (naming the commit that closed it, if any)."""
+        self.issues[number].update(state="closed", closed_at=objects.iso(when), closed_by=self.user(actor),
+                                   state_reason=reason, updated_at=objects.iso(when))
+        self._event(number, "closed", actor, when, commit=commit, state_reason=reason)
+
+    def _label_events(self, number: int, before: set[str], after: list[Json], actor: str,
+                      when: float | None = None) -> None:
         """GitHub records a `labeled`/`unlabeled` event per label change, with the user who made it."""
         now_names = {label["name"] for label in after}
         changes = [("labeled", label) for label in after if label["name"] not in before]
         changes += [("unlabeled", self.find_label(name) or {"name": name, "color": "ededed"})
                     for name in sorted(before - now_names)]
         for event, label in changes:
-            self.events.setdefault(number, []).append(objects.issue_event(
-                self.repo_url, self.new_id(), event=event, actor=self.user(actor), label=label,
-                created_at=time.time()))
+            self._event(number, event, actor, time.time() if when is None else when, label=label)
+
+    def _event(self, number: int, event: str, actor: str, when: float, *, label: Json | None = None,
+               commit: str | None = None, state_reason: str | None = None) -> None:
+        self.events.setdefault(number, []).append(objects.issue_event(
+            self.repo_url, self.new_id(), event=event, actor=self.user(actor), label=label, created_at=when,
+            commit=commit, state_reason=state_reason))
 
     def touch(self, number: int, when: float | None = None) -> None:
         self.issues[number]["updated_at"] = objects.iso(time.time() if when is None else when)
@@ -232,9 +274,15 @@ class RepoState:
     # -- pull requests --------------------------------------------------------------------------
 
     def new_pull(self, *, title: str, body: str | None, head: str, base: str, draft: bool, author: str,
-                 maintainer_can_modify: bool = True, created_at: float | None = None) -> Json:
+                 maintainer_can_modify: bool = True, created_at: float | None = None, seeded: bool = False) -> Json:
+        """A pull request; through the API its head and base must be branches of this repository (422 else)."""
         head_owner, _, head_ref = head.rpartition(":")
         head_owner = head_owner or self.owner
+        shas = {"head": self.branches.sha(head_ref) if head_owner.casefold() == self.owner.casefold() else None,
+                "base": self.branches.sha(base)}
+        for field in ("head", "base"):
+            if shas[field] is None and not seeded:
+                raise ApiError.invalid("PullRequest", "invalid", field=field)
         for number, extra in self.pulls.items():
             if (self.issues[number]["state"] == "open" and extra["head"]["label"] == f"{head_owner}:{head_ref}"
                     and extra["base"]["ref"] == base):
@@ -249,11 +297,30 @@ class RepoState:
         self.pulls[number] = {
             "id": self.new_id(), "draft": draft, "merged_at": None, "merge_commit_sha": None,
             "maintainer_can_modify": maintainer_can_modify,
-            "head": objects.branch_ref(repo, self.user(head_owner), head_ref),
-            "base": objects.branch_ref(repo, self.user(self.owner), base),
+            "head": objects.branch_ref(repo, self.user(head_owner), head_ref, shas["head"]),
+            "base": objects.branch_ref(repo, self.user(self.owner), base, shas["base"]),
+            "commit_messages": [],  # what seeding says the PR's commits are; not served
         }
         self.reviews[number] = []
         self.review_comments[number] = []
+        self.reindex(number)
+        return self.pull(number)
+
+    def merge_pull(self, number: int, when: float, merger: str) -> Json:
+        """Merge: the PR closes, and closing keywords in its body and commits close issues (default branch only)."""
+        issue, extra = self.issues[number], self.pulls[number]
+        issue.update(state="closed", closed_at=objects.iso(when), closed_by=self.user(merger),
+                     updated_at=objects.iso(when))
+        sha = objects.fake_sha("merge", number)
+        extra.update(merged_at=objects.iso(when), merge_commit_sha=sha)
+        issue["pull_request"]["merged_at"] = extra["merged_at"]
+        if extra["base"]["ref"] == self.branches.default:
+            messages = extra["commit_messages"] or self.branches.messages(extra["base"]["ref"], extra["head"]["ref"])
+            for target in closing_references(issue["body"], messages, self.full_name):
+                found = self.issues.get(target)
+                if found is not None and "pull_request" not in found and found["state"] == "open":
+                    self.close_issue(target, merger, when, commit=sha)
+                    self.reindex(target)
         self.reindex(number)
         return self.pull(number)
 

@@ -332,6 +332,7 @@ def test_collaborator_permission_reports_role_and_legacy_permission(fake: FakeGi
 
 def test_pull_requests_are_issues_too_and_refuse_a_duplicate_head(fake: FakeGitHub) -> None:
     repo = client(fake).get_repo(REPO)
+    fake.seed_branch("crashfix/abc")
     repo.create_issue("crash")
     pull = repo.create_pull(title="Fix crash", body="Fixes #1", head="crashfix/abc", base="main", draft=True)
     assert (pull.number, pull.draft, pull.head.ref, pull.base.ref) == (2, True, "crashfix/abc", "main")

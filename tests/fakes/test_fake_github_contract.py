@@ -48,7 +48,11 @@ UNIVERSAL_STATUSES = {401, 403, 500, 502, 503, 504}
 _NOT_KEYWORDS = {"nullable", "discriminator", "example", "examples", "readOnly", "writeOnly", "xml", "externalDocs",
                  "deprecated"}
 # Fields GitHub sends although its description omits them; the fake sends them too.
-UNDOCUMENTED_FIELDS = {"validation-error": {"status": {"type": "string"}}}
+UNDOCUMENTED_FIELDS = {"validation-error": {"status": {"type": "string"}},
+                       "issue-event": {"state_reason": {"type": "string", "nullable": True}}}
+# Shapes an answer may take although the description lists them elsewhere only: GitHub lists an issue's
+# `closed`/`reopened` events (commit_id, state_reason) on /issues/{n}/events, the description only on the timeline.
+UNDOCUMENTED_SHAPES = {"issue-event-for-issue": ["state-change-issue-event"]}
 _DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
@@ -119,6 +123,8 @@ class Contract:
         schemas = copy.deepcopy(components["schemas"])
         for name, extra in UNDOCUMENTED_FIELDS.items():
             schemas[name]["properties"].update(extra)
+        for name, shapes in UNDOCUMENTED_SHAPES.items():
+            schemas[name]["anyOf"] += [{"$ref": f"#/components/schemas/{shape}"} for shape in shapes]
         converted = {"components": {"schemas": {name: convert(s) for name, s in schemas.items()}}}
         self.registry: Registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(converted))
         self.formats = _format_checker()
@@ -337,6 +343,8 @@ def _exercise(fake: FakeGitHub) -> None:
     _expect_error(404, lambda: repo.get_collaborator_permission("nobody-at-all"))
     assert gh.get_rate_limit().resources.core.limit == 5000
 
+    for n in (1, 2, 3):
+        fake.seed_branch(f"crashfix/fix-{n}")
     pull = repo.create_pull(title="Fix crash 0", body="Fixes #1", head="crashfix/fix-1", base="main", draft=True)
     _expect_error(422, lambda: repo.create_pull(title="again", body="", head="crashfix/fix-1", base="main"))
     repo.create_pull(title="Fix crash 1", body="", head="crashfix/fix-2", base="main")
@@ -348,11 +356,13 @@ def _exercise(fake: FakeGitHub) -> None:
     pull = repo.get_pull(pull.number)
     assert [r.state for r in pull.get_reviews()] == ["CHANGES_REQUESTED"]
     assert [c.path for c in pull.get_review_comments()] == ["src/server/Player.cpp"]
-    pull.edit(title="Fix crash 0 (v2)", body="Fixes #1 properly", state="closed")
+    pull.edit(title="Fix crash 0 (v2)", body=f"Fixes #{created[2].number} properly", state="closed")
     assert repo.get_issue(pull.number).pull_request is not None
     fake.close_pull(pull.number, merged=True)
     merged = [p for p in repo.get_pulls(state="closed") if p.merged_at is not None]
     assert [p.number for p in merged] == [pull.number]
+    closed = [e for e in repo.get_issue(created[2].number).get_events() if e.event == "closed"]
+    assert [e.commit_id for e in closed] == [fake.pulls[pull.number]["merge_commit_sha"]]  # closed by the merge
     everything = list(repo.get_issues_comments(sort="updated", direction="asc", since=since))
     assert [c.issue_url.rsplit("/", 1)[1] for c in everything] == [str(old["number"])] + [str(issue.number)] * 2
 
@@ -365,7 +375,34 @@ def _exercise(fake: FakeGitHub) -> None:
     fake.primary_rate_limit(5000)
     fake.fail_next(1, 502, path=r"/issues/1$")
     _expect_error(502, lambda: repo.get_issue(1))
+    _exercise_refusals(fake, repo)
     assert not fake.server_errors, fake.server_errors[0]
+
+
+def _exercise_refusals(fake: FakeGitHub, repo: Any) -> None:
+    """GitHub's refusals: a role, a token's permissions, the Actions setting, branches, assignees, content limit."""
+    def as_token(token: str) -> Github:
+        return Github(base_url=fake.url, auth=Auth.Token(token), retry=None, seconds_between_writes=0)
+
+    fake.set_permission("reader", "read")
+    fake.add_token("reader-token", "reader", kind="classic")
+    fake.actions_token("ghs-token", {"issues": "read", "pull_requests": "write", "contents": "write"})
+    reader, app = as_token("reader-token"), as_token("ghs-token")
+    assert reader.get_repo("acme/worldserver").create_issue("dropped", labels=["crash"]).labels == []
+    _expect_error(403, lambda: reader.get_repo("acme/worldserver").create_label("x", "ededed"))
+    _expect_error(403, lambda: reader.get_repo("acme/worldserver").get_collaborator_role_name("maintainer"))
+    _expect_error(403, lambda: app.get_user().login)
+    assert app.get_repo("acme/worldserver").permissions is None
+    _expect_error(403, lambda: app.get_repo("acme/worldserver").create_issue("x"))
+    _expect_error(403, lambda: app.get_repo("acme/worldserver").create_pull(title="x", body="", head="crashfix/fix-3",
+                                                                            base="main"))
+    _expect_error(422, lambda: repo.create_pull(title="x", body="", head="crashfix/fix-3", base="no-such-branch"))
+    _expect_error(422, lambda: repo.create_issue("x", assignees=["nobody-at-all"]))
+    limit = fake.content_limit.per_minute
+    fake.content_limit.per_minute = 0
+    _expect_error(403, lambda: repo.get_issue(1).create_comment("one too many"))
+    assert fake.requests[-1].response_headers["Retry-After"].isdigit()
+    fake.content_limit.per_minute = limit
 
 
 # -- tests ------------------------------------------------------------------------------------

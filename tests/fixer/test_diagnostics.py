@@ -13,7 +13,7 @@ import pytest
 
 from crashfix.fixer.models import Diagnostic, StepResult, VerifyResult
 from crashfix.fixer.verify.diagnostics import feedback_text, format_diagnostic, parse_diagnostics, relative_path
-from tests.conftest import require_tools
+from tests.conftest import require_tools, tool_unavailable
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -144,7 +144,7 @@ def test_sanitizer_report_from_a_test(tmp_path: Path) -> None:
     built = subprocess.run(["g++", "-g", "-fsanitize=address", str(tmp_path / "src" / "uaf.cpp"),
                             "-o", str(tmp_path / "uaf")], capture_output=True, text=True, timeout=60)
     if built.returncode != 0:
-        pytest.skip(f"AddressSanitizer is not available: {built.stderr[-200:]}")
+        tool_unavailable(f"g++ cannot build with AddressSanitizer: {built.stderr[-200:]}")
     run = subprocess.run([str(tmp_path / "uaf")], capture_output=True, text=True, timeout=60)
     [report] = parse_diagnostics(run.stdout + run.stderr, tmp_path)
     assert report.tool == "test" and report.severity == "failure"

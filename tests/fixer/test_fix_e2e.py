@@ -15,7 +15,16 @@ import pytest
 
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, text, thinking, tool_use
 from tests.fakes.github_server import FakeGitHub
-from tests.fixer.helpers import API_KEY, TOKEN, file_crash, fix_environment, game_repository, git, run_cli
+from tests.fixer.helpers import (
+    API_KEY,
+    TOKEN,
+    crash_for_real,
+    file_crash,
+    fix_environment,
+    game_repository,
+    git,
+    run_cli,
+)
 
 pytestmark = pytest.mark.tools
 
@@ -49,6 +58,7 @@ def github() -> Iterator[FakeGitHub]:
 def filed(github: FakeGitHub, tmp_path: Path, crash_text: str) -> tuple[Path, Path, int]:
     """The game server repo and a real crash of it, filed as an issue by the real uploader."""
     origin, checkout = game_repository(tmp_path)
+    github.use_git(origin)  # pull requests name branches that really are in the origin pushed to
     number = file_crash(github, tmp_path, crash_text)
     return origin, checkout, number
 
@@ -72,7 +82,7 @@ def labels(github: FakeGitHub, number: int) -> set[str]:
 
 def test_a_real_crash_becomes_a_built_tested_draft_pr(github: FakeGitHub, anthropic: FakeAnthropic,
                                                       filed: tuple[Path, Path, int], tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                      monkeypatch: pytest.MonkeyPatch, crash_text: str) -> None:
     origin, checkout, number = filed
 
     def first(request: dict[str, Any]) -> Turn:
@@ -103,8 +113,10 @@ def test_a_real_crash_becomes_a_built_tested_draft_pr(github: FakeGitHub, anthro
     outputs = (tmp_path / "out").read_text()
     assert "status=fix-proposed" in outputs and f"pr-url={pull['html_url']}" in outputs
     assert "Draft PR proposed" in (tmp_path / "summary.md").read_text()
-    # the real build really ran: the fixed game server no longer crashes
-    assert (checkout / "build" / "worldserver").exists()
+    # the real build really ran: the crash scenario, re-run on the fixed build, no longer crashes
+    assert "SIGSEGV" in crash_text and git(checkout, "rev-parse", "HEAD").strip() == pushed
+    rerun = crash_for_real(checkout / "build", "combat")
+    assert "SIGSEGV" not in rerun and "exited normally" in rerun, rerun
 
 
 def test_an_unauthorized_labeller_is_refused_once(github: FakeGitHub, anthropic: FakeAnthropic,

@@ -59,7 +59,8 @@ def make_uploader(state: Path, api_url: str, token: str = TOKEN, environ: dict[s
     spool = Spool(state / "spool.sqlite3")
 
     def connect() -> Filer:
-        client = GitHubClient(base_url=api_url, token=token, write_interval=0.0, retries=2, max_rate_wait=10)
+        client = GitHubClient(base_url=api_url, token=token, write_interval=config.write_interval_seconds, retries=2,
+                              max_rate_wait=10)
         return Filer(client.repository(REPO), spool, config, config.host_name or "realm-1", time.time)
 
     return Uploader(config, spool, connect, environ or dict(os.environ), rules_for(AnalysisSettings()))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from crashfix import procs
 from crashfix.errors import CrashfixError
+from crashfix.github.permissions import refusal_hint
 from crashfix.scrub import redact
 
 AUTHOR_NAME = "crashfix"
@@ -75,7 +76,10 @@ class Git:
         if check and not done.ok:
             said = redact(done.stderr.decode("utf-8", "replace"), self.secrets).strip().splitlines()
             detail = said[-1] if said else ("timed out" if done.timed_out else f"exit {done.returncode}")
-            raise GitError(f"git {args[0]} failed: {detail}")
+            remote = [line.removeprefix("remote: ").strip() for line in said if line.startswith("remote: ")]
+            if remote and remote[-1] and remote[-1] not in detail:  # what the server said, e.g. why it refused
+                detail += f" (the remote said: {remote[-1]})"
+            raise GitError(f"git {_subcommand(args)} failed: {detail}")
         return output
 
     # -- state -----------------------------------------------------------------------------------
@@ -178,6 +182,11 @@ class Git:
                      cwd=scratch)
             self.run("--git-dir", str(bare), "push", "--quiet", url, f"refs/heads/{branch}:refs/heads/{branch}",
                      extra_env={**clean, **self._auth(token)}, cwd=scratch)
+        except GitError as error:
+            if " 403" not in error.message:
+                raise
+            raise GitError(f"the token may not push {branch} ({error.message})",
+                           refusal_hint("contents", error.message)) from None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -196,6 +205,17 @@ class Git:
 
     def reset_hard(self, commit: str) -> None:
         self.run("reset", "--quiet", "--hard", commit)
+
+
+def _subcommand(args: tuple[str, ...]) -> str:
+    """`push` in `git -c core.hooksPath=... --git-dir X push ...`: the word a user knows the command by."""
+    words = iter(args)
+    for word in words:
+        if word in ("-c", "-C", "--git-dir", "--work-tree"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return args[0] if args else "?"
 
 
 def _credential_env(token: str) -> dict[str, str]:
