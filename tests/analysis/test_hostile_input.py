@@ -28,12 +28,15 @@ try:
     outcome = {"frames": len(report.frames), "signature": report.signature.text if report.signature else None}
 except ParseError as error:
     outcome = {"refused": error.one_line()}
-try:
-    import resource
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-except ImportError:  # Windows
+status = Path("/proc/self/status")
+if status.exists():  # Linux: the peak of this process's own memory (ru_maxrss would keep the forking parent's)
+    peak = next(int(line.split()[1]) * 1024 for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+elif sys.platform == "win32":
     import psutil
     peak = psutil.Process().memory_info().peak_wset
+else:
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 outcome.update(cpu=time.process_time(), peak=peak)
 print(json.dumps(outcome))
 """
