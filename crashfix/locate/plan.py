@@ -138,13 +138,17 @@ def _deeper_pieces(callees: list[Found], callers: list[Found], related: list[tup
     recursion repeats one), callers before the calls above the blamed frame, related stacks last."""
     pieces: list[Piece] = []
     shown: set[tuple[str | None, int | None, int | None]] = set()
-    for f, whole, window, role in [*((f, CALLER_WHOLE, CALLER_WINDOW, "caller") for f in callers),
-                                   *((f, CALLEE_WHOLE, CALLEE_WINDOW, "called by the blamed frame") for f in callees)]:
+    wanted = [*((f, CALLER_WHOLE, CALLER_WINDOW, f"frame {f.label()} (caller{f.where()})") for f in callers),
+              *((f, CALLEE_WHOLE, CALLEE_WINDOW, f"frame {f.label()} (called by the blamed frame{f.where()})")
+                for f in callees),
+              *((f, RELATED_WHOLE, RELATED_WINDOW, f"{title}: frame {f.label()}{f.where()}") for title, f in related)]
+    for position, (f, whole, window, reason) in enumerate(wanted):
         key = (f.path, f.span.start_line if f.span else None, None if f.span else f.line)
         if key not in shown:
             shown.add(key)
-            pieces += _pieces(f, whole, window, f"frame {f.label()} ({role}{f.where()})")
-    return pieces + _related_pieces(related)
+            new = _pieces(f, whole, window, reason)
+            pieces += new if position < len(callers) + len(callees) else [_without_frame(piece) for piece in new]
+    return pieces
 
 
 def _line_callee_pieces(primary: Found, files: SourceFiles, symbols: SymbolIndex) -> list[Piece]:

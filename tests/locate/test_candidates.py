@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from crashfix.analysis.analyze import analyze_text
-from crashfix.analysis.models import CrashReport, Frame, SourceFormat
+from crashfix.analysis.models import CrashReport, Frame, RelatedStack, SourceFormat
 from crashfix.locate.affinity import module_words
 from crashfix.locate.context import locate
 from crashfix.locate.models import CodeContext
@@ -145,3 +145,16 @@ def test_a_deep_frame_waits_for_the_budget_but_is_still_located(tree: Path) -> N
     assert context.snippets[0].function == "Creature::Update"
     assert not any(s.function == "Spell::EffectHeal" for s in context.snippets)
     assert "frame #15 Spell::EffectHeal (caller, found by name)" in context.dropped
+
+
+def test_related_frames_past_the_first_four_come_last_not_never(tree: Path) -> None:
+    """An ASan "freed by" stack of six project frames: the first four early, the others after the classes."""
+    names = ["Map::RemoveCreature", "Map::AddCreature", "Creature::Respawn", "Spell::EffectNone",
+             "Spell::EffectSummon", "Spell::EffectHeal"]
+    freed = RelatedStack(title="freed by thread T0 here", frames=[Frame(index=i, function=n) for i, n in enumerate(names)])
+    report = CrashReport(format=SourceFormat.SANITIZER, frames=[Frame(index=0, function="Creature::Update")],
+                         blamed_frame_index=0, related_stacks=[freed])
+    reasons = [s.reason for s in locate(report, tree).snippets]
+    position = {name: next(i for i, r in enumerate(reasons) if f"frame #{k} {name}" in r) for k, name in enumerate(names)}
+    classes = next(i for i, r in enumerate(reasons) if r.startswith("declaration of class Creature"))
+    assert max(position[n] for n in names[:4]) < classes < min(position[n] for n in names[4:])
