@@ -9,14 +9,17 @@ failing that, by its function's name; nothing outside the checkout is ever read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
 from crashfix.analysis.models import CrashReport, Frame
-from crashfix.analysis.symbols import is_unknown_function, normalize_module
+from crashfix.analysis.symbols import is_unknown_function
+from crashfix.locate.affinity import Affinity
 from crashfix.locate.cpp_syntax import FunctionSpan, innermost
-from crashfix.locate.index import SourceIndex, is_inside, is_low_priority, path_parts
+from crashfix.locate.index import SourceIndex, is_inside, path_parts
 from crashfix.locate.models import CodeContext
 from crashfix.locate.names import EXACT, match_score, name_components, split_qualified
 from crashfix.locate.plan import Found, How, plan
@@ -25,10 +28,6 @@ from crashfix.locate.symbol_index import SymbolIndex
 
 DEFAULT_INSTRUCTION_FILES = ("CLAUDE.md", "AGENTS.md", ".github/crashfix-instructions.md")
 INSTRUCTION_TOKENS = 2000
-SEARCH_DEPTH = 10
-"""Frames below the blamed one looked up by name when their path does not map (one shared tree scan)."""
-MAX_RELATED_FRAMES = 4
-"""Project frames taken from each related stack (e.g. ASan's "freed by thread T0 here")."""
 _NO_MAPPINGS: Mapping[str, str] = MappingProxyType({})
 
 
@@ -48,15 +47,11 @@ def locate(report: CrashReport, checkout: Path, *, path_mappings: Mapping[str, s
     files = SourceFiles(root, symbols)
     blamed = report.blamed_frame_index
     main = [frame for frame in report.frames if _wanted(frame, blamed)]
-    related = [
-        (stack.title, frame)
-        for stack in report.related_stacks
-        for frame in [frame for frame in stack.frames if _wanted(frame, None)][:MAX_RELATED_FRAMES]
-    ]
-    limit = (blamed if blamed is not None else min((f.index for f in main), default=0)) + SEARCH_DEPTH
-    searchable = [frame.index <= limit for frame in main] + [True] * len(related)
+    related = [(stack.title, frame) for stack in report.related_stacks for frame in stack.frames
+               if _wanted(frame, None)]
+    modules = [report.process, report.faulting_module, *(f.module for f in report.frames if f.module)]
     locator = _Locator(index, files, symbols, path_mappings)
-    found = locator.locate_all([*main, *(frame for _, frame in related)], searchable)
+    found = locator.locate_all([*main, *(frame for _, frame in related)], modules)
     found_main, found_related = found[: len(main)], found[len(main) :]
     pieces = plan(found_main, [(title, f) for (title, _), f in zip(related, found_related)], blamed, files, symbols,
                   library_frames=[frame for frame in report.frames if not frame.in_project])
@@ -81,8 +76,23 @@ def _function(frame: Frame) -> str | None:
     return None if is_unknown_function(frame.function) else frame.function
 
 
+@dataclass
+class _Choice:
+    """One place a frame may be: `strong` is the frame's own evidence for it (smaller is better)."""
+
+    path: str
+    strong: tuple[object, ...]
+    tiebreak: tuple[object, ...]
+    found: Callable[[], Found]
+
+
 class _Locator:
-    """Maps frames onto repository files: by path first, then by function name in the symbol index."""
+    """Maps frames onto repository files: by path first, then by function name in the symbol index.
+
+    Where the frame's own evidence (file name, line, name) leaves several candidates tied, the
+    one nearest the rest of the crash is taken (`crashfix.locate.affinity`): the frames that
+    were not in doubt, and the binary's name.
+    """
 
     def __init__(self, index: SourceIndex, files: SourceFiles, symbols: SymbolIndex,
                  mappings: Mapping[str, str]) -> None:
@@ -91,27 +101,27 @@ class _Locator:
         self.symbols = symbols
         self.mappings = mappings
 
-    def locate_all(self, frames: list[Frame], searchable: list[bool]) -> list[Found]:
-        found = [self.by_path(frame) for frame in frames]
-        names = {
-            name for frame, hit, allowed in zip(frames, found, searchable)
-            if hit is None and allowed and (name := _function(frame)) and name_components(name)
-        }
+    def locate_all(self, frames: list[Frame], modules: Iterable[str | None] = ()) -> list[Found]:
+        """Every frame's location; `modules` name the crashing binary for frames that name none."""
+        choices = [self.by_path(frame) for frame in frames]
+        names = {name for frame, found in zip(frames, choices)
+                 if not found and (name := _function(frame)) and name_components(name)}
         hits = {name: self.symbols.definitions(name, kinds=("function",), limit=20) for name in names}
+        choices = [found or self.by_name(frame, hits) for frame, found in zip(frames, choices)]
+        near = Affinity([options[0].path for options in choices if _decided(options)], modules)
         out = []
-        for frame, hit in zip(frames, found):
-            name = _function(frame)
-            best = _best_hit(hits.get(name, []), frame) if hit is None and name else None
-            if best is not None:
-                hit = Found(frame, best[0], "function-search", None, best[1])
-            out.append(hit or Found(frame, None, "not-found", None, None))
+        for frame, options in zip(frames, choices):
+            module = frame.module if frame.module and frame.in_project else None
+            best = min(options, key=lambda c: (c.strong, near.key(c.path, frame.file, module), c.tiebreak),
+                       default=None)
+            out.append(best.found() if best else Found(frame, None, "not-found", None, None))
         return out
 
-    def by_path(self, frame: Frame) -> Found | None:
-        """The frame's file in the checkout, and the function at its line (or of its name)."""
+    def by_path(self, frame: Frame) -> list[_Choice]:
+        """The files the frame's path may mean, each with the function at its line (or of its name)."""
         mapped = self.index.map_file(frame.file, self.mappings) if frame.file else None
         if mapped is None:
-            return None
+            return []
         candidates = mapped.paths
         line = frame.line if frame.line and frame.line > 0 else None
         name = _function(frame)
@@ -120,10 +130,26 @@ class _Locator:
             candidates = [path for path in candidates if line <= len(self.files.lines(path))]
         if mapped.how == "suffix" and mapped.depth == 1 and wanted:  # only the file name in common: check inside
             candidates = [path for path in candidates if self._named(path, wanted) is not None]
-        if not candidates:
-            return None
-        path = min(candidates, key=lambda path: self._rank(path, line, wanted))
-        return self._in_file(frame, path, mapped.how, line, wanted)
+        return [_Choice(path, self._strong(path, line, wanted), (path.count("/"), path),
+                        partial(self._in_file, frame, path, mapped.how, line, wanted)) for path in candidates]
+
+    def by_name(self, frame: Frame, hits: Mapping[str, list[tuple[str, FunctionSpan]]]) -> list[_Choice]:
+        """Definitions of the frame's function, when its path gave nothing.
+
+        A bare name (`clear`, `operator->`) must be a free function of exactly that name, not
+        any method called so; the file name the report gave (moved elsewhere) counts first.
+        """
+        name = _function(frame)
+        if name is None:
+            return []
+        wanted = name_components(name)
+        found = hits.get(name, [])
+        if len(wanted) == 1:
+            found = [(path, span) for path, span in found if _score(span, wanted) == EXACT]
+        base = path_parts(frame.file)[-1] if frame.file and path_parts(frame.file) else None
+        return [_Choice(path, (path.lower().rsplit("/", 1)[-1] != base, -_score(span, wanted)), (order,),
+                        partial(Found, frame, path, "function-search", None, span))
+                for order, (path, span) in enumerate(found)]
 
     def _named(self, path: str, wanted: tuple[str, ...]) -> FunctionSpan | None:
         """The function of that name in the file (the best match), if any."""
@@ -131,12 +157,12 @@ class _Locator:
         best = max(scored, key=lambda item: item[0], default=(0, None))
         return best[1] if best[0] else None
 
-    def _rank(self, path: str, line: int | None, wanted: tuple[str, ...]) -> tuple[bool, bool, bool, int, str]:
+    def _strong(self, path: str, line: int | None, wanted: tuple[str, ...]) -> tuple[bool, bool]:
         """Among equally good paths: the one whose function at the line, or anywhere, is the frame's."""
         at_line = innermost(self.files.spans(path).functions, line) if line is not None else None
         in_line = at_line is not None and bool(_score(at_line, wanted))
         named = bool(wanted) and self._named(path, wanted) is not None
-        return (not in_line, not named, is_low_priority(path), path.count("/"), path)
+        return (not in_line, not named)
 
     def _in_file(self, frame: Frame, path: str, how: How, line: int | None, wanted: tuple[str, ...]) -> Found:
         at_line = innermost(self.files.spans(path).functions, line) if line is not None else None
@@ -149,28 +175,16 @@ class _Locator:
         return Found(frame, path, how, line, None)
 
 
+def _decided(options: list[_Choice]) -> bool:
+    """Whether the frame's own evidence settles its location (one candidate strictly best)."""
+    if not options:
+        return False
+    ranked = sorted(option.strong for option in options)
+    return len(ranked) == 1 or ranked[0] < ranked[1]
+
+
 def _score(span: FunctionSpan, wanted: tuple[str, ...]) -> int:
     return match_score(split_qualified(span.qualified_name), wanted)
-
-
-def _best_hit(hits: list[tuple[str, FunctionSpan]], frame: Frame) -> tuple[str, FunctionSpan] | None:
-    """The definition a frame found by name most likely means.
-
-    A bare name (`clear`, `operator->`) must be a free function of exactly that name, not any
-    method called so; among several, prefer the file the report named (moved elsewhere) and a
-    folder named after the crashing module (`worldserver!main` -> `src/server/worldserver/Main.cpp`).
-    """
-    wanted = name_components(frame.function or "")
-    if len(wanted) == 1:
-        hits = [(path, span) for path, span in hits if _score(span, wanted) == EXACT]
-    base = path_parts(frame.file)[-1] if frame.file and path_parts(frame.file) else None
-    module = normalize_module(frame.module)
-
-    def rank(hit: tuple[str, FunctionSpan]) -> tuple[bool, bool]:
-        parts = hit[0].lower().split("/")
-        return (parts[-1] != base, module not in parts[:-1])
-
-    return min(hits, key=rank, default=None)
 
 
 def read_instructions(root: Path, instructions_file: str | None) -> tuple[str | None, str | None]:

@@ -6,7 +6,9 @@ the stack shows none, the functions called on the crash line; its callers down t
 handler table the blamed function calls through; functions named in related stacks (where
 freed memory was freed); when the stack is short, call sites of the blamed function found
 by search; the declaration of the blamed method's class; project types named only in
-library frames; the classes of the first callers.
+library frames; the classes of the first callers; last, the frames past those limits (deep
+callers, further related frames), nearest the crash first, so that every located frame is
+shown when the budget allows.
 `crashfix.locate.snippets.fit` then applies the budget in this order.
 """
 
@@ -31,6 +33,8 @@ CALLER_WHOLE, CALLER_WINDOW = 100, 25
 RELATED_WHOLE, RELATED_WINDOW = 60, 15
 CLASS_WHOLE, CLASS_HEAD, CLASS_WINDOW = 80, 20, 8
 MAX_CALLEES, MAX_CALLERS = 3, 12
+MAX_RELATED_FRAMES = 4
+"""Located frames per related stack (e.g. ASan's "freed by thread T0 here") offered before the class declarations."""
 SHORT_STACK = 2
 """With at most this many project frames from the blamed one down, call sites are searched for."""
 CALLER_CLASSES = 3
@@ -79,8 +83,8 @@ def plan(found: list[Found], related: list[tuple[str, Found]], blamed: int | Non
         pieces += function_pieces(primary.path, primary.span, primary.line, whole=BLAMED_WHOLE, window=BLAMED_WINDOW,
                                   reason=reason, frame_index=primary.frame.index, required=True)
     pivot = blamed if blamed is not None else -1
-    callees = sorted((f for f in located if f.frame.index < pivot), key=lambda f: -f.frame.index)[:MAX_CALLEES]
-    for f in callees:
+    callees = sorted((f for f in located if f.frame.index < pivot), key=lambda f: -f.frame.index)
+    for f in callees[:MAX_CALLEES]:
         pieces += _pieces(f, CALLEE_WHOLE, CALLEE_WINDOW, f"frame {f.label()} (called by the blamed frame{f.where()})")
     if primary is not None and not callees:
         pieces += _line_callee_pieces(primary, files, symbols)
@@ -96,10 +100,8 @@ def plan(found: list[Found], related: list[tuple[str, Found]], blamed: int | Non
         pieces += _pieces(f, CALLER_WHOLE, CALLER_WINDOW, f"frame {f.label()} (caller{f.where()})")
     if primary is not None and primary.path is not None and primary.span is not None:
         pieces += dispatch_table_pieces(primary.path, primary.span, files, symbols)
-    for title, f in related:
-        if f.path is not None:
-            piece_list = _pieces(f, RELATED_WHOLE, RELATED_WINDOW, f"{title}: frame {f.label()}{f.where()}")
-            pieces += [_without_frame(piece) for piece in piece_list]
+    related_first, related_rest = _per_stack(related, MAX_RELATED_FRAMES)
+    pieces += _related_pieces(related_first)
     if primary is not None and len(callers) < SHORT_STACK and primary.frame.function:
         pieces += call_site_pieces(primary.frame.function, primary.path, primary.span, files, symbols)
     if primary is not None:
@@ -107,6 +109,45 @@ def plan(found: list[Found], related: list[tuple[str, Found]], blamed: int | Non
     pieces += type_pieces(library_frames or [], files, symbols)
     for f in callers[:CALLER_CLASSES]:
         pieces += class_pieces(f, files, symbols, head=0, role="calling")
+    return pieces + _deeper_pieces(callees[MAX_CALLEES:], callers[MAX_CALLERS:], related_rest)
+
+
+def _per_stack(related: list[tuple[str, Found]], limit: int) -> tuple[list[tuple[str, Found]], list[tuple[str, Found]]]:
+    """The first `limit` located frames of each related stack, and the rest (in order)."""
+    seen: dict[str, int] = {}
+    first: list[tuple[str, Found]] = []
+    rest: list[tuple[str, Found]] = []
+    for title, f in related:
+        if f.path is None:
+            continue
+        seen[title] = seen.get(title, 0) + 1
+        (first if seen[title] <= limit else rest).append((title, f))
+    return first, rest
+
+
+def _related_pieces(related: list[tuple[str, Found]]) -> list[Piece]:
+    pieces: list[Piece] = []
+    for title, f in related:
+        pieces += [_without_frame(piece) for piece in
+                   _pieces(f, RELATED_WHOLE, RELATED_WINDOW, f"{title}: frame {f.label()}{f.where()}")]
+    return pieces
+
+
+def _deeper_pieces(callees: list[Found], callers: list[Found], related: list[tuple[str, Found]]) -> list[Piece]:
+    """Frames past the limits above, ranked last rather than dropped: each function once (a deep
+    recursion repeats one), callers before the calls above the blamed frame, related stacks last."""
+    pieces: list[Piece] = []
+    shown: set[tuple[str | None, int | None, int | None]] = set()
+    wanted = [*((f, CALLER_WHOLE, CALLER_WINDOW, f"frame {f.label()} (caller{f.where()})") for f in callers),
+              *((f, CALLEE_WHOLE, CALLEE_WINDOW, f"frame {f.label()} (called by the blamed frame{f.where()})")
+                for f in callees),
+              *((f, RELATED_WHOLE, RELATED_WINDOW, f"{title}: frame {f.label()}{f.where()}") for title, f in related)]
+    for position, (f, whole, window, reason) in enumerate(wanted):
+        key = (f.path, f.span.start_line if f.span else None, None if f.span else f.line)
+        if key not in shown:
+            shown.add(key)
+            new = _pieces(f, whole, window, reason)
+            pieces += new if position < len(callers) + len(callees) else [_without_frame(piece) for piece in new]
     return pieces
 
 
