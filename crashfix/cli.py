@@ -138,7 +138,8 @@ def uploader_options(function):  # type: ignore[no-untyped-def]
 
 
 def _uploader_start(config: Path | None, repo: str | None, directories: tuple[Path, ...], state_dir: Path | None,
-                    cdb: str | None, symbol_path: str | None, verbose: bool) -> tuple[Config, UploaderSettings, Path]:
+                    cdb: str | None, symbol_path: str | None, verbose: bool,
+                    patient: bool = False) -> tuple[Config, UploaderSettings, Path]:
     """Settings from the config file and flags; logging to the state folder, which internal errors use too."""
     from crashfix.uploader.commands import start_logging, state_folder
 
@@ -148,7 +149,7 @@ def _uploader_start(config: Path | None, repo: str | None, directories: tuple[Pa
         raise UsageError("no repository to file into", hint="pass --repo OWNER/NAME or set [uploader] repo")
     folder = state_folder(settings)
     STATE_IN_USE[:] = [folder]
-    start_logging(folder, verbose)
+    start_logging(folder, verbose, patient=patient)
     return loaded, settings, folder
 
 
@@ -179,7 +180,8 @@ def watch(directories: tuple[Path, ...], once: bool, filing_process: bool, repo:
         STATE_IN_USE[:] = [commands.state_folder(settings)]
         logs.setup(None, verbose=verbose)  # its lines reach the watcher's log through the watcher
         raise SystemExit(commands.run_filing_process(settings, loaded.analysis, loaded.notify, os.environ))
-    loaded, settings, folder = _uploader_start(config, repo, directories, state_dir, cdb, symbol_path, verbose)
+    loaded, settings, folder = _uploader_start(config, repo, directories, state_dir, cdb, symbol_path, verbose,
+                                               patient=not once)
     if not settings.directories:
         raise UsageError("no folder to watch", hint="pass folders, or set [uploader] directories")
     folders = [Path(d) for d in settings.directories]

@@ -35,15 +35,22 @@ def state_folder(settings: UploaderSettings) -> Path:
     return settings.state_dir or paths.state_dir()
 
 
-def start_logging(folder: Path, verbose: bool) -> Path | None:
-    """The terminal and `<state>/logs/crashfix.log`; a write that fails later never prints a traceback."""
+def start_logging(folder: Path, verbose: bool, *, patient: bool) -> Path | None:
+    """The terminal and `<state>/logs/crashfix.log`; a write that fails later never prints a traceback.
+
+    On a full disk a `patient` command (the watcher) logs to the terminal only and carries on.
+    """
     logging.raiseExceptions = False  # a full disk must not turn every log line into a traceback on stderr
     try:
         return logs.setup(folder, verbose=verbose)
     except OSError as error:
         logs.setup(None, verbose=verbose)
-        raise_state_error(folder, error)
-        raise
+        try:
+            raise_state_error(folder, error)
+        except StateFolderError as fault:
+            if not (patient and fault.full):
+                raise
+        return None
 
 
 def build_uploader(settings: UploaderSettings, analysis: AnalysisSettings, notify: NotifySettings | None,
@@ -71,16 +78,18 @@ def _lock_and_open(folder: Path, wait_on_full_disk: threading.Event | None) -> t
     """The folder's lock, then its spool; a full disk is waited out when `wait_on_full_disk` is given."""
     told = False
     while True:
+        held: WatchLock | None = None
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            held = WatchLock.acquire(folder)
-        except OSError as error:
-            raise_state_error(folder, error)
-            raise
-        try:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                held = WatchLock.acquire(folder)
+            except OSError as error:
+                raise_state_error(folder, error)
+            assert held is not None
             return held, open_spool(folder)
         except StateFolderError as error:
-            held.release()
+            if held is not None:
+                held.release()
             if wait_on_full_disk is None or not error.full:
                 raise
             if not told:
