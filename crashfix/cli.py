@@ -185,9 +185,6 @@ def watch(directories: tuple[Path, ...], once: bool, filing_process: bool, repo:
     if not settings.directories:
         raise UsageError("no folder to watch", hint="pass folders, or set [uploader] directories")
     folders = [Path(d) for d in settings.directories]
-    if not once:
-        click.echo(f"watching {', '.join(map(str, folders))} for {settings.repo}; state folder and log: {folder}",
-                   err=True)
     stop = threading.Event()
     try:
         result = commands.run_watch(settings, loaded.analysis, loaded.notify, folders, os.environ, once=once,

@@ -28,7 +28,7 @@ from crashfix.uploader.state import StateFolderError, open_spool, raise_state_er
 
 log = logging.getLogger(__name__)
 
-FULL_DISK_RETRY_SECONDS = 60.0
+FULL_DISK_RETRY_SECONDS = 10.0
 
 
 def state_folder(settings: UploaderSettings) -> Path:
@@ -110,6 +110,8 @@ def run_watch(settings: UploaderSettings, analysis: AnalysisSettings, notify: No
         if once:
             return uploader.run_once(folders)
         filer = FilingProcess(filer_argv, environ) if filer_argv else None
+        log.info("watching %s for %s (pid %s); state folder: %s", ", ".join(map(str, folders)), settings.repo,
+                 os.getpid(), folder)
         Watch(uploader, folders, lambda: open_spool(folder), filer).run(stop)
         return None
     finally:

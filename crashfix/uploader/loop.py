@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
 FILER_LINGER_SECONDS = 5.0
-FAULT_RETRY_SECONDS = (5.0, 60.0)
+FAULT_RETRY_SECONDS = 10.0
 _LEVELS = {name: getattr(logging, name) for name in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")}
 
 
@@ -112,6 +112,8 @@ class Watch:
     def step(self, watcher: DirectoryWatcher) -> float:
         """One pass; returns how long to sleep before the next."""
         uploader, now = self.uploader, self.uploader.clock()
+        if self.fault is not None:  # a write shows whether the state folder works again
+            uploader.spool.set_meta("watcher", f"{os.getpid()} {now}")
         for path in watcher.drain():
             if not uploader.is_known(path):
                 self.tracker.observe(path, now)
@@ -161,12 +163,10 @@ class Watch:
         return self._wait_out(translated)
 
     def _wait_out(self, translated: StateFolderError) -> float:
-        first = self.fault is None
+        if self.fault is None:
+            log.error("%s; retrying every %.0f s", translated.one_line(), FAULT_RETRY_SECONDS)
         self.fault = translated.one_line()
-        delay = FAULT_RETRY_SECONDS[0] if first else FAULT_RETRY_SECONDS[1]
-        if first:
-            log.error("%s; crashfix watch retries every %.0f s", self.fault, FAULT_RETRY_SECONDS[1])
-        return delay
+        return FAULT_RETRY_SECONDS
 
 
 def file_until_quiet(uploader: Uploader, parent: int) -> int:
