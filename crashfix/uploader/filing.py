@@ -64,6 +64,7 @@ LABEL_COLORS = {"crash": ("b60205", "A crash filed by crashfix"),
                 "regression": ("d93f0b", "A fixed crash that came back"),
                 "crashfix:low-quality": ("c5def5", "Crash signature without symbols: may group unrelated crashes")}
 RACE_WINDOW = 600.0
+SYNC_EVERY = 600.0
 
 
 @dataclass
@@ -95,8 +96,11 @@ class Filer:
         self.budget = ContentBudget(spool.db, clock, settings.content_per_minute, settings.content_per_hour)
 
     def prepare(self, signatures: list[str]) -> None:
-        """One listing per filing round, when any signature is not in the map yet."""
-        if any(self.index.locate(signature) is None for signature in signatures):
+        """One listing per filing round when a signature is not in the map yet, or the last is a while ago
+        (maintainers' duplicate decisions and reopenings are seen that way too)."""
+        last = float(self.spool.get_meta("issues_synced_at") or 0)
+        if (self.clock() - last > SYNC_EVERY
+                or any(self.index.locate(signature) is None for signature in signatures)):
             self.index.sync()
 
     def _spend(self, required: bool = True) -> bool:
@@ -117,12 +121,12 @@ class Filer:
         occurrences = [Occurrence(row, CrashReport.model_validate_json(row.report or "{}"), seqs[row.id])
                        for row in rows]
         number = self.index.locate(signature)
-        target = self.index.resolve(number) if number is not None else None
-        if target is None:
+        chain = self.index.resolve(number) if number is not None else []
+        if not chain:
             issue = self._create(signature, occurrences)
             issue = self._converge(signature, issue, occurrences)
         else:
-            issue = self._count(target, occurrences)
+            issue = self._count(chain[-1], occurrences, before=chain[:-1])
         self.spool.mark_filed([row.id for row in rows], issue.number, self.clock(), f"issue #{issue.number}")
         return issue.number
 
@@ -133,11 +137,15 @@ class Filer:
         return IssueRecord(signature=first.report.signature, report=trimmed_report(first.report),
                            first_seen=seen, last_seen=seen)
 
-    def _apply(self, record: IssueRecord, occurrences: list[Occurrence]) -> list[Occurrence]:
-        """Count the occurrences this issue has not counted yet; returns them."""
-        legacy = record.watermarks.get(self.spool.host_id, 0)  # version 1 records: this spool's sequence numbers
-        fresh = [o for o in occurrences if o.seq > legacy
-                 and not is_counted(record.counted, self.host_id, o.row.content_hash, o.file_time)]
+    def _apply(self, record: IssueRecord, occurrences: list[Occurrence],
+               before: tuple[IssueRecord, ...] = ()) -> list[Occurrence]:
+        """Count the occurrences this issue (nor one whose crashes now count here) has not counted yet."""
+        def counted(occurrence: Occurrence) -> bool:
+            return any(occurrence.seq <= earlier.watermarks.get(self.spool.host_id, 0)  # version 1: per-spool numbers
+                       or is_counted(earlier.counted, self.host_id, occurrence.row.content_hash, occurrence.file_time)
+                       for earlier in (record, *before))
+
+        fresh = [o for o in occurrences if not counted(o)]
         for occurrence in fresh:
             record.occurrences += 1
             build = _build_name(occurrence.report)
@@ -177,11 +185,11 @@ class Filer:
             # The request may have reached GitHub: look before creating a second issue.
             self.index.sync()
             found = self.index.locate(signature)
-            target = self.index.resolve(found) if found is not None else None
-            if target is None:
+            chain = self.index.resolve(found) if found is not None else []
+            if not chain:
                 raise
-            log.info("issue for %s was created although the connection failed: #%s", signature, target.number)
-            return self._count(target, occurrences)
+            log.info("issue for %s was created although the connection failed: #%s", signature, chain[-1].number)
+            return self._count(chain[-1], occurrences, before=chain[:-1])
         self.spool.issue_map.remember(issue.number, signature, issue.state, None, checked_at=issue.updated_at)
         log.info("filed %s as #%s (%s)", signature, issue.number, issue.title)
         self._notify("new-signature", issue, f"{record.occurrences} crash(es) on {self.host}, first seen "
@@ -219,12 +227,17 @@ class Filer:
             self.repo.comment(ours.number, duplicate_comment(canonical.number))
         return counted
 
-    def _count(self, issue: IssueData, occurrences: list[Occurrence]) -> IssueData:
-        """Add repeats to an existing issue: counts, maybe a comment, maybe a regression reopen."""
+    def _count(self, issue: IssueData, occurrences: list[Occurrence],
+               before: list[IssueData] | None = None) -> IssueData:
+        """Add repeats to an existing issue: counts, maybe a comment, maybe a regression reopen.
+
+        `before`: issues closed as duplicates on the way here, whose records may have counted some already.
+        """
         record = parse_record(issue.body)
         if record is None:  # someone removed our record: start a new one, keep their text
             record = self._new_record(occurrences)
-        fresh = self._apply(record, occurrences)
+        earlier = tuple(found for found in (parse_record(i.body) for i in before or []) if found is not None)
+        fresh = self._apply(record, occurrences, earlier)
         if not fresh:
             return issue
         now = self.clock()
@@ -254,7 +267,8 @@ class Filer:
         """A filed crash file grew: show its final content on the issue if it says more; never count it again."""
         if row.issue_number is None or report.signature is None:
             return "not filed"
-        issue = self.index.resolve(row.issue_number)
+        chain = self.index.resolve(row.issue_number)
+        issue = chain[-1] if chain else None
         record = parse_record(issue.body) if issue is not None else None
         if issue is None or record is None:
             return f"#{row.issue_number} is not readable: left as it is"

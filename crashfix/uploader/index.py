@@ -189,21 +189,24 @@ class IssueIndex:
             return originals[0]
         return entries[0].number if entries else None
 
-    def resolve(self, number: int) -> IssueData | None:
-        """A fresh read of the issue its crashes count on now: ours, past any duplicate decisions."""
+    def resolve(self, number: int) -> list[IssueData]:
+        """Fresh reads from this issue to the one its crashes count on now (last), past duplicate decisions;
+        empty when it is not ours or gone. The ones before the last may have counted some crashes already."""
+        chain: list[IssueData] = []
         for _ in range(MAX_HOPS):
             try:
                 issue = self.repo.issue(number)
             except GitHubNotFound:
                 self.map.forget(number)
-                return None
+                return []
             entry = self.see(issue)
             if entry is None:
-                return None
-            if entry.duplicate_of is None:
-                return issue
+                return []
+            chain.append(issue)
+            if entry.duplicate_of is None or any(seen.number == entry.duplicate_of for seen in chain):
+                return chain
             number = entry.duplicate_of
-        return issue
+        return chain
 
 
 def _duplicate_target(text: str) -> int | None:
