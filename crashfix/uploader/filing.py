@@ -127,7 +127,8 @@ class Filer:
             issue = self._converge(signature, issue, occurrences)
         else:
             issue = self._count(chain[-1], occurrences, before=chain[:-1])
-        self.spool.mark_filed([row.id for row in rows], issue.number, self.clock(), f"issue #{issue.number}")
+        self.spool.mark_filed([row.id for row in rows], issue.number, self.clock(), f"issue #{issue.number}",
+                              {row.id: row.content_hash for row in rows})
         return issue.number
 
     def _new_record(self, occurrences: list[Occurrence]) -> IssueRecord:

@@ -221,10 +221,11 @@ class Uploader:
                     outcome.problem or "not analysable")
             except GitHubError as error:  # it stays counted; only the issue shows less than it could
                 log.warning("could not update #%s for %s: %s", row.issue_number, row.stem, error.one_line())
-                self.spool.set_refreshed(row.id, None, None, self.clock(), f"not shown: {error.one_line()}")
+                self.spool.set_refreshed(row.id, None, None, self.clock(), f"not shown: {error.one_line()}",
+                                         row.regrown)
                 continue
             self.spool.set_refreshed(row.id, report.model_dump_json() if report is not None else None, outcome.raw,
-                                     self.clock(), detail)
+                                     self.clock(), detail, row.regrown)
             done += 1
         return done
 

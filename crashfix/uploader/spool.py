@@ -60,7 +60,7 @@ class CrashRow:
     attempts: int
     last_error: str | None
     crash_time: float | None = None
-    regrown: bool = False
+    regrown: int = 0  # how often it grew since it was filed and its issue last shown it
 
 
 class Spool:
@@ -200,7 +200,7 @@ class Spool:
                     self.db.execute("UPDATE crashes SET content_hash = ?, crash_time = ? WHERE id = ?",
                                     (info.content_hash, info.mtime, crash_id))
             if row["state"] == "filed":
-                self.db.execute("UPDATE crashes SET regrown = 1 WHERE id = ?", (crash_id,))
+                self.db.execute("UPDATE crashes SET regrown = regrown + 1 WHERE id = ?", (crash_id,))
             else:
                 self._reset(crash_id)
             self._attempt(crash_id, now, "found", "grew", f"{Path(info.path).name}: {info.size} bytes")
@@ -238,7 +238,7 @@ class Spool:
         with self._transaction():
             self.db.execute(
                 "UPDATE crashes SET state = 'analysed', analysed_at = ?, report = ?, raw = ?, signature_id = ?, "
-                "quality = ?, attempts = 0, next_attempt_at = 0, last_error = NULL WHERE id = ?",
+                "quality = ?, attempts = 0, next_attempt_at = 0, last_error = NULL WHERE id = ? AND state = 'found'",
                 (now, report_json, raw, signature_id, quality, crash_id),
             )
             self._attempt(crash_id, now, "analyse", "ok", detail)
@@ -246,24 +246,28 @@ class Spool:
     def set_vanished(self, crash_id: int, error: str, now: float) -> None:
         """Its files are gone: nothing to retry until one of them (or its content) reappears."""
         with self._transaction():
-            self.db.execute("UPDATE crashes SET state = 'vanished', last_error = ? WHERE id = ?", (error, crash_id))
+            self.db.execute("UPDATE crashes SET state = 'vanished', last_error = ? WHERE id = ? AND state = 'found'",
+                            (error, crash_id))
             self._attempt(crash_id, now, "analyse", "vanished", error)
 
     def regrown(self) -> list[CrashRow]:
         """Filed crashes whose file grew afterwards (their issue may show more)."""
-        rows = self.db.execute("SELECT * FROM crashes WHERE state = 'filed' AND regrown = 1 ORDER BY id").fetchall()
+        rows = self.db.execute("SELECT * FROM crashes WHERE state = 'filed' AND regrown > 0 ORDER BY id").fetchall()
         return [_row(r) for r in rows]
 
-    def set_refreshed(self, crash_id: int, report_json: str | None, raw: str | None, now: float, detail: str) -> None:
+    def set_refreshed(self, crash_id: int, report_json: str | None, raw: str | None, now: float, detail: str,
+                      seen: int = 1) -> None:
         with self._transaction():
             if report_json is not None:
                 self.db.execute("UPDATE crashes SET report = ?, raw = ? WHERE id = ?", (report_json, raw, crash_id))
-            self.db.execute("UPDATE crashes SET regrown = 0 WHERE id = ?", (crash_id,))
+            # growth seen meanwhile (`regrown` moved on) is shown by the next refresh
+            self.db.execute("UPDATE crashes SET regrown = 0 WHERE id = ? AND regrown = ?", (crash_id, seen))
             self._attempt(crash_id, now, "refresh", "ok", detail)
 
     def set_unreadable(self, crash_id: int, error: str, now: float) -> None:
         with self._transaction():
-            self.db.execute("UPDATE crashes SET state = 'unreadable', last_error = ? WHERE id = ?", (error, crash_id))
+            self.db.execute("UPDATE crashes SET state = 'unreadable', last_error = ? WHERE id = ? AND state = 'found'",
+                            (error, crash_id))
             self._attempt(crash_id, now, "analyse", "unreadable", error)
 
     def retry_later(self, crash_ids: list[int], action: str, error: str, now: float, delay: float) -> None:
@@ -294,7 +298,7 @@ class Spool:
         """Whether an analysed crash may be filed now, or a filed one grew since (for the filing process)."""
         row = self.db.execute(
             "SELECT 1 FROM crashes WHERE (state = 'analysed' AND next_attempt_at <= ?) OR (state = 'filed' AND "
-            "regrown = 1) LIMIT 1", (now,)).fetchone()
+            "regrown > 0) LIMIT 1", (now,)).fetchone()
         return row is not None
 
     def next_due(self) -> float | None:
@@ -319,13 +323,18 @@ class Spool:
             self.set_meta("file_seq", str(next_seq))
         return seqs
 
-    def mark_filed(self, crash_ids: list[int], issue_number: int, now: float, detail: str) -> None:
+    def mark_filed(self, crash_ids: list[int], issue_number: int, now: float, detail: str,
+                   filed_hashes: dict[int, str] | None = None) -> None:
+        """Counted on the issue. A crash whose file grew while it was being filed (its content hash is no
+        longer the one filed) is marked `regrown`, so its issue shows the final content."""
         with self._transaction():
             for crash_id in crash_ids:
+                filed_hash = (filed_hashes or {}).get(crash_id)
                 self.db.execute(
                     "UPDATE crashes SET state = 'filed', filed_at = ?, issue_number = ?, attempts = 0, "
-                    "last_error = NULL WHERE id = ?",
-                    (now, issue_number, crash_id),
+                    "last_error = NULL, regrown = CASE WHEN ? IS NOT NULL AND content_hash != ? THEN regrown + 1 "
+                    "ELSE regrown END WHERE id = ?",
+                    (now, issue_number, filed_hash, filed_hash, crash_id),
                 )
                 self._attempt(crash_id, now, "file", "ok", detail)
 
@@ -407,5 +416,5 @@ def _row(row: sqlite3.Row) -> CrashRow:
         files=json.loads(row["files"]), state=row["state"], found_at=row["found_at"], report=row["report"],
         raw=row["raw"], signature_id=row["signature_id"], quality=row["quality"], file_seq=row["file_seq"],
         issue_number=row["issue_number"], attempts=row["attempts"], last_error=row["last_error"],
-        crash_time=row["crash_time"], regrown=bool(row["regrown"]),
+        crash_time=row["crash_time"], regrown=int(row["regrown"] or 0),
     )
