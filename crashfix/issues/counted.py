@@ -5,9 +5,10 @@ hash, 4 of the file's time), base64 in the record, so a host whose state folder 
 deleted (or whose spool was corrupt) recognises the files it counted before and counts
 nothing twice. The record stays small: past `PER_HOST` entries for a host, or `TOTAL`
 for the issue, the oldest are dropped and the host's `horizon` remembers the newest
-dropped time. A file at or before the horizon is taken as counted; so a crash file that
+dropped time. A file older than the horizon is taken as counted; so a crash file that
 reaches the uploader after more than `PER_HOST` newer crashes of its signature on the
-same host were counted would not be counted (a documented limit).
+same host were counted would not be counted (a documented limit), and a lost spool may
+count again a dropped file of the horizon's very second.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _ENTRY = struct.Struct(">4sI")
 
 class HostCounted(Strict):
     files: str = Field(default="", description="base64 of 8-byte entries: hash prefix, file time; oldest first.")
-    horizon: int = Field(default=0, description="Files of this host at or before this time (epoch s) are counted.")
+    horizon: int = Field(default=0, description="Files of this host older than this (epoch s) are counted.")
 
 
 def _entries(host: HostCounted) -> list[tuple[bytes, int]]:
@@ -51,7 +52,7 @@ def is_counted(counted: dict[str, HostCounted], host: str, content_hash: str, fi
     entry = counted.get(host)
     if entry is None:
         return False
-    if _seconds(file_time) <= entry.horizon:
+    if _seconds(file_time) < entry.horizon:
         return True
     prefix = _prefix(content_hash)
     return any(known == prefix for known, _ in _entries(entry))

@@ -18,7 +18,8 @@ from pathlib import Path
 from crashfix.analysis.analyze import MAX_TEXT_BYTES, analyze_bytes, analyze_path, analyze_text, finish
 from crashfix.analysis.blame import SkipRules
 from crashfix.analysis.models import CrashReport, SourceFormat
-from crashfix.analysis.textclean import decode
+from crashfix.analysis.parsers import MIN_CONFIDENCE, rank_text_formats
+from crashfix.analysis.textclean import clean_text, decode
 from crashfix.config import UploaderSettings
 from crashfix.errors import ParseError
 from crashfix.uploader import cdb
@@ -58,6 +59,12 @@ def unfinished(report: CrashReport) -> str | None:
     if report.signature is not None and len(report.signature.frames) < SIGNATURE_FRAMES:
         return f"only {len(report.signature.frames)} frame(s) from the blamed one down"
     return None
+
+
+def _looks_like_crash_text(data: bytes) -> bool:
+    """Whether the start of a text is recognisably crash output (or nothing yet): worth waiting for."""
+    text = clean_text(decode(data[:262_144]))
+    return not text.strip() or any(score >= MIN_CONFIDENCE for score, _ in rank_text_formats(text))
 
 
 class Analyser:
@@ -119,7 +126,7 @@ class Analyser:
         try:
             report = analyze_bytes(data[:MAX_TEXT_BYTES], None, self.rules)
         except ParseError as error:
-            if grace > 0:
+            if grace > 0 and _looks_like_crash_text(data):  # a server's own busy log is not waited on
                 return Analysis(None, retry=True, wait=grace + 0.5,
                                 problem=f"{text.name} looks unfinished ({error.message}); waiting for its writer")
             problems.append(f"{text.name}: {error.message}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -136,7 +137,10 @@ def _hand_over(settings: UploaderSettings, analysis: AnalysisSettings, notify: N
                environ: Mapping[str, str], pid: int | None) -> tuple[int, str]:
     """A watcher runs on this state folder: spool the crash for it and wait a while for its issue."""
     folder = state_folder(settings)
-    spool = open_spool(folder)
+    try:
+        spool = open_spool(folder, recover=False)  # the watcher owns the folder: a corrupt spool is its to replace
+    except sqlite3.DatabaseError as error:
+        return 1, f"the spool is unreadable ({error}); the running watcher (pid {pid}) replaces it: try again soon"
     try:
         uploader = build_uploader(settings, analysis, notify, spool, environ)
         crash_id = uploader.spool_one(path)
@@ -163,7 +167,11 @@ def run_filing_process(settings: UploaderSettings, analysis: AnalysisSettings, n
     if holder(folder) != parent:
         print("crashfix: error: the filing process is started by crashfix watch, not by hand", file=sys.stderr)
         return 2
-    spool = open_spool(folder)
+    try:
+        spool = open_spool(folder, recover=False)
+    except sqlite3.DatabaseError as error:
+        log.warning("the spool is unreadable (%s): the watcher replaces it", error)
+        return 1
     try:
         return file_until_quiet(build_uploader(settings, analysis, notify, spool, environ), parent)
     finally:

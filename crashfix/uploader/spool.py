@@ -124,6 +124,7 @@ class Spool:
         with it. Content seen before whose crash vanished revives that crash.
         """
         with self._transaction():
+            fresh = [f for f in files if not self._hash_known(f.content_hash)]  # before a path's row changes
             for info in files:
                 self.db.execute(
                     "INSERT INTO files (path, size, mtime, content_hash) VALUES (?, ?, ?, ?) "
@@ -134,7 +135,6 @@ class Spool:
             revived = self._revive(files, now)
             if revived is not None:
                 return revived
-            fresh = [f for f in files if not self._hash_known(f.content_hash)]
             if not fresh:
                 return None
             existing = self.db.execute(
@@ -167,9 +167,8 @@ class Spool:
     def _revive(self, files: list[FileInfo], now: float) -> int | None:
         """A vanished crash whose content is back (same place or elsewhere) is analysed again."""
         for info in files:
-            row = self.db.execute(
-                "SELECT c.id, c.files FROM files f JOIN crashes c ON c.id = f.crash_id "
-                "WHERE f.content_hash = ? AND c.state = 'vanished' LIMIT 1", (info.content_hash,)).fetchone()
+            row = self.db.execute("SELECT id, files FROM crashes WHERE content_hash = ? AND state = 'vanished'",
+                                  (info.content_hash,)).fetchone()
             if row is None:
                 continue
             paths = json.loads(row["files"])

@@ -65,15 +65,16 @@ def raise_state_error(folder: Path, error: BaseException) -> None:
     raise translated from None
 
 
-def open_spool(folder: Path, clock: float | None = None) -> Spool:
-    """The spool in `folder`, usable for writing; a corrupt one is moved aside and replaced."""
+def open_spool(folder: Path, clock: float | None = None, *, recover: bool = True) -> Spool:
+    """The spool in `folder`, usable for writing; a corrupt one is moved aside and replaced (`recover`,
+    only by the process holding the state folder's lock)."""
     path = folder / SPOOL_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
         try:
             spool = _checked(path)
         except sqlite3.DatabaseError as error:
-            if isinstance(error, sqlite3.OperationalError):
+            if isinstance(error, sqlite3.OperationalError) or not recover:
                 raise
             moved = move_aside(path, time.time() if clock is None else clock)
             log.warning("the spool %s was corrupt (%s): moved aside to %s; a fresh spool takes over, and crashes "

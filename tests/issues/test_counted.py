@@ -27,7 +27,8 @@ def test_the_oldest_entries_give_way_and_the_horizon_covers_them() -> None:
     for number in range(PER_HOST + 10):
         note_counted(counted, "host", digest(str(number)), 10_000.0 + number)
     assert counted["host"].horizon == 10_009  # the ten oldest were dropped
-    assert is_counted(counted, "host", digest("3"), 10_003.0)  # dropped, but before the horizon
+    assert is_counted(counted, "host", digest("3"), 10_003.0)  # dropped, but older than the horizon
+    assert not is_counted(counted, "host", digest("late"), 10_009.0)  # the horizon's own second: not assumed
     assert is_counted(counted, "host", digest(str(PER_HOST + 9)), 10_000.0 + PER_HOST + 9)
     assert not is_counted(counted, "host", digest("new"), 20_000.0)
     for host in range(8):  # many hosts: the issue as a whole stays bounded

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from crashfix.issues.record import IssueRecord, find_signature, parse_record
 from tests.fakes.github_server import FakeGitHub
-from tests.uploader.helpers import REPO, TOKEN
+from tests.uploader.helpers import REPO, TOKEN, write_crashes
 
 
 def config_file(tmp_path: Path, **overrides: object) -> Path:
@@ -39,6 +39,22 @@ def run(*args: str, github: FakeGitHub, timeout: float = 120) -> subprocess.Comp
     """One `crashfix` command to its end."""
     return subprocess.run([sys.executable, "-m", "crashfix", *args], env=cli_env(github), text=True,
                           capture_output=True, timeout=timeout)
+
+
+def watch_once(github: FakeGitHub, folder: Path, state: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    """`crashfix watch --once` that must succeed, without a traceback."""
+    done = run("watch", str(folder), "--once", "--config", str(config), "--state-dir", str(state), github=github)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def filed_before(github: FakeGitHub, tmp_path: Path, signatures: int, repeats: int) -> tuple[Path, Path, Path]:
+    """Crashes filed by an earlier run: (crash folder, state folder, config file)."""
+    folder, state, config = tmp_path / "crashes", tmp_path / "state", config_file(tmp_path)
+    write_crashes(folder, signatures=signatures, repeats=repeats)
+    watch_once(github, folder, state, config)
+    return folder, state, config
 
 
 def crash_issues(github: FakeGitHub) -> dict[int, dict]:

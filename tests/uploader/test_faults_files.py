@@ -19,11 +19,13 @@ from tests.uploader.process_helpers import (
     config_file,
     crash_issues,
     crashfix,
+    filed_before,
     occurrences,
     record_of,
     run,
     spool_rows,
     wait_for,
+    watch_once,
 )
 
 
@@ -110,34 +112,24 @@ def test_a_file_that_vanished_before_analysis_is_filed_when_it_reappears(github:
 
 
 def test_losing_the_state_folder_does_not_count_crashes_twice(github: FakeGitHub, tmp_path: Path) -> None:
-    folder, state = tmp_path / "crashes", tmp_path / "state"
-    write_crashes(folder, signatures=1, repeats=4)
-    config = config_file(tmp_path)
-    first = run("watch", str(folder), "--once", "--config", str(config), "--state-dir", str(state), github=github)
-    assert first.returncode == 0, first.stderr
+    folder, state, config = filed_before(github, tmp_path, signatures=1, repeats=4)
     assert occurrences(github) == [4]
     shutil.rmtree(state)  # the spool (and its old per-spool host id) is gone
     write_crashes(folder, signatures=1, repeats=1, prefix="after")
-    again = run("watch", str(folder), "--once", "--config", str(config), "--state-dir", str(state), github=github)
-    assert again.returncode == 0, again.stderr
+    watch_once(github, folder, state, config)
     assert occurrences(github) == [5]  # the four old files recognised, the new one counted
     assert len(github.requests_to("POST", r"/issues$")) == 1
 
 
 def test_a_corrupt_spool_is_moved_aside_and_nothing_is_counted_twice(github: FakeGitHub, tmp_path: Path) -> None:
-    folder, state = tmp_path / "crashes", tmp_path / "state"
-    write_crashes(folder, signatures=2, repeats=2)
-    config = config_file(tmp_path)
-    assert run("watch", str(folder), "--once", "--config", str(config), "--state-dir", str(state),
-               github=github).returncode == 0
+    folder, state, config = filed_before(github, tmp_path, signatures=2, repeats=2)
     spool = state / "spool.sqlite3"
     for leftover in (state / "spool.sqlite3-wal", state / "spool.sqlite3-shm"):
         leftover.unlink(missing_ok=True)
     spool.write_bytes(b"this is not a database, a disk sector went bad " * 200)
     write_crashes(folder, signatures=1, repeats=1, prefix="new")
-    again = run("watch", str(folder), "--once", "--config", str(config), "--state-dir", str(state), github=github)
-    assert again.returncode == 0, again.stderr
-    assert "Traceback" not in again.stderr and "internal error" not in again.stderr
+    again = watch_once(github, folder, state, config)
+    assert "internal error" not in again.stderr
     moved = list(state.glob("spool.sqlite3.corrupt-*"))
     assert len(moved) == 1 and moved[0].read_bytes().startswith(b"this is not a database")
     log_lines = [line for line in (state / "logs" / "crashfix.log").read_text().splitlines() if "corrupt" in line]

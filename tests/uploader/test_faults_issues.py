@@ -14,7 +14,7 @@ from crashfix.issues.body import SourceLinks, render_body, title_for
 from crashfix.issues.record import IssueRecord, find_signature, now_iso, parse_record
 from tests.fakes.github_server import FakeGitHub
 from tests.uploader.helpers import gdb_crash, write_crashes
-from tests.uploader.process_helpers import config_file, crash_issues, record_of, run
+from tests.uploader.process_helpers import config_file, crash_issues, record_of, watch_once
 
 UPLOADER = "crashfix-bot"  # the fake's token user
 
@@ -23,12 +23,6 @@ UPLOADER = "crashfix-bot"  # the fake's token user
 def github() -> Iterator[FakeGitHub]:
     with FakeGitHub(owner="acme", repo="worldserver", viewer=UPLOADER) as fake:
         yield fake
-
-
-def watch_once(github: FakeGitHub, folder: Path, state: Path, config: Path) -> None:
-    done = run("watch", str(folder), "--once", "--config", str(config), "--state-dir", str(state), github=github)
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
 
 
 def test_a_forged_marker_in_a_strangers_issue_is_never_adopted(github: FakeGitHub, tmp_path: Path) -> None:

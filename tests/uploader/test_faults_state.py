@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import require_tools
 from tests.fakes.github_server import FakeGitHub
 from tests.uploader.helpers import write_crashes
-from tests.uploader.process_helpers import cli_env, config_file, crashfix, occurrences, run, wait_for
+from tests.uploader.process_helpers import cli_env, config_file, crashfix, filed_before, occurrences, run, wait_for
 
 
 @pytest.fixture()
@@ -68,11 +68,7 @@ def crashfix_line(*args: str) -> str:
 
 
 def test_a_read_only_state_folder_is_one_line_and_exit_74(github: FakeGitHub, tmp_path: Path) -> None:
-    folder, state = tmp_path / "crashes", tmp_path / "state"
-    write_crashes(folder, signatures=1, repeats=1)
-    config = config_file(tmp_path)
-    assert run("watch", str(folder), "--once", "--config", str(config), "--state-dir", str(state),
-               github=github).returncode == 0
+    folder, state, config = filed_before(github, tmp_path, signatures=1, repeats=1)
     write_crashes(folder, signatures=1, repeats=1, prefix="later")
     quoted = shlex.quote(str(state))
     script = (f"mount --bind {quoted} {quoted} && mount -o remount,ro,bind {quoted} {quoted} && "
@@ -112,3 +108,21 @@ def test_a_full_disk_is_waited_out_by_the_watcher(github: FakeGitHub, tmp_path: 
         os.killpg(process.pid, signal.SIGTERM)  # a background job of `sh -c` ignores SIGINT
         _, rest = process.communicate(timeout=30)
     assert "Traceback" not in "".join(lines) + rest
+
+
+def test_crashfix_file_beside_a_running_watcher_hands_the_crash_over(github: FakeGitHub, tmp_path: Path) -> None:
+    watched, state = tmp_path / "crashes", tmp_path / "state"
+    watched.mkdir()
+    [crash] = write_crashes(tmp_path / "elsewhere", signatures=1, repeats=1)
+    config = config_file(tmp_path)
+    watcher = crashfix("watch", str(watched), "--config", str(config), "--state-dir", str(state), github=github)
+    try:
+        wait_for(lambda: "running (pid" in run("status", "--state-dir", str(state), github=github).stdout,
+                 "the watcher holds the state folder", process=watcher)
+        filed = run("file", str(crash), "--config", str(config), "--state-dir", str(state), github=github)
+        assert filed.returncode == 0, filed.stderr
+        assert f"(by the running watcher, pid {watcher.pid})" in filed.stdout
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        watcher.communicate(timeout=30)
+    assert occurrences(github) == [1] and len(github.requests_to("POST", r"/issues$")) == 1
