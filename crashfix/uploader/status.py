@@ -8,6 +8,7 @@ from pathlib import Path
 
 from crashfix.uploader.lock import holder
 from crashfix.uploader.spool import Spool
+from crashfix.uploader.state import state_error
 
 HEARTBEAT_STALE = 60.0
 
@@ -39,6 +40,9 @@ def describe_status(state_dir: Path, now: float) -> str:
     try:
         spool = Spool(path)
     except sqlite3.DatabaseError as error:
+        fault = state_error(state_dir, error) if isinstance(error, sqlite3.OperationalError) else None
+        if fault is not None:
+            return f"state folder: {state_dir}\nspool:        cannot be opened: {fault.one_line()}"
         pid = holder(state_dir)
         who = f"; the watcher (pid {pid}) replaces it" if pid else "; the next crashfix watch moves it aside"
         return f"state folder: {state_dir}\nspool:        unreadable ({error}){who} and starts a fresh one"

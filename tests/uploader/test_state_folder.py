@@ -108,3 +108,23 @@ def test_an_older_spool_gets_the_new_columns(tmp_path: Path) -> None:
     [row] = spool.due("found", 10.0)
     assert row.crash_time is None and row.regrown == 0
     assert spool.record_crash("/c", "y", [FileInfo("/c/y.txt", 1, 2.0, "h2")], 3.0) is not None
+
+
+def test_internal_errors_are_logged_in_the_state_folder_in_use(tmp_path: Path) -> None:
+    from crashfix import cli
+
+    cli.STATE_IN_USE[:] = [tmp_path / "given-state"]
+    try:
+        where = cli.log_internal_error(RuntimeError("a bug"))
+    finally:
+        cli.STATE_IN_USE.clear()
+    assert where == tmp_path / "given-state" / "logs" / "internal-errors.log"
+    assert "RuntimeError: a bug" in where.read_text()
+
+
+def test_status_of_a_corrupt_spool_says_what_happens_next(tmp_path: Path) -> None:
+    from crashfix.uploader.status import describe_status
+
+    (tmp_path / "spool.sqlite3").write_bytes(b"garbage" * 1000)
+    text = describe_status(tmp_path, 0.0)
+    assert "unreadable" in text and "the next crashfix watch moves it aside" in text
