@@ -120,8 +120,12 @@ class Filer:
         seqs = self.spool.assign_file_seqs([row.id for row in rows])
         occurrences = [Occurrence(row, CrashReport.model_validate_json(row.report or "{}"), seqs[row.id])
                        for row in rows]
-        number = self.index.locate(signature)
-        chain = self.index.resolve(number) if number is not None else []
+        chain: list[IssueData] = []
+        for _ in range(5):  # an issue found unusable is forgotten: look again
+            number = self.index.locate(signature)
+            chain = self.index.resolve(number) if number is not None else []
+            if chain or number is None:
+                break
         if not chain:
             issue = self._create(signature, occurrences)
             issue = self._converge(signature, issue, occurrences)

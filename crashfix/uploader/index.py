@@ -200,7 +200,8 @@ class IssueIndex:
                 self.map.forget(number)
                 return []
             entry = self.see(issue)
-            if entry is None:
+            if entry is None:  # not ours, or its marker was removed: not a place to count
+                self.map.forget(number)
                 return []
             chain.append(issue)
             if entry.duplicate_of is None or any(seen.number == entry.duplicate_of for seen in chain):
