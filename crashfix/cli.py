@@ -21,24 +21,30 @@ import click
 
 from crashfix import __version__, logs, paths
 from crashfix.analysis.formats import FORMAT_NAMES
-from crashfix.config import AnalysisSettings, Config, NotifySettings, UploaderSettings, load_config
+from crashfix.config import Config, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
 
 if TYPE_CHECKING:
     from crashfix.analysis.models import CrashReport
 
+STATE_IN_USE: list[Path] = []  # the state folder of the running command: its internal errors are logged there
+
 
 def log_internal_error(error: BaseException) -> Path | None:
-    """Write a traceback to the internal-error log; the user sees one line pointing here."""
-    path = paths.internal_error_log()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as log:
-            log.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
-            log.write("\n")
-    except OSError:
-        return None
-    return path
+    """Write a traceback to the internal-error log; the user sees one line pointing here.
+
+    The log is in the state folder the command uses (`--state-dir`), else the default one.
+    """
+    for path in [folder / "logs" / "internal-errors.log" for folder in STATE_IN_USE] + [paths.internal_error_log()]:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as log:
+                log.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+                log.write("\n")
+        except OSError:
+            continue
+        return path
+    return None
 
 
 def internal_error_message(error: BaseException) -> str:
@@ -121,12 +127,6 @@ def _uploader_settings(config: Config, repo: str | None, directories: tuple[Path
     return UploaderSettings.model_validate(settings.model_dump())
 
 
-def _require_repo(settings: UploaderSettings) -> str:
-    if not settings.repo:
-        raise UsageError("no repository to file into", hint="pass --repo OWNER/NAME or set [uploader] repo")
-    return settings.repo
-
-
 def uploader_options(function):  # type: ignore[no-untyped-def]
     for option in reversed([
         click.option("--repo", help="OWNER/NAME of the repository that gets the issues."),
@@ -141,55 +141,67 @@ def uploader_options(function):  # type: ignore[no-untyped-def]
     return function
 
 
-def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings,  # type: ignore[no-untyped-def]
-                   notify: NotifySettings | None = None):
-    """Spool and a lazily connecting filer, from settings and the environment."""
-    from crashfix.analysis.analyze import rules_for
-    from crashfix.notify import notifier_from
-    from crashfix.uploader.filing import Filer
-    from crashfix.uploader.pipeline import Uploader, host_name
-    from crashfix.uploader.spool import Spool
+def _uploader_start(config: Path | None, repo: str | None, directories: tuple[Path, ...], state_dir: Path | None,
+                    cdb: str | None, symbol_path: str | None, verbose: bool,
+                    patient: bool = False) -> tuple[Config, UploaderSettings, Path]:
+    """Settings from the config file and flags; logging to the state folder, which internal errors use too."""
+    from crashfix.uploader.commands import start_logging, state_folder
 
-    repo_name = _require_repo(settings)
-    directory = settings.state_dir or paths.state_dir()
-    spool = Spool(directory / "spool.sqlite3")
-    environ = dict(os.environ)
-    notifier = notifier_from(environ, notify)
+    loaded = load_config(config)
+    settings = _uploader_settings(loaded, repo, directories, state_dir, cdb, symbol_path)
+    if not settings.repo:
+        raise UsageError("no repository to file into", hint="pass --repo OWNER/NAME or set [uploader] repo")
+    folder = state_folder(settings)
+    STATE_IN_USE[:] = [folder]
+    start_logging(folder, verbose, patient=patient)
+    return loaded, settings, folder
 
-    def connect() -> Filer:
-        from crashfix.github.connect import client_from  # PyGithub is ~30 MB: loaded at the first crash to file
 
-        client = client_from(environ, write_interval=settings.write_interval_seconds)
-        return Filer(client.repository(repo_name), spool, settings, host_name(settings), time.time, notifier)
-
-    return Uploader(settings, spool, connect, environ, rules_for(analysis)), directory
+def _filing_argv(config: Path | None, settings: UploaderSettings, folder: Path, cdb: str | None,
+                 symbol_path: str | None, verbose: bool) -> list[str]:
+    """The watcher's own filing process: this crashfix, with the same settings."""
+    argv = [sys.executable, "-m", "crashfix", "watch", "--filing-process", "--repo", settings.repo or "",
+            "--state-dir", str(folder)]
+    for flag, value in (("--config", config), ("--cdb", cdb), ("--symbol-path", symbol_path)):
+        if value:
+            argv += [flag, str(value)]
+    return argv + (["-v"] if verbose else [])
 
 
 @cli.command()
 @click.argument("directories", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--once", is_flag=True, help="File what is there now, then exit (non-zero if something was not filed).")
+@click.option("--filing-process", is_flag=True, hidden=True, help="Internal: the watcher's filing process.")
 @uploader_options
-def watch(directories: tuple[Path, ...], once: bool, repo: str | None, config: Path | None, state_dir: Path | None,
-          cdb: str | None, symbol_path: str | None, verbose: bool) -> None:
+def watch(directories: tuple[Path, ...], once: bool, filing_process: bool, repo: str | None, config: Path | None,
+          state_dir: Path | None, cdb: str | None, symbol_path: str | None, verbose: bool) -> None:
     """Watch crash folders and file one GitHub issue per distinct crash."""
-    loaded = load_config(config)
-    settings = _uploader_settings(loaded, repo, directories, state_dir, cdb, symbol_path)
+    from crashfix.uploader import commands
+
+    if filing_process:
+        loaded = load_config(config)
+        settings = _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
+        STATE_IN_USE[:] = [commands.state_folder(settings)]
+        logs.setup(None, verbose=verbose)  # its lines reach the watcher's log through the watcher
+        raise SystemExit(commands.run_filing_process(settings, loaded.analysis, loaded.notify, os.environ))
+    loaded, settings, folder = _uploader_start(config, repo, directories, state_dir, cdb, symbol_path, verbose,
+                                               patient=not once)
     if not settings.directories:
         raise UsageError("no folder to watch", hint="pass folders, or set [uploader] directories")
-    uploader, directory = _open_uploader(settings, loaded.analysis, loaded.notify)
-    log_path = logs.setup(directory, verbose=verbose)
     folders = [Path(d) for d in settings.directories]
-    if once:
-        code, message = uploader.run_once(folders)
-        click.echo(message, err=code != 0)
-        raise SystemExit(code)
-    click.echo(f"watching {', '.join(map(str, folders))} for {settings.repo}; log: {log_path}", err=True)
     stop = threading.Event()
     try:
-        uploader.run_forever(folders, stop)
+        result = commands.run_watch(settings, loaded.analysis, loaded.notify, folders, os.environ, once=once,
+                                    filer_argv=_filing_argv(config, settings, folder, cdb, symbol_path, verbose),
+                                    stop=stop)
     except KeyboardInterrupt:
         stop.set()
         click.echo("stopped", err=True)
+        return
+    if result is not None:
+        code, message = result
+        click.echo(message, err=code != 0)
+        raise SystemExit(code)
 
 
 @cli.command("file")
@@ -198,13 +210,12 @@ def watch(directories: tuple[Path, ...], once: bool, repo: str | None, config: P
 def file_command(path: Path, repo: str | None, config: Path | None, state_dir: Path | None, cdb: str | None,
                  symbol_path: str | None, verbose: bool) -> None:
     """File one crash (a dump or crash log, with its same-named siblings)."""
-    loaded = load_config(config)
-    settings = _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
+    from crashfix.uploader.commands import run_file
+
     if not path.is_file():
         raise UsageError(f"{path} is not a file")
-    uploader, directory = _open_uploader(settings, loaded.analysis, loaded.notify)
-    logs.setup(directory, verbose=verbose)
-    code, message = uploader.file_one(path)
+    loaded, settings, _ = _uploader_start(config, repo, (), state_dir, cdb, symbol_path, verbose)
+    code, message = run_file(settings, loaded.analysis, loaded.notify, path, os.environ)
     click.echo(message, err=code != 0)
     raise SystemExit(code)
 

@@ -59,6 +59,10 @@ class UploaderSettings(Section):
     text_patterns: tuple[str, ...] = ("*.txt", "*.log")
     recursive: bool = False
     host_name: str | None = Field(default=None, description="How this machine appears in issues; default: hostname.")
+    host_id: str | None = Field(default=None, description="Keys this machine's counted crash files on issues; "
+                                "default: a hash of the OS machine id. Set it when several machines share one.")
+    login: str | None = Field(default=None, description="The account the uploader files as; only its issues are "
+                              "used. Default: the token's user (set it for GitHub App tokens: name[bot]).")
     labels: tuple[str, ...] = ("crash",)
     regression_label: str = "regression"
     low_quality_label: str = "crashfix:low-quality"
@@ -66,9 +70,14 @@ class UploaderSettings(Section):
         default=(), description="Build-machine path prefixes to strip when linking frames to the repository."
     )
     settle_seconds: float = Field(default=0.25, gt=0, description="A file is complete when unchanged this long.")
+    incomplete_grace_seconds: float = Field(
+        default=60.0, ge=0, description="A crash text that looks unfinished (no stack yet, cut short) and is younger "
+        "than this is analysed again when it changes, and filed as it is once this has passed.")
     rescan_interval_seconds: float = Field(default=30.0, gt=0)
     comment_interval_seconds: float = Field(default=3600.0, ge=0, description="At most one repeat comment per issue.")
     write_interval_seconds: float = Field(default=1.0, ge=0, description="Spacing of GitHub writes (GitHub asks 1 s).")
+    content_per_minute: int = Field(default=80, ge=1, description="Issues and comments created a minute (GitHub: 80).")
+    content_per_hour: int = Field(default=500, ge=1, description="Issues and comments created an hour (GitHub: 500).")
     retry_initial_seconds: float = Field(default=5.0, gt=0)
     retry_max_seconds: float = Field(default=600.0, gt=0)
     once_give_up_seconds: float = Field(default=120.0, ge=0, description="--once: stop retrying GitHub after this.")

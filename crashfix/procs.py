@@ -101,3 +101,25 @@ def pid_alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def start(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a helper that runs beside crashfix (the uploader's filing process); its stderr is piped back.
+
+    It stays in crashfix's process group, so a Ctrl+C reaches it too; `stop` ends it.
+    """
+    return subprocess.Popen(  # noqa: S603 - argv list, no shell
+        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=dict(env) if env is not None else None)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Ask a helper to end, and kill it (with its children) if it has not after `grace` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        kill_tree(process.pid)
+        process.wait(5)

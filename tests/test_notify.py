@@ -25,7 +25,7 @@ from crashfix.uploader.pipeline import Uploader
 from crashfix.uploader.spool import Spool
 from tests.fakes.github_server import FakeGitHub
 from tests.uploader.helpers import REPO, TOKEN, settings, write_crashes
-from tests.uploader.test_uploader import wheaty_log
+from tests.uploader.test_uploader import settled, wheaty_log
 
 EVENT = NotifyEvent(kind="new-signature", repository=REPO, issue_number=7,
                     title="ACCESS_VIOLATION in Player::Update <@everyone> & co", url="https://github.com/acme/ws/issues/7",
@@ -204,11 +204,11 @@ def test_the_uploader_announces_new_signatures_and_regressions_only(receiver: Re
         assert {body["embeds"][0]["url"] for body in receiver.posts} == {
             github.issues[n]["html_url"] for n in github.issues}
 
-        (folder / "first.txt").write_text(wheaty_log("2024-01-01 10:00:00"), encoding="utf-8")
+        settled(folder / "first.txt", wheaty_log("2024-01-01 10:00:00"))  # a two-frame stack, not young
         uploader.run_once([folder])
         number = max(github.issues)
         github.issues[number].update(state="closed", state_reason="completed", closed_at="2030-06-01T00:00:00Z")
-        (folder / "again.txt").write_text(wheaty_log("2031-01-01 10:00:00", "f00dfeed1234"), encoding="utf-8")
+        settled(folder / "again.txt", wheaty_log("2031-01-01 10:00:00", "f00dfeed1234"))
         uploader.run_once([folder])
         notifier.flush()
         kinds = [body["embeds"][0]["fields"][1]["value"] for body in receiver.posts]

@@ -107,6 +107,8 @@ def render_summary(record: IssueRecord, links: SourceLinks, frame_rows: int = TO
         ("Builds", _counts(record.builds)),
         ("Hosts", _counts(record.hosts)),
         ("Signature", f"{code(signature.id)} {code(signature.crash_class + ' | ' + signature.text)}"),
+        *([("Merged signatures", "<br>".join(f"{code(m.id)} {code(m.text)} (closed as a duplicate: #{m.issue})"
+                                             for m in record.merged[:20]))] if record.merged else []),
         ("Quality", signature.quality + (f" — {'; '.join(signature.quality_reasons)}" if signature.quality_reasons
                                          else "")),
     ]
@@ -166,8 +168,22 @@ def update_body(body: str, record: IssueRecord, links: SourceLinks) -> str:
     if _SUMMARY_RE.search(body):
         body = _SUMMARY_RE.sub(lambda _: summary, body, count=1)
     body = replace_record(body, record)
-    if len(body) > BODY_LIMIT:  # people added text or the raw block grew: shrink our table first
+    if len(body) > BODY_LIMIT:  # people added text or the record grew: shrink our table first
         body = _SUMMARY_RE.sub(lambda _: render_summary(record, links, 0), body, count=1)
+    if len(body) > BODY_LIMIT:  # then the raw analysis (the record keeps the crash itself)
+        body = _RAW_DETAILS_RE.sub("\n_The raw analysis was removed to fit GitHub's limit._\n", body, count=1)
+    return body
+
+
+def replace_raw(body: str, raw: str, raw_title: str) -> str:
+    """The raw analysis block with new text (a crash file that was still being written when filed)."""
+    budget = BODY_LIMIT - len(_RAW_DETAILS_RE.sub("\n", body)) - 500
+    if budget <= 500:
+        return body
+    text = raw if len(raw) <= budget - 200 else raw[: budget - 300] + "\n… (trimmed to fit GitHub's limit)"
+    block = f"\n<details><summary>{raw_title}</summary>\n\n{fenced(text)}\n\n</details>\n"
+    if _RAW_DETAILS_RE.search(body):
+        return _RAW_DETAILS_RE.sub(lambda _: block, body, count=1)
     return body
 
 

@@ -1,10 +1,12 @@
 """The machine-readable record a crash issue carries in a hidden HTML comment.
 
 The record is what the uploader updates on every repeat and what the fixer reads: the
-signature, a representative crash report, occurrence counts per build and host, and
-per-uploader watermarks that make counting idempotent (an occurrence whose filing
-sequence number is at or below its uploader's watermark was already counted, even if
-the uploader was killed before it could remember that).
+signature, a representative crash report, occurrence counts per build and host, the
+crash files already counted per host (so counting is idempotent across retries, kills
+and lost spools; see `counted`), and the signatures merged into the issue when a
+maintainer closed their issues as its duplicates.
+
+Version 1 records (per-spool `watermarks` instead of `counted`) are still read.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from datetime import datetime, timezone
 from pydantic import Field, ValidationError
 
 from crashfix.analysis.models import CrashReport, Frame, RelatedStack, Signature, Strict
+from crashfix.issues.counted import HostCounted
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 MAX_FRAMES = 64
 MAX_RELATED_FRAMES = 32
 MAX_TEXT = 500
@@ -36,6 +39,14 @@ class Baseline(Strict):
     hosts: list[str] = Field(default_factory=list)
 
 
+class MergedSignature(Strict):
+    """A signature whose issue a maintainer closed as a duplicate of this one."""
+
+    id: str
+    text: str
+    issue: int
+
+
 class IssueRecord(Strict):
     version: int = RECORD_VERSION
     signature: Signature
@@ -45,7 +56,9 @@ class IssueRecord(Strict):
     last_seen: str
     builds: dict[str, int] = Field(default_factory=dict)
     hosts: dict[str, int] = Field(default_factory=dict)
-    watermarks: dict[str, int] = Field(default_factory=dict)
+    watermarks: dict[str, int] = Field(default_factory=dict, description="Version 1: per-spool sequence numbers.")
+    counted: dict[str, HostCounted] = Field(default_factory=dict, description="Counted crash files per host id.")
+    merged: list[MergedSignature] = Field(default_factory=list)
     daily: dict[str, int] = Field(default_factory=dict, description="Occurrences per UTC day (YYYY-MM-DD), "
                                   "the last DAILY_DAYS days: `crashfix stats` charts them over time.")
     last_comment_at: str | None = None

@@ -2,12 +2,13 @@
 
 Finding never relies on search (GitHub search lags behind writes and is tightly rate
 limited): the spool remembers which issue carries which signature, and an incremental
-listing of the issues updated since the last look keeps that map current, including
-issues whose `crash` label someone removed.
+listing of the issues updated since the last look keeps that map current (see
+`index`: only the uploader's own issues, and the duplicate decisions maintainers took).
 
-Counting is idempotent: each crash has a filing sequence number from its uploader,
-and the issue's record keeps each uploader's highest counted number, so a crash
-retried after a kill or a dropped connection is never counted twice.
+Counting is idempotent: the issue's record keeps, per host, the crash files it counted
+(see `issues.counted`), so a crash retried after a kill or a dropped connection, or
+found again after the spool was lost, is never counted twice. Creations (issues,
+comments) stay within GitHub's content limits (see `pacing`); what does not fit waits.
 
 Two uploaders filing the same new signature at once both list the issues afterwards
 (a listing, unlike search, sees every created issue): the lowest number wins, and the
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from crashfix.analysis.analyze import rules_for
+from crashfix.analysis.blame import SkipRules
 from crashfix.analysis.models import CrashReport
 from crashfix.config import UploaderSettings
 from crashfix.github.records import GitHubUnavailable, IssueData
@@ -31,10 +34,12 @@ from crashfix.issues.body import (
     regression_comment,
     render_body,
     repeat_comment,
+    replace_raw,
     seconds_since,
     title_for,
     update_body,
 )
+from crashfix.issues.counted import is_counted, note_counted
 from crashfix.issues.record import (
     Baseline,
     IssueRecord,
@@ -45,6 +50,9 @@ from crashfix.issues.record import (
     trimmed_report,
 )
 from crashfix.notify import EventKind, Notifier, NotifyEvent
+from crashfix.uploader.host import host_id as machine_host_id
+from crashfix.uploader.index import IssueIndex
+from crashfix.uploader.pacing import ContentBudget, ContentDeferred
 from crashfix.uploader.spool import CrashRow, Spool
 
 if TYPE_CHECKING:  # the filer only calls it; importing it would load PyGithub
@@ -55,8 +63,8 @@ log = logging.getLogger(__name__)
 LABEL_COLORS = {"crash": ("b60205", "A crash filed by crashfix"),
                 "regression": ("d93f0b", "A fixed crash that came back"),
                 "crashfix:low-quality": ("c5def5", "Crash signature without symbols: may group unrelated crashes")}
-SYNC_MARGIN = 120.0
 RACE_WINDOW = 600.0
+SYNC_EVERY = 600.0
 
 
 @dataclass
@@ -65,63 +73,45 @@ class Occurrence:
     report: CrashReport
     seq: int
 
+    @property
+    def file_time(self) -> float:
+        return self.row.crash_time if self.row.crash_time is not None else self.row.found_at
+
 
 class Filer:
     """Files analysed crashes of one signature at a time into one repository."""
 
     def __init__(self, repo: RepoAPI, spool: Spool, settings: UploaderSettings, host: str,
-                 clock: Callable[[], float], notifier: Notifier | None = None) -> None:
+                 clock: Callable[[], float], notifier: Notifier | None = None, *, host_id: str | None = None,
+                 rules: SkipRules | None = None) -> None:
         self.repo = repo
         self.notifier = notifier
         self.spool = spool
         self.settings = settings
         self.host = host
+        self.host_id = host_id or machine_host_id(settings)
         self.clock = clock
         self.links = SourceLinks(repo.html_url, settings.source_roots)
-
-    # --- the issue index -------------------------------------------------------------
-
-    def sync(self) -> None:
-        """Refresh the spool's signature -> issue map from the issues updated since the last look."""
-        last = self.spool.get_meta("issues_synced_at")
-        started = self.clock()
-        since = float(last) - SYNC_MARGIN if last else None
-        for issue in self.repo.issues(since=since):
-            self._remember(issue)
-        self.spool.set_meta("issues_synced_at", str(started))
+        self.index = IssueIndex(repo, spool, settings, clock, self.links, rules or rules_for(None))
+        self.budget = ContentBudget(spool.db, clock, settings.content_per_minute, settings.content_per_hour)
 
     def prepare(self, signatures: list[str]) -> None:
-        """One listing per filing round, when any signature is not in the map yet."""
-        if any(self._canonical_from_spool(signature) is None for signature in signatures):
-            self.sync()
+        """One listing per filing round when a signature is not in the map yet, or the last is a while ago
+        (maintainers' duplicate decisions and reopenings are seen that way too)."""
+        last = float(self.spool.get_meta("issues_synced_at") or 0)
+        if (self.clock() - last > SYNC_EVERY
+                or any(self.index.locate(signature) is None for signature in signatures)):
+            self.index.sync()
 
-    def _remember(self, issue: IssueData) -> str | None:
-        signature = find_signature(issue.body)
-        if signature is not None:
-            record = parse_record(issue.body)
-            self.spool.remember_issue(issue.number, signature, issue.state,
-                                      record.duplicate_of if record else None)
-        return signature
-
-    def _canonical_from_spool(self, signature: str) -> int | None:
-        known = self.spool.issues_for_signature(signature)
-        originals = [n for n, _, duplicate in known if duplicate is None]
-        if originals:
-            return originals[0]
-        return known[0][2] if known else None
-
-    def locate(self, signature: str) -> int | None:
-        """The issue number for a signature, from the map (refreshed by `prepare`)."""
-        return self._canonical_from_spool(signature)
-
-    def _follow(self, issue: IssueData) -> IssueData:
-        """From a duplicate to the issue it points at (a few hops at most)."""
-        for _ in range(5):
-            record = parse_record(issue.body)
-            if record is None or record.duplicate_of is None or record.duplicate_of == issue.number:
-                return issue
-            issue = self.repo.issue(record.duplicate_of)
-        return issue
+    def _spend(self, required: bool = True) -> bool:
+        """Take one creation from GitHub's content budget; when spent, wait (required) or skip."""
+        wait = self.budget.wait()
+        if wait > 0:
+            if required:
+                raise ContentDeferred(wait, self.budget)
+            return False
+        self.budget.spend()
+        return True
 
     # --- filing ----------------------------------------------------------------------
 
@@ -130,13 +120,19 @@ class Filer:
         seqs = self.spool.assign_file_seqs([row.id for row in rows])
         occurrences = [Occurrence(row, CrashReport.model_validate_json(row.report or "{}"), seqs[row.id])
                        for row in rows]
-        number = self.locate(signature)
-        if number is None:
+        chain: list[IssueData] = []
+        for _ in range(5):  # an issue found unusable is forgotten: look again
+            number = self.index.locate(signature)
+            chain = self.index.resolve(number) if number is not None else []
+            if chain or number is None:
+                break
+        if not chain:
             issue = self._create(signature, occurrences)
             issue = self._converge(signature, issue, occurrences)
         else:
-            issue = self._count(number, occurrences)
-        self.spool.mark_filed([row.id for row in rows], issue.number, self.clock(), f"issue #{issue.number}")
+            issue = self._count(chain[-1], occurrences, before=chain[:-1])
+        self.spool.mark_filed([row.id for row in rows], issue.number, self.clock(), f"issue #{issue.number}",
+                              {row.id: row.content_hash for row in rows})
         return issue.number
 
     def _new_record(self, occurrences: list[Occurrence]) -> IssueRecord:
@@ -146,11 +142,15 @@ class Filer:
         return IssueRecord(signature=first.report.signature, report=trimmed_report(first.report),
                            first_seen=seen, last_seen=seen)
 
-    def _apply(self, record: IssueRecord, occurrences: list[Occurrence]) -> list[Occurrence]:
-        """Count the occurrences this issue has not counted yet; returns them."""
-        host_id = self.spool.host_id
-        counted = record.watermarks.get(host_id, 0)
-        fresh = [o for o in occurrences if o.seq > counted]
+    def _apply(self, record: IssueRecord, occurrences: list[Occurrence],
+               before: tuple[IssueRecord, ...] = ()) -> list[Occurrence]:
+        """Count the occurrences this issue (nor one whose crashes now count here) has not counted yet."""
+        def counted(occurrence: Occurrence) -> bool:
+            return any(occurrence.seq <= earlier.watermarks.get(self.spool.host_id, 0)  # version 1: per-spool numbers
+                       or is_counted(earlier.counted, self.host_id, occurrence.row.content_hash, occurrence.file_time)
+                       for earlier in (record, *before))
+
+        fresh = [o for o in occurrences if not counted(o)]
         for occurrence in fresh:
             record.occurrences += 1
             build = _build_name(occurrence.report)
@@ -160,8 +160,7 @@ class Filer:
             count_day(record, seen)
             record.last_seen = max(record.last_seen, seen)
             record.first_seen = min(record.first_seen, seen)
-        if fresh:
-            record.watermarks[host_id] = max(counted, *(o.seq for o in fresh))
+            note_counted(record.counted, self.host_id, occurrence.row.content_hash, occurrence.file_time)
         return fresh
 
     def _labels_for(self, record: IssueRecord) -> tuple[str, ...]:
@@ -181,6 +180,7 @@ class Filer:
         record.last_comment_at = record.last_seen
         first = occurrences[0]
         body = render_body(record, self.links, first.row.raw, _raw_title(first.report))
+        self._spend()
         labels = self._labels_for(record)
         try:
             issue = self.repo.create_issue(title_for(record.report), body, labels)
@@ -188,13 +188,14 @@ class Filer:
             if not error.maybe_applied:
                 raise
             # The request may have reached GitHub: look before creating a second issue.
-            self.sync()
-            found = self.locate(signature)
-            if found is None:
+            self.index.sync()
+            found = self.index.locate(signature)
+            chain = self.index.resolve(found) if found is not None else []
+            if not chain:
                 raise
-            log.info("issue for %s was created although the connection failed: #%s", signature, found)
-            return self._count(found, occurrences)
-        self.spool.remember_issue(issue.number, signature, issue.state, None)
+            log.info("issue for %s was created although the connection failed: #%s", signature, chain[-1].number)
+            return self._count(chain[-1], occurrences, before=chain[:-1])
+        self.spool.issue_map.remember(issue.number, signature, issue.state, None, checked_at=issue.updated_at)
         log.info("filed %s as #%s (%s)", signature, issue.number, issue.title)
         self._notify("new-signature", issue, f"{record.occurrences} crash(es) on {self.host}, first seen "
                                              f"{record.first_seen.replace('T', ' ').replace('Z', ' UTC')}")
@@ -212,37 +213,45 @@ class Filer:
         older = [
             issue for issue in self.repo.issues(since=ours.created_at - RACE_WINDOW)
             if find_signature(issue.body) == signature and issue.state == "open" and issue.number < ours.number
-            and not _is_duplicate(issue)
+            and not _is_duplicate(issue) and self.index.is_ours(issue)
         ]
         if not older:
             return ours
         canonical = min(older, key=lambda issue: issue.number)
         log.info("#%s and #%s carry the same signature; keeping #%s", ours.number, canonical.number, canonical.number)
-        counted = self._count(canonical.number, occurrences)
+        counted = self._count(canonical, occurrences)
         record = parse_record(ours.body)
         if record is not None:
             record.duplicate_of = canonical.number
             self.repo.edit_issue(ours.number, body=update_body(ours.body, record, self.links), state="closed",
-                                 state_reason="not_planned")
+                                 state_reason="duplicate")
         else:
-            self.repo.edit_issue(ours.number, state="closed", state_reason="not_planned")
-        self.repo.comment(ours.number, duplicate_comment(canonical.number))
-        self.spool.remember_issue(ours.number, signature, "closed", canonical.number)
+            self.repo.edit_issue(ours.number, state="closed", state_reason="duplicate")
+        self.spool.issue_map.remember(ours.number, signature, "closed", canonical.number)
+        if self._spend(required=False):  # the record says it already; the comment is for people
+            self.repo.comment(ours.number, duplicate_comment(canonical.number))
         return counted
 
-    def _count(self, number: int, occurrences: list[Occurrence]) -> IssueData:
-        """Add repeats to an existing issue: counts, maybe a comment, maybe a regression reopen."""
-        issue = self._follow(self.repo.issue(number))
+    def _count(self, issue: IssueData, occurrences: list[Occurrence],
+               before: list[IssueData] | None = None) -> IssueData:
+        """Add repeats to an existing issue: counts, maybe a comment, maybe a regression reopen.
+
+        `before`: issues closed as duplicates on the way here, whose records may have counted some already.
+        """
         record = parse_record(issue.body)
         if record is None:  # someone removed our record: start a new one, keep their text
             record = self._new_record(occurrences)
-        fresh = self._apply(record, occurrences)
+        earlier = tuple(found for found in (parse_record(i.body) for i in before or []) if found is not None)
+        fresh = self._apply(record, occurrences, earlier)
         if not fresh:
             return issue
         now = self.clock()
         regression = self._regression(issue, fresh)
+        if regression is not None:
+            self._spend()  # the reopen is explained by a comment: both wait for room
         comment = None
-        if regression is None and issue.state == "open" and self._comment_due(record, now):
+        if (regression is None and issue.state == "open" and self._comment_due(record, now)
+                and self._spend(required=False)):  # no room: the next repeat comment says it all
             comment = repeat_comment(record, now)
             record.last_comment_at = now_iso(now)
             record.commented = Baseline(occurrences=record.occurrences, builds=list(record.builds),
@@ -253,12 +262,35 @@ class Filer:
             self.repo.ensure_label(self.settings.regression_label, *LABEL_COLORS["regression"])
             self.repo.add_labels(issue.number, (self.settings.regression_label,))
             self.repo.comment(issue.number, regression)
-            self.spool.remember_issue(issue.number, record.signature.id, "open", None)
             log.info("#%s reopened as a regression", issue.number)
             self._notify("regression", updated, regression)
         elif comment is not None:
             self.repo.comment(issue.number, comment)
         return updated
+
+    def refresh(self, row: CrashRow, report: CrashReport, raw: str | None) -> str:
+        """A filed crash file grew: show its final content on the issue if it says more; never count it again."""
+        if row.issue_number is None or report.signature is None:
+            return "not filed"
+        chain = self.index.resolve(row.issue_number)
+        issue = chain[-1] if chain else None
+        record = parse_record(issue.body) if issue is not None else None
+        if issue is None or record is None:
+            return f"#{row.issue_number} is not readable: left as it is"
+        if report.signature.id != record.signature.id:
+            log.warning("%s grew after it was filed on #%s and now signs differently (%s); it stays counted there",
+                        row.stem, issue.number, report.signature.id)
+            return f"signs differently now ({report.signature.id}); stays counted on #{issue.number}"
+        note_counted(record.counted, self.host_id, row.content_hash, row.crash_time or row.found_at)
+        body = issue.body
+        if len(report.frames) > len(record.report.frames):
+            record.report = trimmed_report(report)
+            if raw:
+                body = replace_raw(body, raw, _raw_title(report))
+        self.repo.edit_issue(issue.number, body=update_body(body, record, self.links))
+        log.info("%s grew after filing: #%s shows its final content (%d frames)", row.stem, issue.number,
+                 len(record.report.frames))
+        return f"#{issue.number} shows the final content ({len(record.report.frames)} frames)"
 
     def _comment_due(self, record: IssueRecord, now: float) -> bool:
         return seconds_since(record.last_comment_at, now) >= self.settings.comment_interval_seconds

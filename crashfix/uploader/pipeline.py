@@ -10,50 +10,39 @@ from __future__ import annotations
 import glob
 import hashlib
 import logging
-import os
 import random
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from crashfix.analysis.analyze import analyze_path, analyze_text, finish
 from crashfix.analysis.blame import SkipRules
-from crashfix.analysis.models import CrashReport, SourceFormat
-from crashfix.analysis.textclean import decode
+from crashfix.analysis.models import CrashReport
 from crashfix.config import UploaderSettings
-from crashfix.errors import ParseError
 from crashfix.github.records import GitHubError, GitHubRateLimited
-from crashfix.uploader import cdb
+from crashfix.uploader.analysing import Analyser, Analysis
 from crashfix.uploader.filing import Filer
+from crashfix.uploader.pacing import ContentDeferred
 from crashfix.uploader.spool import CrashRow, FileInfo, Spool
-from crashfix.uploader.watcher import DUMP_SUFFIXES, CompletenessTracker, DirectoryWatcher, matches, primary_first, scan
+from crashfix.uploader.watcher import CompletenessTracker, matches, primary_first, scan
 
 log = logging.getLogger(__name__)
 
-RAW_LIMIT = 60_000
-YOUNG_DUMP_SECONDS = 600.0
-HEARTBEAT_SECONDS = 10.0
-PRUNE_SECONDS = 3600.0
 
-
-def content_hash(path: Path) -> str:
+def content_hash(path: Path, limit: int | None = None) -> str:
+    """sha256 of the file, or of its first `limit` bytes (was the old content a prefix of the new?)."""
     digest = hashlib.sha256()
+    left = limit
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
+        while left is None or left > 0:
+            chunk = handle.read(1 << 20 if left is None else min(1 << 20, left))
+            if not chunk:
+                break
             digest.update(chunk)
+            if left is not None:
+                left -= len(chunk)
     return digest.hexdigest()
-
-
-@dataclass
-class Analysis:
-    report: CrashReport | None
-    raw: str | None = None
-    notes: list[str] = field(default_factory=list)
-    retry: bool = False
-    problem: str | None = None
 
 
 @dataclass
@@ -75,6 +64,7 @@ class Uploader:
         self.environ = environ
         self.rules = rules
         self.clock = clock
+        self.analyser = Analyser(settings, environ, rules, clock)
         self.patterns = tuple(settings.dump_patterns) + tuple(settings.text_patterns)
 
     # --- discovery ------------------------------------------------------------------------
@@ -87,14 +77,16 @@ class Uploader:
         return self.spool.known_file(str(path), stat.st_size, stat.st_mtime)
 
     def discover(self, group: list[Path]) -> int | None:
-        """Record one crash (its files) in the spool; None if already there."""
+        """Record one crash (its files) in the spool; None if already there (or only grown)."""
         infos = []
         for path in group:
             try:
                 stat = path.stat()
                 if self.spool.known_file(str(path), stat.st_size, stat.st_mtime):
                     continue
-                infos.append(FileInfo(str(path), stat.st_size, stat.st_mtime, content_hash(path)))
+                info = FileInfo(str(path), stat.st_size, stat.st_mtime, content_hash(path))
+                if not self._grown(info):
+                    infos.append(info)
             except OSError as error:
                 log.warning("cannot read %s: %s", path, error.strerror or error)
         if not infos:
@@ -104,112 +96,138 @@ class Uploader:
             log.info("new crash %s (%s)", group[0].stem, ", ".join(p.name for p in group))
         return crash_id
 
+    def _grown(self, info: FileInfo) -> bool:
+        """A file of a spooled crash got longer and kept its old content: same crash, analysed anew."""
+        entry = self.spool.file_entry(info.path)
+        if entry is None or entry.crash_id is None or entry.content_hash == info.content_hash:
+            return False
+        if info.size <= entry.size or content_hash(Path(info.path), entry.size) != entry.content_hash:
+            return False  # rewritten, not appended: a new crash in the same file
+        self.spool.grew(entry.crash_id, info, self.clock())
+        log.info("%s grew to %d bytes: analysed again from its new content", Path(info.path).name, info.size)
+        return True
+
+    def _recheck(self, row: CrashRow) -> CrashRow | None:
+        """Before analysing: files that changed since they were spooled make a fresh analysis."""
+        for name in row.files:
+            path = Path(name)
+            try:
+                stat = path.stat()
+                if not self.spool.known_file(name, stat.st_size, stat.st_mtime):
+                    self._grown(FileInfo(name, stat.st_size, stat.st_mtime, content_hash(path)))
+            except OSError:
+                continue
+        return self.spool.get(row.id)
+
     # --- analysis -------------------------------------------------------------------------
 
     def analyse_due(self) -> int:
         done = 0
-        for row in self.spool.due("found", self.clock()):
-            outcome = self.analyse(row)
-            now = self.clock()
-            if outcome.report is None:
-                if outcome.retry:
-                    self.spool.retry_later([row.id], "analyse", outcome.problem or "", now, self._backoff(row.attempts))
-                else:
-                    log.error("cannot analyse %s: %s", row.stem, outcome.problem)
-                    self.spool.set_unreadable(row.id, outcome.problem or "unreadable", now)
+        for stale in self.spool.due("found", self.clock()):
+            row = self._recheck(stale)
+            if row is None or row.state != "found":
                 continue
-            report = outcome.report
-            signature = report.signature
-            assert signature is not None
-            if report.kind != "crash":
-                log.info("%s is a %s, not a crash: not filed", row.stem, report.kind)
-                self.spool.set_unreadable(row.id, f"not a crash ({report.kind}): not filed", now)
-                continue
-            detail = f"{report.format.value}: {signature.crash_class} | {signature.text}"
-            if outcome.notes:
-                detail += " (" + "; ".join(outcome.notes) + ")"
-            self.spool.set_analysed(row.id, report.model_dump_json(), outcome.raw, signature.id, signature.quality,
-                                    now, detail)
-            log.info("analysed %s: %s", row.stem, detail)
-            done += 1
+            outcome = self.analyser.analyse(row)
+            if self._settle(row, outcome):
+                done += 1
         return done
 
-    def analyse(self, row: CrashRow) -> Analysis:
-        """CDB on the dump when available, else the crash log, else the minidump itself."""
-        paths = [Path(p) for p in row.files]
-        dumps = [p for p in paths if p.suffix.lower() in DUMP_SUFFIXES]
-        texts = [p for p in paths if p not in dumps]
-        notes: list[str] = []
-        if dumps:
-            outcome = cdb.analyse_dump(dumps[0], self.settings.cdb, self.environ)
-            if outcome.text is not None:
-                try:
-                    report = analyze_text(outcome.text, SourceFormat.CDB, self.rules)
-                    return Analysis(self._with_log_facts(report, texts), outcome.text[:RAW_LIMIT], notes)
-                except ParseError as error:
-                    notes.append(f"CDB output unusable: {error.message}")
-            elif outcome.problem:
-                notes.append(outcome.problem)
+    def _settle(self, row: CrashRow, outcome: Analysis) -> bool:
+        """Write the analysis's verdict to the spool; True when the crash is ready to file."""
+        now = self.clock()
+        if outcome.vanished:
+            log.warning("%s: %s", row.stem, outcome.problem)
+            self.spool.set_vanished(row.id, outcome.problem or "vanished", now)
+            return False
+        if outcome.report is None:
+            if outcome.retry:
+                delay = outcome.wait if outcome.wait is not None else self._backoff(row.attempts)
                 log.info("%s: %s", row.stem, outcome.problem)
-        problems: list[str] = []
-        for text in texts:
-            try:
-                report = analyze_path(text, None, self.rules)
-                raw = decode(text.read_bytes()[: RAW_LIMIT * 2])[:RAW_LIMIT]
-                return Analysis(report, raw, notes)
-            except (ParseError, OSError) as error:
-                problems.append(f"{text.name}: {getattr(error, 'message', error)}")
-        for dump in dumps:
-            try:
-                return Analysis(analyze_path(dump, SourceFormat.MINIDUMP, self.rules), None,
-                                notes + ["read the minidump directly (no CDB, no crash log)"])
-            except ParseError as error:
-                problems.append(f"{dump.name}: {error.message}")
-                young = self.clock() - _mtime(dump) < YOUNG_DUMP_SECONDS
-                if young and "truncated" in error.message:
-                    return Analysis(None, retry=True, problem=f"{dump.name} looks unfinished; will look again")
-        return Analysis(None, problem="; ".join(notes + problems) or "no readable crash file")
-
-    def _with_log_facts(self, report: CrashReport, texts: list[Path]) -> CrashReport:
-        """CDB does not know the build; TrinityCore's crash log beside the dump does."""
-        if report.build is not None and report.assertion is not None:
-            return report
-        for text in texts:
-            try:
-                log_report = analyze_path(text, None, self.rules)
-            except (ParseError, OSError):
-                continue
-            report.build = report.build or log_report.build
-            report.assertion = report.assertion or log_report.assertion
-            return finish(report, self.rules)
-        return report
+                self.spool.retry_later([row.id], "analyse", outcome.problem or "", now, delay)
+            else:
+                log.error("cannot analyse %s: %s", row.stem, outcome.problem)
+                self.spool.set_unreadable(row.id, outcome.problem or "unreadable", now)
+            return False
+        report = outcome.report
+        signature = report.signature
+        assert signature is not None
+        if report.kind != "crash":
+            log.info("%s is a %s, not a crash: not filed", row.stem, report.kind)
+            self.spool.set_unreadable(row.id, f"not a crash ({report.kind}): not filed", now)
+            return False
+        detail = f"{report.format.value}: {signature.crash_class} | {signature.text}"
+        if outcome.notes:
+            detail += " (" + "; ".join(outcome.notes) + ")"
+        self.spool.set_analysed(row.id, report.model_dump_json(), outcome.raw, signature.id, signature.quality,
+                                now, detail)
+        log.info("analysed %s: %s", row.stem, detail)
+        return True
 
     # --- filing ---------------------------------------------------------------------------
+
+    def _filer_now(self) -> Filer:
+        if self._filer is None:
+            self._filer = self._connect()
+        return self._filer
 
     def file_due(self) -> RoundResult:
         result = RoundResult()
         groups = list(self.spool.due_by_signature(self.clock()).items())
-        for position, (signature, rows) in enumerate(groups):
+        position = 0
+        while position < len(groups):
+            signature, rows = groups[position]
             try:
-                if self._filer is None:
-                    self._filer = self._connect()
+                filer = self._filer_now()
                 if position == 0:
-                    self._filer.prepare([name for name, _ in groups])
-                self._filer.file(signature, rows)
+                    filer.prepare([name for name, _ in groups])
+                filer.file(signature, rows)
                 result.filed += len(rows)
+            except ContentDeferred as deferred:  # this signature needs a new issue and the budget is spent
+                self.spool.retry_later([row.id for row in rows], "file", str(deferred), self.clock(), deferred.wait)
+                result.pending += len(rows)
+                result.error = GitHubRateLimited(str(deferred), deferred.wait)
+                log.info("%s waits %.0f s: %s", signature, deferred.wait, deferred)
             except GitHubError as error:
-                result.error = error
-                limit_wait = error.wait if isinstance(error, GitHubRateLimited) else None
-                everyone_fails = (self._filer is None or not error.transient or error.status is None
-                                  or limit_wait is not None)
-                deferred = [row for _, later in groups[position:] for row in later] if everyone_fails else rows
-                delay = limit_wait if limit_wait is not None else self._backoff(max(row.attempts for row in deferred))
-                self.spool.retry_later([row.id for row in deferred], "file", error.one_line(), self.clock(), delay)
-                result.pending += len(deferred)
-                log.warning("could not file %s: %s; retrying in %.0f s", signature, error.one_line(), delay)
-                if everyone_fails:  # GitHub unreachable or refusing the token: the rest would fail alike
+                if self._defer(error, groups, position, result):
                     break
+            position += 1
+        if result.error is None:
+            self.refresh_due()
         return result
+
+    def _defer(self, error: GitHubError, groups: list[tuple[str, list[CrashRow]]], position: int,
+               result: RoundResult) -> bool:
+        """Put a failed group (or all the rest, when every one would fail alike) back in the queue."""
+        signature, rows = groups[position]
+        result.error = error
+        limit_wait = error.wait if isinstance(error, GitHubRateLimited) else None
+        everyone_fails = (self._filer is None or not error.transient or error.status is None
+                          or limit_wait is not None)
+        deferred = [row for _, later in groups[position:] for row in later] if everyone_fails else rows
+        delay = limit_wait if limit_wait is not None else self._backoff(max(row.attempts for row in deferred))
+        self.spool.retry_later([row.id for row in deferred], "file", error.one_line(), self.clock(), delay)
+        result.pending += len(deferred)
+        log.warning("could not file %s: %s; retrying in %.0f s", signature, error.one_line(), delay)
+        return everyone_fails  # GitHub unreachable or refusing the token: the rest would fail alike
+
+    def refresh_due(self) -> int:
+        """Filed crashes whose file grew since: their issue shows the final content (never a second count)."""
+        done = 0
+        for row in self.spool.regrown():
+            outcome = self.analyser.analyse(row)
+            report: CrashReport | None = outcome.report
+            try:
+                detail = self._filer_now().refresh(row, report, outcome.raw) if report is not None else (
+                    outcome.problem or "not analysable")
+            except GitHubError as error:  # it stays counted; only the issue shows less than it could
+                log.warning("could not update #%s for %s: %s", row.issue_number, row.stem, error.one_line())
+                self.spool.set_refreshed(row.id, None, None, self.clock(), f"not shown: {error.one_line()}",
+                                         row.regrown)
+                continue
+            self.spool.set_refreshed(row.id, report.model_dump_json() if report is not None else None, outcome.raw,
+                                     self.clock(), detail, row.regrown)
+            done += 1
+        return done
 
     def _backoff(self, attempts: int) -> float:
         base = self.settings.retry_initial_seconds * (2 ** min(attempts, 10))
@@ -219,7 +237,7 @@ class Uploader:
         counts = self.spool.counts()
         return counts["found"] + counts["analysed"]
 
-    # --- the two ways to run -----------------------------------------------------------
+    # --- the short-lived ways to run --------------------------------------------------------
 
     def run_once(self, directories: list[Path]) -> tuple[int, str]:
         """Process what is there now, drain the queue; (exit code, summary)."""
@@ -253,6 +271,8 @@ class Uploader:
         counts = self.spool.counts()
         unfiled = counts["found"] + counts["analysed"]
         message = f"{counts['filed']} filed, {unfiled} waiting, {counts['unreadable']} unreadable or not crashes"
+        if counts["vanished"]:
+            message += f", {counts['vanished']} vanished before analysis (filed if their files reappear)"
         if unfiled:
             reason = error.message if error else "analysis is waiting for a file to finish"
             if error is not None and error.hint and not error.transient:
@@ -262,8 +282,7 @@ class Uploader:
 
     def file_one(self, path: Path) -> tuple[int, str]:
         """`crashfix file PATH`: this crash and its same-named siblings, now."""
-        siblings = [p for p in path.parent.glob(glob.escape(path.stem) + ".*") if matches(p, self.patterns)]
-        crash_id = self.discover(sorted(siblings or [path], key=primary_first))
+        crash_id = self.spool_one(path)
         if crash_id is None:
             return 0, f"{path.name} is already in the spool (see crashfix status)"
         self.analyse_due()
@@ -274,54 +293,9 @@ class Uploader:
         reason = result.error.message if result.error else (row.last_error if row else None) or "unknown reason"
         return 1, f"{path.name} was not filed: {reason}. It stays in the spool; crashfix watch retries it."
 
-    def run_forever(self, directories: list[Path], stop: threading.Event) -> None:
-        """Watch until `stop` is set: events, a periodic rescan, retries when due."""
-        watcher = DirectoryWatcher(directories, self.settings.recursive)
-        watcher.start()
-        tracker = CompletenessTracker(self.settings.settle_seconds, self.patterns)
-        next_rescan = 0.0
-        next_heartbeat = 0.0
-        next_prune = 0.0
-        try:
-            while not stop.is_set():
-                now = self.clock()
-                for path in watcher.drain():
-                    if not self.is_known(path):
-                        tracker.observe(path, now)
-                if now >= next_rescan:
-                    for path in scan(directories, self.settings.recursive):
-                        if path not in tracker.files and not self.is_known(path):
-                            tracker.observe(path, now)
-                    next_rescan = now + self.settings.rescan_interval_seconds
-                for group in tracker.poll(now):
-                    self.discover(group)
-                self.analyse_due()
-                self.file_due()
-                if now >= next_heartbeat:
-                    self.spool.set_meta("watcher", f"{os.getpid()} {now}")
-                    next_heartbeat = now + HEARTBEAT_SECONDS
-                if now >= next_prune:
-                    pruned = self.spool.prune(now, self.settings.retention_days * 86400)
-                    if pruned:
-                        log.info("pruned %d filed crash(es) older than %g days", pruned, self.settings.retention_days)
-                    next_prune = now + PRUNE_SECONDS
-                deadlines = [next_rescan, next_heartbeat]
-                for candidate in (tracker.next_deadline(now), self.spool.next_due()):
-                    if candidate is not None:
-                        deadlines.append(candidate)
-                timeout = max(0.01, min(deadlines) - self.clock())
-                watcher.wakeup.wait(timeout)
-                watcher.wakeup.clear()
-        finally:
-            watcher.stop()
-            self.spool.set_meta("watcher", "")
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
+    def spool_one(self, path: Path) -> int | None:
+        siblings = [p for p in path.parent.glob(glob.escape(path.stem) + ".*") if matches(p, self.patterns)]
+        return self.discover(sorted(siblings or [path], key=primary_first))
 
 
 def host_name(settings: UploaderSettings) -> str:

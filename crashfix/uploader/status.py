@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
-from crashfix.procs import pid_alive
+from crashfix.uploader.lock import holder
 from crashfix.uploader.spool import Spool
+from crashfix.uploader.state import state_error
 
 HEARTBEAT_STALE = 60.0
 
@@ -17,24 +19,36 @@ def _when(at: float, now: float) -> str:
     return f"{stamp} ({ago:.0f} s ago)" if ago < 3600 else stamp
 
 
-def watcher_state(spool: Spool, now: float) -> str:
+def watcher_state(spool: Spool, folder: Path, now: float) -> str:
+    """Who holds the state folder's lock (the OS knows), with the holder's last heartbeat."""
+    pid = holder(folder)
     value = (spool.get_meta("watcher") or "").split()
-    if len(value) != 2:
-        return "not running"
-    pid, beat = int(value[0]), float(value[1])
-    if pid_alive(pid) and now - beat < HEARTBEAT_STALE:
-        return f"running (pid {pid}, last heartbeat {now - beat:.0f} s ago)"
-    return f"not running (pid {pid} last seen {_when(beat, now)})"
+    beat = float(value[1]) if len(value) == 2 else None
+    if pid is not None:
+        heartbeat = f", last heartbeat {now - beat:.0f} s ago" if beat is not None and now - beat < 3600 else ""
+        stale = " — no heartbeat for a while: is it stuck?" if beat is None or now - beat > HEARTBEAT_STALE else ""
+        return f"running (pid {pid or 'unknown'} holds the state folder{heartbeat}){stale}"
+    if beat is not None:
+        return f"not running (pid {value[0]} last seen {_when(beat, now)})"
+    return "not running"
 
 
 def describe_status(state_dir: Path, now: float) -> str:
     path = state_dir / "spool.sqlite3"
     if not path.exists():
         return f"no spool at {path}: the uploader has not run with this state folder yet"
-    spool = Spool(path)
+    try:
+        spool = Spool(path)
+    except sqlite3.DatabaseError as error:
+        fault = state_error(state_dir, error) if isinstance(error, sqlite3.OperationalError) else None
+        if fault is not None:
+            return f"state folder: {state_dir}\nspool:        cannot be opened: {fault.one_line()}"
+        pid = holder(state_dir)
+        who = f"; the watcher (pid {pid}) replaces it" if pid else "; the next crashfix watch moves it aside"
+        return f"state folder: {state_dir}\nspool:        unreadable ({error}){who} and starts a fresh one"
     try:
         counts = spool.counts()
-        lines = [f"state folder: {state_dir}", f"watcher:      {watcher_state(spool, now)}",
+        lines = [f"state folder: {state_dir}", f"watcher:      {watcher_state(spool, state_dir, now)}",
                  "queue:        " + ", ".join(f"{name} {count}" for name, count in counts.items())]
         activity = spool.last_activity()
         if activity:

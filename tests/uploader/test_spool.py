@@ -82,3 +82,30 @@ def test_pruning_never_touches_unfiled_crashes(spool: Spool) -> None:
     assert spool.get(waiting) is not None  # type: ignore[arg-type]
     # its file is still known: a rescan does not file it again
     assert spool.record_crash("/c", "old", [info("/c/old.dmp", "h1")], now=1.0) is None
+
+
+def test_a_rewritten_file_is_a_new_crash_and_a_vanished_one_comes_back(spool: Spool) -> None:
+    first = spool.record_crash("/c", "x", [info("/c/x.txt", "h1")], now=1.0)
+    again = spool.record_crash("/c", "x", [info("/c/x.txt", "h2")], now=2.0)  # new content, same name
+    assert first is not None and again is not None and again != first
+    assert spool.get(first).files == ["/c/x.txt"]  # type: ignore[union-attr]  # never merged into the old row
+    spool.set_vanished(again, "gone", 3.0)
+    assert spool.counts()["vanished"] == 1 and not spool.known_file("/c/x.txt", 10, 1.0)
+    assert spool.record_crash("/d", "x", [info("/d/x.txt", "h2")], now=4.0) == again  # back, elsewhere
+    assert spool.get(again).state == "found"  # type: ignore[union-attr]
+
+
+def test_a_grown_file_is_analysed_again_and_a_filed_one_marked(spool: Spool) -> None:
+    crash = spool.record_crash("/c", "x", [info("/c/x.txt", "h1")], now=1.0)
+    assert crash is not None
+    spool.set_analysed(crash, "{}", None, "sig", "good", 2.0, "")
+    spool.grew(crash, FileInfo("/c/x.txt", 20, 3.0, "h1b"), 3.0)
+    row = spool.get(crash)
+    assert row is not None and row.state == "found" and row.content_hash == "h1b" and row.report is None
+    spool.set_analysed(crash, "{}", None, "sig", "good", 4.0, "")
+    spool.mark_filed([crash], 7, 5.0, "issue #7", {crash: "h1b"})
+    assert not spool.filing_due(6.0)
+    spool.grew(crash, FileInfo("/c/x.txt", 30, 6.0, "h1c"), 6.0)
+    assert spool.filing_due(6.0) and [r.id for r in spool.regrown()] == [crash]
+    spool.set_refreshed(crash, None, None, 7.0, "shown", seen=1)
+    assert not spool.regrown()

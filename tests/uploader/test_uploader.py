@@ -84,12 +84,19 @@ def test_low_quality_crashes_are_flagged_and_kept_apart(github: FakeGitHub, tmp_
     (folder / "nosym.txt").write_text(
         "Program terminated with signal SIGSEGV, Segmentation fault.\n#0  0x0000000000401d72 in ?? ()\n"
         "#1  0x0000000000401e00 in ?? ()\n", encoding="utf-8")
-    old = time.time() - 5
+    old = time.time() - 120  # a two-frame stack this old is not waited for (it could still be growing if young)
     os.utime(folder / "nosym.txt", (old, old))
     assert make_uploader(tmp_path / "state", github.url).run_once([folder])[0] == 0
     [issue] = crash_issues(github)
     assert {label["name"] for label in issue["labels"]} == {"crash", "crashfix:low-quality"}
     assert parse_record(issue["body"]).signature.quality == "low"  # type: ignore[union-attr]
+
+
+def settled(path: Path, text: str) -> None:
+    """A crash text written a while ago: its two-frame stack is not waited on (it would be, young)."""
+    path.write_text(text, encoding="utf-8")
+    old = time.time() - 120
+    os.utime(path, (old, old))
 
 
 def wheaty_log(built: str, revision: str = "e34c629a654c") -> str:
@@ -105,13 +112,13 @@ def wheaty_log(built: str, revision: str = "e34c629a654c") -> str:
 def test_a_fixed_crash_seen_again(github: FakeGitHub, tmp_path: Path, built: str, reopened: bool) -> None:
     folder = tmp_path / "crashes"
     folder.mkdir()
-    (folder / "first.txt").write_text(wheaty_log("2024-01-01 10:00:00"), encoding="utf-8")
+    settled(folder / "first.txt", wheaty_log("2024-01-01 10:00:00"))
     uploader = make_uploader(tmp_path / "state", github.url)
     uploader.run_once([folder])
     [issue] = crash_issues(github)
     github.issues[issue["number"]].update(state="closed", state_reason="completed",
                                           closed_at="2030-06-01T00:00:00Z")
-    (folder / "again.txt").write_text(wheaty_log(built, "f00dfeed1234"), encoding="utf-8")
+    settled(folder / "again.txt", wheaty_log(built, "f00dfeed1234"))
     uploader.run_once([folder])
     issue = github.issues[issue["number"]]
     assert (issue["state"] == "open") is reopened
@@ -211,8 +218,7 @@ def test_cdb_first_then_the_crash_log_then_the_dump(github: FakeGitHub, tmp_path
     folder.mkdir()
     dump = folder / "1a2b3c_worldserver.exe_[1-5_12-0-0].dmp"
     dump.write_bytes(build_minidump())
-    (folder / "1a2b3c_worldserver.exe_[1-5_12-0-0].txt").write_text(wheaty_log("2024-01-01 10:00:00"),
-                                                                     encoding="utf-8")
+    settled(folder / "1a2b3c_worldserver.exe_[1-5_12-0-0].txt", wheaty_log("2024-01-01 10:00:00"))
     (folder / "lonely.dmp").write_bytes(build_minidump(eip=0x00401000))
     output = tmp_path / "cdb.txt"
     output.write_text((Path(__file__).parent / "test_cdb_runner.py").read_text(encoding="utf-8")

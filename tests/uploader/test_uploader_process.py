@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,37 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from crashfix.issues.record import find_signature, parse_record
 from tests.fakes.github_server import FakeGitHub
-from tests.uploader.helpers import REPO, TOKEN, write_crashes
+from tests.uploader.helpers import REPO, write_crashes
+from tests.uploader.process_helpers import config_file, crashfix, occurrences
 
 
 @pytest.fixture()
 def github() -> Iterator[FakeGitHub]:
     with FakeGitHub(owner="acme", repo="worldserver") as fake:
         yield fake
-
-
-def config_file(tmp_path: Path, **overrides: object) -> Path:
-    values: dict[str, object] = {"repo": REPO, "settle_seconds": 0.1, "retry_initial_seconds": 0.1,
-                                 "retry_max_seconds": 0.5, "once_give_up_seconds": 20}
-    values.update(overrides)
-    lines = ["[uploader]"] + [f"{key} = {value!r}".replace("'", '"') for key, value in values.items()]
-    lines += ["[uploader.cdb]", "enabled = false"]
-    path = tmp_path / "crashfix.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def crashfix(*args: str, github: FakeGitHub, **popen: object) -> subprocess.Popen[str]:
-    env = {**os.environ, "GITHUB_API_URL": github.url, "GITHUB_TOKEN": TOKEN}
-    return subprocess.Popen([sys.executable, "-m", "crashfix", *args], env=env, text=True,  # type: ignore[call-overload]
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
-
-
-def occurrences(github: FakeGitHub) -> list[int]:
-    records = [parse_record(i["body"]) for i in github.issues.values() if find_signature(i.get("body"))]
-    return sorted(r.occurrences for r in records if r is not None)
 
 
 def test_kill_9_mid_batch_then_restart_files_everything_exactly_once(github: FakeGitHub, tmp_path: Path) -> None:
