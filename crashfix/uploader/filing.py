@@ -121,8 +121,11 @@ class Filer:
         occurrences = [Occurrence(row, CrashReport.model_validate_json(row.report or "{}"), seqs[row.id])
                        for row in rows]
         chain: list[IssueData] = []
+        report_signature = occurrences[0].report.signature
         for _ in range(5):  # an issue found unusable is forgotten: look again
             number = self.index.locate(signature)
+            if number is None and report_signature is not None:
+                number = self.index.locate_group(report_signature)
             chain = self.index.resolve(number) if number is not None else []
             if chain or number is None:
                 break
@@ -196,6 +199,7 @@ class Filer:
             log.info("issue for %s was created although the connection failed: #%s", signature, chain[-1].number)
             return self._count(chain[-1], occurrences, before=chain[:-1])
         self.spool.issue_map.remember(issue.number, signature, issue.state, None, checked_at=issue.updated_at)
+        self.spool.issue_map.keep_signature(issue.number, record.signature.model_dump_json())
         log.info("filed %s as #%s (%s)", signature, issue.number, issue.title)
         self._notify("new-signature", issue, f"{record.occurrences} crash(es) on {self.host}, first seen "
                                              f"{record.first_seen.replace('T', ' ').replace('Z', ' UTC')}")

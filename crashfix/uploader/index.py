@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from crashfix.analysis.analyze import finish
 from crashfix.analysis.blame import SkipRules
+from crashfix.analysis.grouping import same_crash
+from crashfix.analysis.models import Signature
 from crashfix.analysis.signature import SIGNATURE_VERSION
 from crashfix.config import UploaderSettings
 from crashfix.github.records import GitHubAuthError, GitHubError, GitHubNotFound, IssueData
@@ -132,6 +134,8 @@ class IssueIndex:
             return
         if current is not None and current.id != record.signature.id:
             self.map.add_key(current.id, number)
+        if current is not None:
+            self.map.keep_signature(number, current.model_dump_json())
 
     def _maintainer_duplicate(self, issue: IssueData, previous: IssueEntry | None) -> int | None:
         """#N when a maintainer closed this issue as a duplicate of crash issue #N."""
@@ -188,6 +192,21 @@ class IssueIndex:
         if originals:
             return originals[0]
         return entries[0].number if entries else None
+
+    def locate_group(self, signature: Signature) -> int | None:
+        """The issue of the same crash under another signature id (a report cut short, a name printed
+        without its class: `analysis.grouping.same_crash`); remembered, so the next lookup is direct."""
+        for number, stored in self.map.grouping_candidates():
+            try:
+                known = Signature.model_validate_json(stored)
+            except ValueError:
+                continue
+            if known.id != signature.id and same_crash(signature, known):
+                self.map.add_key(signature.id, number)
+                log.info("%s (%s) is the crash of #%s (%s): counted there", signature.id, signature.text, number,
+                         known.text)
+                return number
+        return None
 
     def resolve(self, number: int) -> list[IssueData]:
         """Fresh reads from this issue to the one its crashes count on now (last), past duplicate decisions;

@@ -37,6 +37,16 @@ class IssueMap:
             (number, signature_id, state, duplicate_of, checked_at),
         )
 
+    def keep_signature(self, number: int, signature_json: str) -> None:
+        """The signature (today's analysis) of the crash this issue records: what new signatures group with."""
+        self.db.execute("UPDATE issues SET signature_json = ? WHERE number = ?", (signature_json, number))
+
+    def grouping_candidates(self) -> list[tuple[int, str]]:
+        """(number, signature JSON) of every known issue that is not a duplicate, lowest number first."""
+        return [(row["number"], row["signature_json"]) for row in self.db.execute(
+            "SELECT number, signature_json FROM issues WHERE duplicate_of IS NULL AND signature_json IS NOT NULL "
+            "ORDER BY number")]
+
     def add_key(self, signature_id: str, number: int) -> None:
         """Another id under which this issue's crash is known."""
         self.db.execute("INSERT INTO signature_keys (signature_id, number) VALUES (?, ?) "

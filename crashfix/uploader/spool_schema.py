@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS issues (
     signature_id TEXT NOT NULL,
     state TEXT NOT NULL,
     duplicate_of INTEGER,
-    checked_at REAL
+    checked_at REAL,
+    signature_json TEXT
 );
 CREATE INDEX IF NOT EXISTS issues_signature ON issues (signature_id);
 CREATE TABLE IF NOT EXISTS signature_keys (signature_id TEXT PRIMARY KEY, number INTEGER NOT NULL);
@@ -61,7 +62,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 # Columns added after the first release: (table, column, declaration), added to older spools on open.
 ADDED_COLUMNS = (("crashes", "crash_time", "REAL"), ("crashes", "regrown", "INTEGER NOT NULL DEFAULT 0"),
-                 ("issues", "checked_at", "REAL"))
+                 ("issues", "checked_at", "REAL"), ("issues", "signature_json", "TEXT"))
 
 
 def add_columns(db: sqlite3.Connection) -> None:
