@@ -1,13 +1,14 @@
 """What a fix run tells people: the sticky issue comment, the PR body, the job summary, the terminal, the chat.
 
-All are rendered from the same `FixOutcome`. Text the model wrote is treated as
-untrusted on the way out too: HTML comments are removed (they would hide text from
-reviewers), @-mentions are defused, and length is capped.
+All are rendered from the same `FixOutcome`. Text the model wrote or a crash carried is
+untrusted on the way out too: it passes `untrusted.inert_markdown` (no hidden comments, no
+mentions, no closing keywords or issue references, no images or links, no HTML; capped)
+wherever it lands on GitHub, and `inert_plain` in a title. The only closing keyword crashfix
+writes is its own `Fixes #N`.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,16 +18,15 @@ from crashfix.fixer.models import FixOutcome, StepResult, VerifyResult
 from crashfix.issues.progress import PROGRESS_MARKER, state_block
 from crashfix.issues.record import now_iso
 from crashfix.notify import NotifyEvent, notifier_from
+from crashfix.untrusted import code_span, inert_markdown, inert_plain
 
 _ICONS = {"pending": "⏳", "running": "🔄", "done": "✅", "failed": "❌", "skipped": "➖"}
 PHASES = ("Gate", "Locate", "Analyse", "Build & test", "Deliver")
 
 
-def model_text(text: str, limit: int = 4000) -> str:
-    """Model output made safe for a GitHub body: no hidden comments, no pings, capped."""
-    text = re.sub(r"<!--.*?(-->|$)", "", text or "", flags=re.S)
-    text = re.sub(r"(?<![\w`])@([A-Za-z0-9][A-Za-z0-9-]{0,38}(?:/[\w.-]+)?)", r"`@\1`", text)
-    return text if len(text) <= limit else text[:limit].rstrip() + " […]"
+def model_text(text: str | None, limit: int = 4000, *, one_line: bool = False) -> str:
+    """Model or crash text made safe for a GitHub body (see `untrusted.inert_markdown`)."""
+    return inert_markdown(text, limit, one_line=one_line)
 
 
 @dataclass
@@ -41,7 +41,8 @@ class Progress:
 
     def render(self, headline: str, outcome: FixOutcome | None = None, footer: str = "",
                previous: dict[str, object] | None = None) -> str:
-        rows = "\n".join(f"| {phase} | {_ICONS[state]} {detail} |" for phase, (state, detail) in self.states.items())
+        rows = "\n".join(f"| {phase} | {_ICONS[state]} {_cell(model_text(detail, 300, one_line=True))} |"
+                         for phase, (state, detail) in self.states.items())
         parts = [PROGRESS_MARKER, f"### {headline}", "", "| Phase | Status |", "|---|---|", rows, ""]
         if footer:
             parts += [footer, ""]
@@ -50,6 +51,11 @@ class Progress:
         if outcome is not None:
             parts.append(render_state(outcome, previous))
         return "\n".join(parts).strip() + "\n"
+
+
+def _cell(text: str) -> str:
+    """One-line Markdown for a table cell: its pipes escaped (in code spans too, as GFM wants)."""
+    return text.replace("|", "\\|")
 
 
 def _number(value: object) -> float:
@@ -95,9 +101,10 @@ def _step_cell(steps: list[StepResult]) -> str:
         return "✅ passed"
     why = f"timed out after {failed.seconds:.0f} s" if failed.timed_out else f"exit {failed.returncode}"
     first = failed.diagnostics[0] if failed.diagnostics else None
-    where = f": `{first.path}:{first.line}` {first.message[:120]}" if first and first.path else (
-        f": {first.message[:120]}" if first else "")
-    return f"❌ {why}{where}".replace("|", "\\|")
+    message = model_text(first.message, 120, one_line=True) if first else ""
+    where = f": {code_span(f'{first.path}:{first.line}')} {message}" if first and first.path else (
+        f": {message}" if first else "")
+    return _cell(f"❌ {why}{where}")
 
 
 def verification_table(outcome: FixOutcome) -> str:
@@ -116,7 +123,7 @@ def usage_line(outcome: FixOutcome) -> str:
 
 
 def pr_title(outcome: FixOutcome) -> str:
-    title = outcome.crash_title.removeprefix("Crash: ") or f"crash #{outcome.issue_number}"
+    title = inert_plain(outcome.crash_title.removeprefix("Crash: ")) or f"crash #{outcome.issue_number}"
     return f"Fix crash: {title}"[:240]
 
 
@@ -136,9 +143,9 @@ def pr_body(outcome: FixOutcome) -> str:
         f"**Guard only:** {'yes' if proposal.guard_only else 'no'}", "",
         "<details><summary>Explanation</summary>", "", model_text(proposal.explanation, 8000), "", "</details>", "",
         "## Verification", verification_table(outcome), "",
-        "## Changes", f"{outcome.diff_stats or ''}: " + ", ".join(f"`{p}`" for p in outcome.changed_files), "",
-        "## Crash", f"Signature `{outcome.signature}` — {outcome.crash_title}",
-        f"Code shown up front: {', '.join(f'`{p}`' for p in outcome.located[:8]) or 'none'}", "",
+        "## Changes", f"{outcome.diff_stats or ''}: " + ", ".join(code_span(p) for p in outcome.changed_files), "",
+        "## Crash", f"Signature {code_span(outcome.signature or '?')} — {model_text(outcome.crash_title, 300)}",
+        f"Code shown up front: {', '.join(code_span(p) for p in outcome.located[:8]) or 'none'}", "",
         "## Cost", usage_line(outcome), "",
         "_To retry with review feedback, add the label `reanalyze` to the issue; review comments from people "
         "with write access are given to the next attempt._",
@@ -149,7 +156,7 @@ def pr_body(outcome: FixOutcome) -> str:
 
 def failure_text(outcome: FixOutcome) -> str:
     """What the issue is told when no verified fix came out: what was tried, why it stopped, how to retry."""
-    lines = [f"**Stopped:** {outcome.reason}"]
+    lines = [f"**Stopped:** {model_text(outcome.reason, 1000)}"]
     if outcome.proposal is not None:
         lines.append(f"**Model's analysis:** {model_text(outcome.proposal.root_cause, 1500)}")
     tried = ", ".join(f"{name} ×{count}" for name, count in sorted(outcome.tool_calls.items()))
@@ -167,7 +174,8 @@ def failure_text(outcome: FixOutcome) -> str:
 def job_summary(outcome: FixOutcome) -> str:
     head = {"fix-proposed": "✅ Draft PR proposed", "needs-human": "❌ No verified fix",
             "refused": "⛔ Refused", "skipped": "➖ Skipped", "dry-run": "🧪 Dry run", "local": "✅ Local fix"}
-    lines = [f"## crashfix: {head[outcome.status]} for #{outcome.issue_number}", "", outcome.reason, ""]
+    lines = [f"## crashfix: {head[outcome.status]} for #{outcome.issue_number}", "",
+             model_text(outcome.reason, 1000), ""]
     if outcome.pull_url:
         lines.append(f"Pull request: {outcome.pull_url}")
     if outcome.rounds:
