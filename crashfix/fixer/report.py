@@ -50,6 +50,8 @@ class Progress:
             parts.append(f"[Workflow run]({self.run_url})")
         if outcome is not None:
             parts.append(render_state(outcome, previous))
+        elif previous:
+            parts.append(state_block(previous))  # the last attempt's record stays until this one's replaces it
         return "\n".join(parts).strip() + "\n"
 
 
@@ -127,7 +129,8 @@ def pr_title(outcome: FixOutcome) -> str:
     return f"Fix crash: {title}"[:240]
 
 
-def pr_body(outcome: FixOutcome) -> str:
+def pr_body(outcome: FixOutcome, note: str = "") -> str:
+    """The draft PR's body; `note` is crashfix's own (e.g. why the repository's CI has not run)."""
     proposal = outcome.proposal
     assert proposal is not None
     guard = ("\n> ⚠️ **Guard only:** this patch adds a check without removing why the state arises. "
@@ -136,6 +139,7 @@ def pr_body(outcome: FixOutcome) -> str:
     parts = [
         f"Fixes #{outcome.issue_number}", "",
         "> Draft opened by crashfix. Review it like any other change; nothing is merged without a human.",
+        f"\n> ℹ️ {note}\n" if note else "",
         guard,
         "## Root cause", model_text(proposal.root_cause), "",
         "## Fix", model_text(proposal.fix_summary) or "_(no summary)_", "",
@@ -171,10 +175,15 @@ def failure_text(outcome: FixOutcome) -> str:
     return "\n".join(lines)
 
 
-def job_summary(outcome: FixOutcome) -> str:
+def job_summary(outcome: FixOutcome, handed_over: bool = False) -> str:
+    """The Actions job summary; `handed_over`: the fix job's, whose result the deliver job writes to GitHub."""
     head = {"fix-proposed": "✅ Draft PR proposed", "needs-human": "❌ No verified fix",
             "refused": "⛔ Refused", "skipped": "➖ Skipped", "dry-run": "🧪 Dry run", "local": "✅ Local fix"}
-    lines = [f"## crashfix: {head[outcome.status]} for #{outcome.issue_number}", "",
+    what = head[outcome.status]
+    if handed_over:
+        what = "✅ Verified fix for the deliver job" if outcome.status == "fix-proposed" else what
+        what += " (result handed to the deliver job)"
+    lines = [f"## crashfix: {what} for #{outcome.issue_number}", "",
              model_text(outcome.reason, 1000), ""]
     if outcome.pull_url:
         lines.append(f"Pull request: {outcome.pull_url}")

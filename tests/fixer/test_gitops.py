@@ -45,10 +45,13 @@ def test_branch_commit_only_edited_files_and_push(tmp_path: Path) -> None:
     (clone / "notes.txt").write_text("a stray change the fix did not make\n")
     (clone / "build").mkdir()
     (clone / "build" / "out.o").write_text("object")
-    commit = git.commit(["src/Player.cpp"], "Fix crash\n\nFixes #7\n")
+    commit = git.commit_contents(base, {"src/Player.cpp": b"int hp = 1;\n"}, "Fix crash\n\nFixes #7\n",
+                                 branch="crashfix/issue-7")
     assert sh(clone, "show", "--name-only", "--format=", commit).split() == ["src/Player.cpp"]
     assert sh(clone, "log", "-1", "--format=%an <%ae>").strip() == "crashfix <crashfix@users.noreply.github.com>"
-    assert git.diff_stats(base).describe() == "1 file(s), +1 −1"
+    assert sh(clone, "rev-parse", "HEAD").strip() == commit and sh(clone, "status", "--porcelain").split() == [
+        "M", "notes.txt", "??", "build/"]  # the branch and its index follow; stray changes stay uncommitted
+    assert git.diff_stats(base, commit).describe() == "1 file(s), +1 −1"
     git.push("origin", "crashfix/issue-7", None)
     assert sh(origin, "rev-parse", "refs/heads/crashfix/issue-7").strip() == commit
     # A re-run continues the pushed branch instead of starting over.
@@ -67,8 +70,7 @@ def test_push_over_http_authenticates_without_leaving_the_token_anywhere(tmp_pat
             git.push("origin", "main", None)  # no token: the server says 401, git must not prompt
         assert TOKEN not in str(refused.value)
         git.run("checkout", "-q", "-b", "crashfix/issue-9")
-        (clone / "src" / "Player.cpp").write_text("int hp = 9;\n")
-        git.commit(["src/Player.cpp"], "fix")
+        git.commit_contents(git.head(), {"src/Player.cpp": b"int hp = 9;\n"}, "fix", branch="crashfix/issue-9")
         git.push("origin", "crashfix/issue-9", TOKEN)
         assert server.pushes == 1
     assert sh(origin, "rev-parse", "refs/heads/crashfix/issue-9").strip() == git.head()
@@ -126,8 +128,7 @@ def test_what_a_build_plants_in_git_config_hooks_or_home_cannot_catch_the_token(
         sh(clone, "config", "--local", f"url.{evil.as_uri()}.insteadOf", server.url)
         sh(clone, "remote", "set-url", "--push", "origin", evil.as_uri())
         (home / ".gitconfig").write_text(f'[url "{evil.as_uri()}"]\n\tpushInsteadOf = {server.url}\n')
-        (clone / "src" / "Player.cpp").write_text("int hp = 5;\n")
-        git.commit(["src/Player.cpp"], "fix")
+        git.commit_contents(git.head(), {"src/Player.cpp": b"int hp = 5;\n"}, "fix", branch="crashfix/issue-5")
         git.push("origin", "crashfix/issue-5", TOKEN)
         assert server.pushes == 1
     assert sh(origin, "rev-parse", "refs/heads/crashfix/issue-5").strip() == git.head()

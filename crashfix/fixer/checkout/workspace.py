@@ -19,7 +19,6 @@ import difflib
 import os
 import re
 import time
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -29,18 +28,15 @@ import regex as bounded_re  # the `re` syntax, with a timeout on each match: mod
 
 from crashfix.errors import CrashfixError
 from crashfix.fixer.checkout import files
+from crashfix.fixer.checkout.jail import PathRefused, protected_part, relative_path
 from crashfix.locate.index import iter_source_files
 
-PROTECTED_DIRS = (".git", ".github")
 SKIPPED_DIRS = frozenset({".git", ".github", ".vs", ".idea", "node_modules", "__pycache__"})
 BINARY_SUFFIXES = frozenset({
     ".exe", ".dll", ".so", ".dylib", ".a", ".lib", ".o", ".obj", ".pdb", ".ilk", ".exp", ".dmp", ".mdmp",
     ".zip", ".gz", ".7z", ".rar", ".xz", ".bz2", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".pdf",
     ".mpq", ".db", ".sqlite", ".sqlite3", ".bin", ".dat", ".pyc", ".class", ".jar", ".wasm",
 })
-# Characters no sane path holds: control and format characters (NUL, escapes, newlines, bidi overrides).
-_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
-_SHORT_NAME = re.compile(r"~\d")  # Windows 8.3 aliases: GITHUB~1 can be .github
 MAX_PATTERN_CHARS = 1000
 # `regex` expands counted repeats when compiling (a{1000000000} takes gigabytes before any timeout
 # applies), so the counts a pattern may use are capped, alone and multiplied together.
@@ -84,39 +80,11 @@ class Workspace:
     # -- the jail --------------------------------------------------------------------------------
 
     def relative(self, name: str) -> str:
-        """A model-given path as a clean repository-relative posix path, or ToolError.
-
-        The Windows rules apply on every platform, so what passes here is safe wherever it runs.
-        """
-        if not (name or "").isprintable() and any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in name):
-            raise ToolError(f"{name!r} holds control or invisible characters; give a plain path, e.g. src/Player.cpp")
-        text = (name or "").strip().replace("\\", "/")
-        if not text or text in (".", "./"):
-            return "."
-        if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
-            raise ToolError(f"{name!r} is absolute; give paths relative to the repository root, e.g. src/Player.cpp")
-        parts: list[str] = []
-        for part in PurePosixPath(text).parts:
-            if part == "..":
-                if not parts:
-                    raise ToolError(f"{name!r} leaves the repository; only files inside it can be used")
-                parts.pop()
-                continue
-            if part == ".":
-                continue
-            if ":" in part:
-                raise ToolError(f"{name!r}: {part!r} holds ':' (a drive or an alternate data stream); "
-                                "give a plain relative path")
-            if part != part.rstrip(". "):
-                raise ToolError(f"{name!r}: {part!r} ends in a dot or a space, which Windows drops; "
-                                "give the name exactly")
-            if _SHORT_NAME.search(part):
-                raise ToolError(f"{name!r}: {part!r} looks like a Windows short name (~1); give the full name")
-            parts.append(part)
-        protected = _protected(parts)
-        if protected:
-            raise ToolError(f"{name!r} is inside {protected}/, which crashfix never reads or changes")
-        return "/".join(parts) or "."
+        """A model-given path as a clean repository-relative posix path, or ToolError (`jail.relative_path`)."""
+        try:
+            return relative_path(name)
+        except PathRefused as refused:
+            raise ToolError(str(refused)) from None
 
     def resolve(self, name: str) -> tuple[str, Path]:
         relative = self.relative(name)
@@ -127,7 +95,7 @@ class Workspace:
         inside = self._inside(str(path))
         if inside is None:
             raise ToolError(f"{name!r} resolves outside the repository (a symbolic link?); it cannot be used")
-        protected = _protected(inside.split("/") if inside != "." else [])
+        protected = protected_part(inside.split("/") if inside != "." else [])
         if protected:
             raise ToolError(f"{name!r} leads into {protected}/, which crashfix never reads or changes")
         return path
@@ -165,7 +133,7 @@ class Workspace:
     def _is_inside(self, path: str) -> bool:
         """Whether a real path is in the checkout and out of the protected folders (for `files`)."""
         inside = self._inside(path)
-        return inside is not None and inside != "." and _protected(inside.split("/")) is None
+        return inside is not None and inside != "." and protected_part(inside.split("/")) is None
 
     def _load(self, name: str) -> tuple[str, Path, files.Text, tuple[bytes, files.Identity]]:
         """The file the model names: its real repository path, real path, text, and (bytes, identity) read."""
@@ -378,14 +346,6 @@ class Workspace:
                                             "tests?); what was built is not what the model wrote",
                                             "look for a build step that writes into the source tree")
         return contents
-
-
-def _protected(parts: list[str]) -> str | None:
-    """The protected folder a path's components lead into (`.github` first, `.git` anywhere), any letter case."""
-    names = [part.lower().rstrip(". ") for part in parts]
-    if names and names[0] in PROTECTED_DIRS:
-        return parts[0]
-    return next((part for part, lowered in zip(parts, names) if lowered == ".git"), None)
 
 
 def _plain(text: str) -> str:
