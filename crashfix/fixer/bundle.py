@@ -12,7 +12,10 @@ repository, issue and branch must be the deliver job's own), and the patch is re
 before git sees it: only regular text files changed or added inside the repository, never under
 `.github/` or `.git/`, no links, submodules, mode changes, renames, deletions or binary content,
 at most `MAX_FILES` files and `MAX_PATCH_BYTES`; the paths it touches must be exactly the files
-listed with their hashes. Applying it and checking the hashes is `deliver_job`'s part.
+listed with their hashes. `apply` then makes the commit in a fresh repository: the base
+commit fetched from GitHub (and checked to be the branch's tip, or on the base branch), the
+patch applied to a fresh index, every blob and the whole tree checked against the verified
+ones, and nothing of the runner's checkout involved.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +34,7 @@ from pydantic import Field, ValidationError
 
 from crashfix.analysis.models import Strict
 from crashfix.errors import CrashfixError
+from crashfix.fixer.checkout.gitops import ScratchRepo
 from crashfix.fixer.checkout.jail import PathRefused, relative_path
 from crashfix.fixer.models import FixOutcome
 
@@ -39,6 +44,7 @@ PATCH = "fix.patch"
 MAX_FILES = 50
 MAX_PATCH_BYTES = 2 * 2**20
 MAX_RECORD_BYTES = 4 * 2**20
+BASE_DEPTH = 200  # how far back on the base branch the recorded base commit may be
 _SHA = r"^[0-9a-f]{40}$"
 PhaseState = Literal["pending", "running", "done", "failed", "skipped"]
 
@@ -195,3 +201,37 @@ def _check_path(path: str) -> str:
     if clean != path or clean == ".":
         raise BundleRefused(f"the result touches {path!r}, which is not a plain repository path")
     return path
+
+
+def apply(repo: ScratchRepo, url: str, auth: Mapping[str, str], record: Bundle, patch: bytes, *, branch: str,
+          base_branch: str, message: str) -> tuple[str, str]:
+    """The commit of `patch` on the recorded base, in `repo` (fresh, with objects of its own).
+
+    Returns the commit and the tip `branch` must still have when it is pushed ("" for none).
+    BundleRefused when the base is not where the fix may start from (the branch's tip when the
+    branch exists, a recent commit of `base_branch` otherwise) or the result is not the verified tree.
+    """
+    base, tree = record.base_commit, record.tree
+    assert base is not None and tree is not None
+    tip = repo.run("ls-remote", "--heads", url, f"refs/heads/{branch}", extra=auth).split()
+    if tip:
+        if tip[0] != base:
+            raise BundleRefused(f"{branch} is at {tip[0][:12]} now, but the fix was made on {base[:12]}: the branch "
+                                "moved while the fix ran", "add the label `reanalyze` to try again from its tip")
+        repo.run("fetch", "--quiet", "--no-tags", "--depth=1", url, f"+refs/heads/{branch}:refs/crashfix/base",
+                 extra=auth)
+    else:
+        repo.run("fetch", "--quiet", "--no-tags", f"--depth={BASE_DEPTH}", url,
+                 f"+refs/heads/{base_branch}:refs/crashfix/base", extra=auth)
+        if base not in repo.run("rev-list", "refs/crashfix/base").split():
+            raise BundleRefused(f"the fix's base commit {base[:12]} is not among the last {BASE_DEPTH} commits of "
+                                f"{base_branch}", "add the label `reanalyze` to try again")
+    repo.run("read-tree", base)
+    (repo.folder / PATCH).write_bytes(patch)
+    repo.run("apply", "--cached", "--whitespace=nowarn", str(repo.folder / PATCH))
+    made = repo.run("write-tree").strip()
+    if made != tree:
+        raise BundleRefused(f"the patch applied to {base[:12]} gives the tree {made[:12]}, not the verified "
+                            f"{tree[:12]}")
+    repo.check(base, made, record.files)
+    return repo.commit_tree(made, base, message), tip[0] if tip else ""

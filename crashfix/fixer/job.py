@@ -135,9 +135,9 @@ def _connect_github(job: FixJob, options: FixOptions, environ: Mapping[str, str]
     job.issue_number = options.issue
     job.viewer = client.login_or_none()
     job.trigger = trigger_from_actions(environ, job.viewer)
-    server, run_id = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_RUN_ID")
-    if server and run_id and environ.get("GITHUB_REPOSITORY"):
-        job.run_url = f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{run_id}"
+    from crashfix.actions.workflow import run_url
+
+    job.run_url = run_url(environ)
 
 
 def publish(outcome: FixOutcome, environ: Mapping[str, str], handed_over: bool = False) -> None:

@@ -163,14 +163,17 @@ def failure_text(outcome: FixOutcome) -> str:
     lines = [f"**Stopped:** {model_text(outcome.reason, 1000)}"]
     if outcome.proposal is not None:
         lines.append(f"**Model's analysis:** {model_text(outcome.proposal.root_cause, 1500)}")
-    tried = ", ".join(f"{name} ×{count}" for name, count in sorted(outcome.tool_calls.items()))
+    tried = ", ".join(f"{model_text(name, 40, one_line=True)} ×{count}"
+                      for name, count in sorted(outcome.tool_calls.items()))
     if tried:
         lines.append(f"**Tried:** {tried}; {len(outcome.rounds)} build/test round(s).")
     if outcome.rounds:
         lines += ["", verification_table(outcome)]
     if outcome.branch and outcome.commit:
-        lines.append(f"\nThe partial change is on branch `{outcome.branch}` ({outcome.diff_stats}).")
-    lines.append(f"\n{outcome.retry_hint or 'To try again, add the label `reanalyze` to this issue.'}")
+        lines.append(f"\nThe partial change is on branch {code_span(outcome.branch)} "
+                     f"({model_text(outcome.diff_stats, 80, one_line=True)}).")
+    lines.append("\n" + (model_text(outcome.retry_hint, 600) if outcome.retry_hint
+                         else "To try again, add the label `reanalyze` to this issue."))
     lines.append(f"\n{usage_line(outcome)}")
     return "\n".join(lines)
 

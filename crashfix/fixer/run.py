@@ -336,9 +336,7 @@ class _Run:
 
     def report(self, headline: str, footer: str = "", final: bool = False) -> None:
         if self.channel is not None:
-            previous = self.channel.previous_state()  # carried along, so the totals (and the cost cap) hold
-            self.channel.post(self.progress.render(headline, self.outcome if final else None, footer, previous),
-                              force=final)
+            self.channel.report(self.progress, headline, self.outcome if final else None, footer)
 
     def _tool_event(self, message: str) -> None:
         """A model tool call: shown in the Analyse row (edits of the comment are rate-limited)."""

@@ -5,6 +5,9 @@ wrapper checks HTTP Basic auth (`x-access-token:<token>`, as GitHub accepts for 
 tokens) before handing the request over, and records every Authorization header it saw,
 so tests can prove the fixer's push authenticates without the token ever touching the
 remote URL, `.git/config` or a command line.
+
+Given the fake GitHub (`github=`), it accepts that fake's tokens too, and refuses a push the
+token may not make (contents: write) with 403, as GitHub does.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 
 def _backend() -> str:
@@ -24,9 +28,10 @@ def _backend() -> str:
 
 
 class GitHttpServer:
-    def __init__(self, root: Path, token: str) -> None:
+    def __init__(self, root: Path, token: str, github: Any = None) -> None:
         self.root = root
         self.token = token
+        self.github = github  # a FakeGitHub whose other tokens are accepted too, if given
         self.authorizations: list[str] = []
         self.pushes = 0
         self._server: ThreadingHTTPServer | None = None
@@ -66,14 +71,24 @@ class GitHttpServer:
             def _serve(self) -> None:
                 header = self.headers.get("Authorization", "")
                 fake.authorizations.append(header)
-                expected = "Basic " + base64.b64encode(f"x-access-token:{fake.token}".encode()).decode()
-                if header.strip().lower() != expected.lower():
+                token = fake.token_of(header)
+                if token is None:
                     self.send_response(401)
                     self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 path, _, query = self.path.partition("?")
+                pushing = path.endswith("/git-receive-pack") or "service=git-receive-pack" in query
+                refusal = fake.github.git_refusal(token) if pushing and fake.github is not None else None
+                if refusal is not None:
+                    message = refusal.encode()
+                    self.send_response(403)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(message)))
+                    self.end_headers()
+                    self.wfile.write(message)
+                    return
                 body = self._body()
                 if path.endswith("/git-receive-pack"):
                     fake.pushes += 1
@@ -103,6 +118,19 @@ class GitHttpServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
+
+    def token_of(self, header: str) -> str | None:
+        """The token in a Basic `x-access-token:<token>` header, if this server accepts it."""
+        scheme, _, encoded = header.strip().partition(" ")
+        try:
+            user, _, token = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            return None
+        if scheme.lower() != "basic" or user != "x-access-token":
+            return None
+        if token == self.token or (self.github is not None and self.github.knows_token(token)):
+            return token
+        return None
 
     def stop(self) -> None:
         if self._server is not None:

@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -118,6 +119,9 @@ class FakeGitHub(RepoState):
                  per_page_max: int = 100, viewer: str = "crashfix-bot") -> None:
         super().__init__(owner=owner, repo=repo, viewer=viewer, per_page_max=per_page_max)
         self.token = token
+        # Tokens besides `token`: token -> (login, kind, permissions). A small, additive stand-in for
+        # issue 14's permission model (same method names: add_token, actions_token, git_refusal).
+        self.extra_tokens: dict[str, tuple[str, str, dict[str, str]]] = {}
         self.latency = 0.0
         self._rendezvous: list[tuple[re.Pattern[str], re.Pattern[str], threading.Barrier, list[int]]] = []
         self.requests: list[RecordedRequest] = []
@@ -241,6 +245,41 @@ class FakeGitHub(RepoState):
                                              review_id=None, created_at=time.time())
             self.review_comments[number].append(created)
             return created
+
+    def add_token(self, token: str, login: str, *, kind: str = "fine-grained",
+                  permissions: Mapping[str, str] | None = None) -> None:
+        """Another token: `kind` fine-grained or installation, limited to `permissions` (contents, issues,
+        pull_requests -> read or write): GitHub's 403 for a request it does not cover."""
+        if kind not in ("fine-grained", "installation"):
+            raise ValueError(f"kind must be fine-grained or installation, not {kind!r}")
+        with self.lock:
+            self.extra_tokens[token] = (login, kind, dict(permissions or {}))
+
+    def actions_token(self, token: str, permissions: Mapping[str, str]) -> None:
+        """The Actions GITHUB_TOKEN of a job with these `permissions:` (github-actions[bot], an installation)."""
+        self.add_token(token, "github-actions[bot]", kind="installation", permissions=permissions)
+
+    def git_refusal(self, token: str) -> str | None:
+        """Why GitHub refuses a git push with this token, or None (the git smart-HTTP fake asks this)."""
+        with self.lock:
+            if token == self.token:
+                return None
+            if token not in self.extra_tokens:
+                return "Invalid username or token. Password authentication is not supported for Git operations."
+            login, _, permissions = self.extra_tokens[token]
+            if permissions.get("contents") != "write":
+                return f"Permission to {self.full_name}.git denied to {login}."
+            return None
+
+    def knows_token(self, token: str) -> bool:
+        with self.lock:
+            return token == self.token or token in self.extra_tokens
+
+    def requests_with_token(self, token: str) -> list[RecordedRequest]:
+        """Every request sent with `token` (in its Authorization header)."""
+        with self.lock:
+            return [r for r in self.requests
+                    if {k.lower(): v for k, v in r.headers.items()}.get("authorization", "").split(" ")[-1] == token]
 
     def set_permission(self, login: str, permission: str) -> None:
         """A user's role on the repository: admin, maintain, write, triage, read or none."""
@@ -372,6 +411,9 @@ class FakeGitHub(RepoState):
         login = self._login(headers)
         if login is None:
             return Reply(401, objects.error("Bad credentials", 401))
+        refused = self._token_refusal(record, headers)
+        if refused is not None:
+            return Reply(403, objects.error(refused, 403, "https://docs.github.com/rest"))
         if not login and (record.method != "GET" or record.path == "/user"):
             return Reply(401, objects.error("Requires authentication", 401))
         if record.path == "/rate_limit":
@@ -391,7 +433,29 @@ class FakeGitHub(RepoState):
         scheme, _, token = value.partition(" ")
         if scheme.lower() in ("token", "bearer") and token.strip() == self.token:
             return self.viewer
+        if scheme.lower() in ("token", "bearer") and token.strip() in self.extra_tokens:
+            return self.extra_tokens[token.strip()][0]
         return None
+
+    def _token_refusal(self, record: RecordedRequest, headers: dict[str, str]) -> str | None:
+        """GitHub's 403 message when a limited token lacks the permission this request needs, else None."""
+        token = headers.get("authorization", "").partition(" ")[2].strip()
+        if token not in self.extra_tokens:
+            return None
+        _, kind, permissions = self.extra_tokens[token]
+        message = ("Resource not accessible by integration" if kind == "installation"
+                   else "Resource not accessible by personal access token")
+        if record.path == "/user":
+            return message if kind == "installation" else None
+        family = ("pull_requests" if re.search(r"^/repos/[^/]+/[^/]+/pulls", record.path)
+                  else "issues" if re.search(r"^/repos/[^/]+/[^/]+/(issues|labels)", record.path) else None)
+        if family is None:
+            return None  # metadata (the repository, a collaborator's permission) and search: always readable
+        level = permissions.get(family, "none")
+        wanted = "read" if record.method == "GET" else "write"
+        if level == "write" or (level == "read" and wanted == "read"):
+            return None
+        return message
 
     def _dispatch(self, record: RecordedRequest, headers: dict[str, str]) -> Reply:
         if (record.method, record.path) == ("GET", "/rate_limit"):

@@ -40,6 +40,8 @@ AUTHOR_NAME = "crashfix"
 AUTHOR_EMAIL = "crashfix@users.noreply.github.com"
 _CREDENTIAL_KEYS = re.compile(r"^(.*\.extraheader|credential\..*|url\..*insteadof|url\..*pushinsteadof)$", re.I)
 FILE_MODES = ("100644", "100755")  # a commit changes regular files only: no links, no submodules
+IDENTITY = {"GIT_AUTHOR_NAME": AUTHOR_NAME, "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
+            "GIT_COMMITTER_NAME": AUTHOR_NAME, "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL}  # the bot is the author
 
 
 class GitError(CrashfixError):
@@ -54,6 +56,16 @@ class DiffStats:
 
     def describe(self) -> str:
         return f"{self.files} file(s), +{self.insertions} −{self.deletions}"
+
+    @classmethod
+    def from_numstat(cls, text: str) -> DiffStats:
+        files = insertions = deletions = 0
+        for line in text.splitlines():
+            added, removed, _ = line.split("\t", 2)
+            files += 1
+            insertions += int(added) if added.isdigit() else 0
+            deletions += int(removed) if removed.isdigit() else 0
+        return cls(files, insertions, deletions)
 
 
 def blob_hash(data: bytes) -> str:
@@ -129,7 +141,7 @@ class Git:
 
     def remote_branch_exists(self, remote: str, branch: str, token: str | None = None) -> bool:
         out = self.run("ls-remote", "--heads", remote, f"refs/heads/{branch}", check=False,
-                       extra_env=self._auth(token))
+                       extra_env=self.auth(token))
         return bool(out.strip())
 
     # -- before the build ------------------------------------------------------------------------
@@ -140,7 +152,7 @@ class Git:
         Returns the commit the work starts from. The token (if any) authenticates the fetch the way
         it does the push: a private repository checked out with `persist-credentials: false` wants it.
         """
-        auth = self._auth(token)
+        auth = self.auth(token)
         self.remember_remote(remote)
         self.continued = self.remote_branch_exists(remote, branch, token)
         if self.continued:
@@ -200,13 +212,7 @@ class Git:
         return commit
 
     def diff_stats(self, base: str, head: str) -> DiffStats:
-        files = insertions = deletions = 0
-        for line in self.run("diff-tree", "-r", "--numstat", "--no-renames", base, head).splitlines():
-            added, removed, _ = line.split("\t", 2)
-            files += 1
-            insertions += int(added) if added.isdigit() else 0
-            deletions += int(removed) if removed.isdigit() else 0
-        return DiffStats(files, insertions, deletions)
+        return DiffStats.from_numstat(self.run("diff-tree", "-r", "--numstat", "--no-renames", base, head))
 
     def diff(self, base: str, head: str, limit: int | None = 20_000) -> str:
         """The change as a patch git applies: full blob names, no renames, no external diff or text conversion."""
@@ -226,7 +232,7 @@ class Git:
                            "call remember_remote (start_branch does) before anything runs in the checkout")
         commit = commit or self.head()
         with self.scratch() as repo:
-            repo.push(url, commit, branch, self._auth(token), expect)
+            repo.push(url, commit, branch, self.auth(token), expect)
 
     def _empty_hooks(self) -> str:
         """An empty folder outside the checkout, as `core.hooksPath`: no hook runs, whatever the build planted."""
@@ -234,7 +240,7 @@ class Git:
             self._no_hooks = tempfile.mkdtemp(prefix="crashfix-nohooks-")
         return self._no_hooks
 
-    def _auth(self, token: str | None) -> dict[str, str]:
+    def auth(self, token: str | None) -> dict[str, str]:
         """The per-process credential for one git command talking to the remote (never on disk)."""
         extra = _credential_env(token) if token else {}
         if extra and extra["GIT_CONFIG_VALUE_0"].split(" ")[-1] not in self.secrets:
@@ -265,12 +271,12 @@ class ScratchRepo:
             if blob != blob_hash(data):
                 raise GitError(f"git stored {path} as {blob}, not as the content's hash {blob_hash(data)}")
             self.run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}")
-        tree = self.run("write-tree").strip()
-        identity = {"GIT_AUTHOR_NAME": AUTHOR_NAME, "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
-                    "GIT_COMMITTER_NAME": AUTHOR_NAME, "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL}
-        commit = self.run("commit-tree", tree, "-p", base, stdin=message.encode(), extra=identity).strip()
+        commit = self.commit_tree(self.run("write-tree").strip(), base, message)
         self.check(base, commit, {path: blob_hash(data) for path, data in contents.items()})
         return commit
+
+    def commit_tree(self, tree: str, parent: str, message: str) -> str:
+        return self.run("commit-tree", tree, "-p", parent, stdin=message.encode(), extra=IDENTITY).strip()
 
     def mode(self, base: str, path: str) -> str:
         """The file's mode in `base` (a new file is 100644); a link or submodule there is refused."""
