@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crashfix.config import AnalysisSettings, Config, FixSettings, load_config, repo_config_path
+from crashfix.config import AnalysisSettings, Config, FixSettings, NotifySettings, load_config, repo_config_path
 from crashfix.errors import UsageError
 from crashfix.fixer.agent.pricing import PriceList, load_prices
 from crashfix.fixer.agent.session import ModelCaller
@@ -48,6 +48,7 @@ class FixJob:
     clock: Callable[[], float] = time.monotonic
     on_event: Callable[[str], None] = lambda message: None
     bundle_out: Path | None = None  # the fix job of the split workflow: write the result here, nothing to GitHub
+    notify: NotifySettings = field(default_factory=NotifySettings)  # read with the rest, before anything ran
 
     @property
     def local(self) -> bool:
@@ -114,7 +115,7 @@ def build_job(options: FixOptions, environ: Mapping[str, str]) -> FixJob:
     job = FixJob(checkout=options.checkout.resolve(), settings=config.fix, analysis=config.analysis,
                  environ=dict(environ), model=model, prices=load_prices(), report_path=options.report,
                  dry_run=options.dry_run, secrets=secret_values(environ, config.fix.keep_env), remote=options.remote,
-                 token=environ.get("GITHUB_TOKEN") or None,
+                 token=environ.get("GITHUB_TOKEN") or None, notify=config.notify,
                  bundle_out=options.bundle_out.resolve() if options.bundle_out else None)
     if not api_key:
         raise UsageError("no Anthropic API key", "set ANTHROPIC_API_KEY (a repository secret in Actions)")
