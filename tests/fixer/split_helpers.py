@@ -23,7 +23,7 @@ READ_TOKEN = "ghs_fixJobReadOnly0000000000000000000"
 WRITE_TOKEN = "ghs_deliverJobWrite000000000000000000"
 JOB_PERMISSIONS = {
     GATE_TOKEN: {"contents": "read", "issues": "write"},
-    READ_TOKEN: {"contents": "read", "issues": "read"},
+    READ_TOKEN: {"contents": "read", "issues": "read", "pull_requests": "read"},
     WRITE_TOKEN: {"contents": "write", "issues": "write", "pull_requests": "write"},
 }
 

@@ -152,3 +152,39 @@ def _basic(token: str) -> str:
     import base64
 
     return base64.b64encode(f"x-access-token:{token}".encode()).decode()
+
+
+def test_a_reanalysis_keeps_the_record_while_working_and_continues_the_branch(
+        split: tuple[Split, int], anthropic: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setup, number = split
+    github = setup.github
+    anthropic.enqueue(Turn([tool_use("edit", NULL_CHECK), tool_use("finish", FIXED)]))
+    first = tmp_path / "first"
+    assert setup.fix(monkeypatch, number, anthropic.url, setup.event("opened", "crashfix-bot"), first) == 0
+    assert setup.deliver(monkeypatch, number, first) == 0
+    tip = git(setup.origin, "rev-parse", f"refs/heads/crashfix/issue-{number}").strip()
+
+    github.label_issue(number, "reanalyze", "maintainer")
+    trigger = setup.event("labeled", "maintainer", "reanalyze")
+    assert setup.gate(monkeypatch, number, trigger) == 0
+    [working] = sticky(github, number)
+    record = read_state(working["body"])
+    assert "working" in working["body"] and record is not None and record["attempts"] == 1  # kept for the cap
+    assert "reanalyze" not in labels(github, number)  # taken off by the gate: the fix job may not write
+
+    fresh = tmp_path / "second-runner"
+    git(tmp_path, "-c", f"http.extraheader=AUTHORIZATION: basic {_basic(TOKEN)}", "clone", "-q", setup.url, str(fresh))
+    setup.checkout = fresh
+    anthropic.enqueue(Turn([tool_use("edit", {"path": "src/Player.cpp", "old_text": "        return; // no target",
+                                              "new_text": "        return; // still no target"}),
+                            tool_use("finish", {**FIXED, "fix_summary": "Second attempt."})]))
+    second = tmp_path / "second"
+    assert setup.fix(monkeypatch, number, anthropic.url, trigger, second) == 0
+    assert setup.writes_with(READ_TOKEN) == []
+    assert setup.deliver(monkeypatch, number, second) == 0
+    new_tip = git(setup.origin, "rev-parse", f"refs/heads/crashfix/issue-{number}").strip()
+    assert git(setup.origin, "rev-parse", f"{new_tip}~1").strip() == tip  # continued, not rewritten
+    [final] = sticky(github, number)
+    state = read_state(final["body"])
+    assert state is not None and (state["attempts"], state["reanalyzed"]) == (2, 1)
+    assert list(github.pulls) and "Second attempt." in github.pull(next(iter(github.pulls)))["body"]
