@@ -184,8 +184,8 @@ def job_summary(outcome: FixOutcome, handed_over: bool = False) -> str:
             "refused": "⛔ Refused", "skipped": "➖ Skipped", "dry-run": "🧪 Dry run", "local": "✅ Local fix"}
     what = head[outcome.status]
     if handed_over:
-        what = "✅ Verified fix for the deliver job" if outcome.status == "fix-proposed" else what
-        what += " (result handed to the deliver job)"
+        what = ("✅ Verified fix, handed to the deliver job" if outcome.status == "fix-proposed"
+                else f"{what} (the deliver job reports it)")
     lines = [f"## crashfix: {what} for #{outcome.issue_number}", "",
              model_text(outcome.reason, 1000), ""]
     if outcome.pull_url:

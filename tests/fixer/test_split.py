@@ -75,7 +75,7 @@ def test_a_crash_becomes_a_draft_pr_across_the_trust_boundary(split: tuple[Split
     patch = (result / bundle.PATCH).read_text()
     assert record["outcome"]["status"] == "fix-proposed" and list(record["files"]) == ["src/Player.cpp"]
     assert "if (!target)" in patch and ".github" not in patch
-    assert "result handed to the deliver job" in (tmp_path / "s").read_text()
+    assert "Verified fix, handed to the deliver job" in (tmp_path / "s").read_text()
 
     assert setup.deliver(monkeypatch, number, result) == 0
     [pull_number] = list(github.pulls)
