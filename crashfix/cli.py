@@ -300,15 +300,24 @@ def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, ht
     click.echo(render(result), nl=False)
 
 
+def event_options(function):  # type: ignore[no-untyped-def]
+    """The options of the workflow's GitHub-hosted steps: the event's issue, the repository, where the config is."""
+    for option in reversed([
+        click.option("--issue", type=int, required=True, help="The issue of the triggering event."),
+        click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)."),
+        click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
+                     help="A checkout of the default branch: where .github/crashfix.toml is (nothing in it runs)."),
+        click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Config file (default: <checkout>/.github/crashfix.toml)."),
+    ]):
+        function = option(function)
+    return function
+
+
 @cli.command()
 @click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="The fix job's result folder (the downloaded artifact).")
-@click.option("--issue", type=int, required=True, help="The issue of the triggering event.")
-@click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")
-@click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
-              help="A checkout of the default branch, for .github/crashfix.toml (nothing in it is run).")
-@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
-              help="Config file (default: <checkout>/.github/crashfix.toml).")
+@event_options
 @click.option("--fix-result", help="The fix job's result (success, failure, cancelled), said when it left none.")
 @click.option("--dry-run", is_flag=True, help="Check and commit the result, but push and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -335,12 +344,7 @@ def deliver(bundle_dir: Path, issue: int, repo: str | None, checkout: Path, conf
 
 
 @cli.command()
-@click.option("--issue", type=int, required=True, help="The issue of the triggering event.")
-@click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")
-@click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
-              help="Where .github/crashfix.toml is.")
-@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
-              help="Config file (default: <checkout>/.github/crashfix.toml).")
+@event_options
 @click.option("--announce", is_flag=True,
               help="When a fix starts: say so on the issue's progress comment and take the `reanalyze` label off "
                    "(the token needs Issues: write).")

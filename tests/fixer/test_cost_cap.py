@@ -14,7 +14,7 @@ from crashfix.fixer.cost_cap import cap_reason, remaining_budget, spent
 from crashfix.issues.progress import PROGRESS_MARKER, read_state, state_block
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
 from tests.fakes.github_server import FakeGitHub
-from tests.fixer.helpers import API_KEY, TOKEN, file_crash, fix_environment, game_repository, git, run_cli
+from tests.fixer.helpers import TOKEN, file_crash, fix_environment, game_repository, git, run_cli
 from tests.fixer.test_fix_e2e import FIXED, NULL_CHECK, event
 
 pytestmark = pytest.mark.tools
@@ -27,11 +27,6 @@ def github() -> Iterator[FakeGitHub]:
         yield fake
         assert not fake.server_errors, fake.server_errors[0]
 
-
-@pytest.fixture
-def anthropic() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=API_KEY) as fake:
-        yield fake
 
 
 def stickies(github: FakeGitHub, number: int) -> list[str]:

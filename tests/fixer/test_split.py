@@ -17,25 +17,11 @@ from crashfix.fixer.checkout.gitops import blob_hash
 from crashfix.issues.progress import read_state
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
 from tests.fakes.github_server import FakeGitHub
-from tests.fixer.helpers import API_KEY, TOKEN, file_crash, game_repository, git
+from tests.fixer.helpers import TOKEN, file_crash, game_repository, git
 from tests.fixer.split_helpers import GATE_TOKEN, READ_TOKEN, WRITE_TOKEN, Split, split_setup
+from tests.fixer.test_fix_e2e import FIXED, NULL_CHECK
 
 pytestmark = pytest.mark.tools
-
-NULL_CHECK = {"path": "src/Player.cpp",
-              "old_text": "    Unit* target = GetTarget();\n",
-              "new_text": "    Unit* target = GetTarget();\n    if (!target)\n        return; // no target: nothing to attack\n"}
-FIXED = dict(status="fixed", root_cause="Player::Update dereferences GetTarget() although a player may have "
-             "no target.", explanation="frame #0 reads target->GetHealth() with target == nullptr.",
-             fix_summary="Players without a target skip the attack.", confidence="high", risk="low",
-             guard_only=False)
-
-
-@pytest.fixture
-def anthropic() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=API_KEY) as fake:
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
 
 
 @pytest.fixture

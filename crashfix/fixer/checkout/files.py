@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -68,17 +69,27 @@ def _opened_path(fd: int) -> str | None:
         return None
 
 
+def _open(path: Path, relative: str, flags: int, checked: os.stat_result, inside: Inside | None,
+          mode: str) -> IO[bytes]:
+    """`path` opened (a final link never followed) and checked to be the file that was checked."""
+    try:
+        handle = os.fdopen(os.open(path, flags | _NOFOLLOW | _BINARY), mode)
+    except OSError as error:
+        raise FileRefused(f"{relative} cannot be opened ({error.strerror})") from None
+    try:
+        _same(handle.fileno(), checked, relative, inside)
+    except FileRefused:
+        handle.close()
+        raise
+    return handle
+
+
 def read(path: Path, relative: str, max_bytes: int, inside: Inside | None = None) -> tuple[bytes, Identity]:
     """The bytes of `path` and the identity they were read from; FileRefused if it is not the checked file."""
     checked = check(path, relative)
     if checked.st_size > max_bytes:
         raise FileRefused(f"{relative} is larger than {max_bytes // 2**20} MB; search it instead")
-    try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
-    except OSError as error:
-        raise FileRefused(f"{relative} cannot be opened ({error.strerror})") from None
-    with os.fdopen(fd, "rb") as handle:
-        _same(handle.fileno(), checked, relative, inside)
+    with _open(path, relative, os.O_RDONLY, checked, inside, "rb") as handle:
         return handle.read(max_bytes + 1)[:max_bytes], identity(checked)
 
 
@@ -87,12 +98,7 @@ def overwrite(path: Path, relative: str, data: bytes, expected: Identity, inside
     checked = check(path, relative)
     if identity(checked) != expected:
         raise FileRefused(f"{relative} is not the file that was read (it was replaced); read it again")
-    try:
-        fd = os.open(path, os.O_WRONLY | _NOFOLLOW | _BINARY)
-    except OSError as error:
-        raise FileRefused(f"{relative} cannot be written ({error.strerror})") from None
-    with os.fdopen(fd, "wb") as handle:
-        _same(handle.fileno(), checked, relative, inside)
+    with _open(path, relative, os.O_WRONLY, checked, inside, "wb") as handle:
         handle.truncate(0)
         handle.write(data)
 
