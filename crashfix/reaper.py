@@ -18,7 +18,6 @@ orphans to the next subreaper or init (crashfix then still kills the step's proc
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -34,7 +33,7 @@ class _Stop(Exception):
 
 def _subreaper() -> bool:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)  # the C library is already loaded: no search (it forks ldconfig)
         return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
