@@ -287,7 +287,7 @@ class _Run:
             return
         verified = outcome.status in ("fix-proposed", "local")
         try:
-            contents = self.workspace.verified_contents()
+            contents = self.git.line_ends(outcome.base_commit, self.workspace.verified_contents())
             outcome.commit = self.git.commit_contents(outcome.base_commit, contents,
                                                       commit_message(outcome, verified), branch=outcome.branch)
             outcome.diff_stats = self.git.diff_stats(outcome.base_commit, outcome.commit).describe()

@@ -148,3 +148,21 @@ def test_git_errors_are_one_redacted_line(tmp_path: Path) -> None:
         assert TOKEN not in error.one_line() and "***" in error.one_line()
     with pytest.raises(GitError, match="not a git checkout"):
         Git(tmp_path, os.environ).ensure_repository()
+
+
+def test_line_ends_follow_the_repository_not_a_windows_working_tree(tmp_path: Path) -> None:
+    """A Windows checkout holds CRLF where the repository keeps LF (core.autocrlf): the commit keeps LF, so the
+    PR shows the changed line, not the whole file; a file the repository keeps with CRLF stays CRLF."""
+    origin, clone = make_origin(tmp_path)
+    (clone / "crlf.txt").write_bytes(b"one\r\ntwo\r\n")
+    sh(clone, "-c", "core.autocrlf=false", "add", "crlf.txt")
+    sh(clone, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "crlf file")
+    git = Git(clone, os.environ)
+    base = git.head()
+    commit = git.commit_contents(base, {"src/Player.cpp": b"int hp = 1;\r\n", "crlf.txt": b"one\r\nTWO\r\n",
+                                        "src/New.h": b"#pragma once\r\n"}, "fix")
+    assert sh(clone, "cat-file", "blob", f"{commit}:src/Player.cpp") == "int hp = 1;\n"
+    assert sh(clone, "cat-file", "blob", f"{commit}:src/New.h") == "#pragma once\n"
+    assert subprocess.run(["git", "cat-file", "blob", f"{commit}:crlf.txt"], cwd=clone, capture_output=True,
+                          check=True).stdout == b"one\r\nTWO\r\n"
+    assert git.diff_stats(base, commit).describe() == "3 file(s), +3 −2"

@@ -198,13 +198,24 @@ class Git:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
+    def line_ends(self, base: str, contents: Mapping[str, bytes]) -> dict[str, bytes]:
+        """`contents` with the line ends the repository keeps: a file whose blob in `base` has no CRLF is
+        committed with LF, as `core.autocrlf` would have it (a Windows checkout holds CRLF in the working tree;
+        crashfix ignores the system config that says so, and a whole-file diff must not come of it)."""
+        kept = {}
+        for path, data in contents.items():
+            stored = self.output("cat-file", "blob", f"{base}:{path}", check=False)  # empty for a new file
+            kept[path] = data if b"\r\n" in stored else data.replace(b"\r\n", b"\n")
+        return kept
+
     def commit_contents(self, base: str, contents: Mapping[str, bytes], message: str,
                         branch: str | None = None) -> str:
-        """Commit exactly `contents` on top of `base` and return the commit; the local `branch` then points at it."""
+        """Commit exactly `contents` (their line ends as `line_ends` keeps them) on top of `base`; the local
+        `branch` then points at the commit, which is returned."""
         if not contents:
             raise GitError("nothing to commit: the fix changed no file")
         with self.scratch() as repo:
-            commit = repo.commit(base, contents, message)
+            commit = repo.commit(base, self.line_ends(base, contents), message)
         if branch:
             self.run("update-ref", f"refs/heads/{branch}", commit)
             if self.run("symbolic-ref", "--quiet", "HEAD", check=False).strip() == f"refs/heads/{branch}":
