@@ -246,31 +246,35 @@ def status(config: Path | None, state_dir: Path | None) -> None:
 @click.option("--model", help="Override [fix] model.")
 @click.option("--max-cost", "max_cost", type=float, help="Override [fix.budget] max_cost_usd.")
 @click.option("--remote", default="origin", show_default=True, help="The git remote to push to.")
+@click.option("--bundle-out", "bundle_out", type=click.Path(path_type=Path, file_okay=False),
+              help="The fix job of the split workflow: write nothing to GitHub, leave the result in this folder "
+                   "for `crashfix deliver`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
 def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None, local: bool, dry_run: bool,
-        config: Path | None, model: str | None, max_cost: float | None, remote: str, as_json: bool,
-        verbose: bool) -> None:
+        config: Path | None, model: str | None, max_cost: float | None, remote: str, bundle_out: Path | None,
+        as_json: bool, verbose: bool) -> None:
     """Turn a crash issue into a built, tested draft PR (or say on the issue why not)."""
-    from crashfix.fixer.job import FixOptions, build_job, load_fix_config, publish
+    from crashfix.fixer.job import FixOptions, build_job, publish
     from crashfix.fixer.report import terminal_summary
     from crashfix.fixer.run import run_fix
 
     logs.setup(paths.state_dir(), verbose=verbose)
     options = FixOptions(checkout=checkout, issue=issue, repo=repo, report=report, local=local, dry_run=dry_run,
-                         config=config, model=model, max_cost_usd=max_cost, remote=remote)
+                         config=config, model=model, max_cost_usd=max_cost, remote=remote, bundle_out=bundle_out)
     from crashfix.actions import workflow
 
     with workflow.group(f"crashfix fix #{issue}" if issue else "crashfix fix", os.environ):
         with workflow.commands_off(os.environ):  # the log may quote the model: no `::` line is obeyed
-            outcome = run_fix(build_job(options, os.environ))
-    publish(outcome, os.environ)
+            job = build_job(options, os.environ)  # the config is read here, once: a build may rewrite the file
+            outcome = run_fix(job)
+    publish(outcome, os.environ, handed_over=bundle_out is not None)
     if outcome.status == "needs-human" and workflow.in_actions(os.environ):
         workflow.error(f"crashfix: no verified fix for #{issue}: {outcome.reason}", os.environ)
-    if not dry_run:
+    if not dry_run and bundle_out is None:  # the deliver job sends the message for the split workflow
         from crashfix.fixer.report import after_fix
 
-        after_fix(outcome, os.environ, load_fix_config(options).notify)  # a chat message, if configured
+        after_fix(outcome, os.environ, job.notify)  # a chat message, if configured
     if as_json:  # JSON escapes newlines: no line of it can start a workflow command, and scripts parse it
         click.echo(outcome.model_dump_json(indent=2))
         return
@@ -307,20 +311,61 @@ def stats(repo: str | None, since: str | None, as_json: bool, markdown: bool, ht
     click.echo(render(result), nl=False)
 
 
+def event_options(function):  # type: ignore[no-untyped-def]
+    """The options of the workflow's GitHub-hosted steps: the event's issue, the repository, where the config is."""
+    for option in reversed([
+        click.option("--issue", type=int, required=True, help="The issue of the triggering event."),
+        click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)."),
+        click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
+                     help="A checkout of the default branch: where .github/crashfix.toml is (nothing in it runs)."),
+        click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Config file (default: <checkout>/.github/crashfix.toml)."),
+    ]):
+        function = option(function)
+    return function
+
+
 @cli.command()
-@click.option("--issue", type=int, required=True, help="The issue of the triggering event.")
-@click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")
-@click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
-              help="Where .github/crashfix.toml is.")
-@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
-              help="Config file (default: <checkout>/.github/crashfix.toml).")
-def gate(issue: int, repo: str | None, checkout: Path, config: Path | None) -> None:
+@click.option("--bundle", "bundle_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="The fix job's result folder (the downloaded artifact).")
+@event_options
+@click.option("--fix-result", help="The fix job's result (success, failure, cancelled), said when it left none.")
+@click.option("--dry-run", is_flag=True, help="Check and commit the result, but push and write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def deliver(bundle_dir: Path, issue: int, repo: str | None, checkout: Path, config: Path | None,
+            fix_result: str | None, dry_run: bool, as_json: bool) -> None:
+    """Actions: the deliver job. Validate the fix job's result, push it and open the draft PR, or say why not."""
+    from crashfix.actions import workflow
+    from crashfix.fixer.deliver_job import DeliverOptions, run_deliver
+    from crashfix.fixer.job import publish
+    from crashfix.fixer.report import after_fix, terminal_summary
+
+    logs.setup(paths.state_dir())
+    options = DeliverOptions(bundle=bundle_dir, issue=issue, checkout=checkout, repo=repo, config=config,
+                             fix_result=fix_result, dry_run=dry_run)
+    with workflow.commands_off(os.environ):  # the result quotes the model: no `::` line is obeyed
+        outcome, loaded = run_deliver(options, os.environ)
+    publish(outcome, os.environ)
+    if outcome.status == "needs-human" and workflow.in_actions(os.environ):
+        workflow.error(f"crashfix: no verified fix for #{issue}: {outcome.reason}", os.environ)
+    if not dry_run:
+        after_fix(outcome, os.environ, loaded.notify)
+    with workflow.commands_off(os.environ):
+        click.echo(outcome.model_dump_json(indent=2) if as_json else terminal_summary(outcome))
+
+
+@cli.command()
+@event_options
+@click.option("--announce", is_flag=True,
+              help="When a fix starts: say so on the issue's progress comment and take the `reanalyze` label off "
+                   "(the token needs Issues: write).")
+def gate(issue: int, repo: str | None, checkout: Path, config: Path | None, announce: bool) -> None:
     """Actions: should the fix job start for this event? Writes the step outputs `fix` and `reason`."""
     from crashfix.actions import workflow
     from crashfix.config import repo_config_path
     from crashfix.fixer.gate_event import run_gate
 
-    result = run_gate(issue, repo, load_config(repo_config_path(checkout, config)), os.environ)
+    result = run_gate(issue, repo, load_config(repo_config_path(checkout, config)), os.environ, announce=announce)
     with workflow.commands_off(os.environ):  # the reason names a label: text, never a workflow command
         click.echo(f"{'run' if result.run else 'no fix'}: {result.reason}")
 

@@ -113,6 +113,9 @@ class BudgetSettings(Section):
     max_turns: int = Field(default=40, ge=1, description="Model calls in the whole run, repairs included.")
     max_output_tokens: int = Field(default=64_000, ge=1024, description="Output tokens over the whole run.")
     max_cost_usd: float = Field(default=5.0, ge=0, description="Dollars over the whole run; 0 disables the limit.")
+    max_cost_per_issue_usd: float = Field(
+        default=5.0, ge=0, description="Dollars over every attempt on one issue (reanalyze retries included), "
+                                       "from the sticky comment's record; 0 disables the limit.")
     max_wall_seconds: float = Field(default=2400.0, gt=0, description="The whole run: model, build and tests.")
     response_max_tokens: int = Field(default=16_000, ge=1024, description="max_tokens of one model call.")
     thinking_tokens: int = Field(default=0, ge=0, description="Extended thinking budget per call; 0 = off.")

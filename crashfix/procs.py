@@ -3,6 +3,12 @@
 Every child runs from an argument list (never a shell string), with a timeout after
 which the whole process tree is killed: a CDB stuck on a symbol server or a test that
 hangs must not outlive its budget, nor leave grandchildren behind.
+
+A contained child (`contain=True`: a build or test step, code crashfix did not write) ends
+with everything it started, when it ends, success or not. On Linux it runs under
+`reaper.py`, a child subreaper that collects and kills whatever the step left behind, even
+processes that left its group with `setsid`; on Windows in a Job Object that is terminated
+(`procs_windows`); elsewhere its process group is killed.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +25,7 @@ from pathlib import Path
 import psutil
 
 _NEW_GROUP = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+_REAPER = Path(__file__).with_name("reaper.py")
 
 
 @dataclass(frozen=True)
@@ -58,32 +66,61 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     stdin: bytes | None = None,
+    contain: bool = False,
 ) -> Completed:
-    """Run `argv`; after `timeout` seconds kill its whole tree and report `timed_out`."""
+    """Run `argv`; after `timeout` seconds kill its whole tree and report `timed_out`.
+
+    `contain`: also end every process it started when it ends (see the module's docstring);
+    `argv[0]` must then be a path to the program.
+    """
     started = time.monotonic()
-    popen_kwargs: dict[str, object] = {}
-    if os.name == "nt":
-        popen_kwargs["creationflags"] = _NEW_GROUP
-    else:
-        popen_kwargs["start_new_session"] = True  # its own process group, killable as a whole
+    command = list(argv)
+    flags = _NEW_GROUP
+    job = None
+    reaped = contain and sys.platform.startswith("linux")
+    if contain and os.name == "nt":
+        from crashfix.procs_windows import CREATE_SUSPENDED, Job
+
+        job, flags = Job(), _NEW_GROUP | CREATE_SUSPENDED
+    if reaped:
+        command = [sys.executable, "-I", "-S", str(_REAPER), *command]
     process = subprocess.Popen(  # noqa: S603 - argv list, no shell
-        list(argv),
+        command,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(env) if env is not None else None,
         cwd=str(cwd) if cwd is not None else None,
-        **popen_kwargs,  # type: ignore[call-overload]
+        **({"creationflags": flags} if os.name == "nt" else {"start_new_session": True}),  # type: ignore[call-overload]
     )
+    note = b""
     try:
+        if job is not None:
+            job.adopt(process)  # assigned while suspended: nothing it starts is outside the job
         stdout, stderr = process.communicate(input=stdin, timeout=timeout)
         timed_out = False
     except subprocess.TimeoutExpired:
-        _kill_group(process)
+        _stop(process, reaped)
         stdout, stderr = process.communicate()
         timed_out = True
-    return Completed(tuple(argv), None if timed_out else process.returncode, stdout or b"", stderr or b"",
-                     timed_out, time.monotonic() - started)
+    finally:
+        if job is not None:
+            note = job.close().encode()
+        elif contain:
+            _kill_group(process)  # whatever is still in its group (the reaper has swept its step already)
+    return Completed(tuple(argv), None if timed_out else process.returncode, stdout or b"",
+                     (stderr or b"") + note, timed_out, time.monotonic() - started)
+
+
+def _stop(process: subprocess.Popen[bytes], reaped: bool) -> None:
+    """Out of time: a reaper is asked to sweep its step first (SIGTERM), then whatever is left is killed."""
+    if reaped:
+        try:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            pass
+    _kill_group(process)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

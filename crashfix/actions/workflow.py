@@ -17,6 +17,13 @@ def in_actions(environ: Mapping[str, str]) -> bool:
     return environ.get("GITHUB_ACTIONS") == "true"
 
 
+def run_url(environ: Mapping[str, str]) -> str | None:
+    """The web page of this workflow run, when Actions says which it is."""
+    server, run_id, name = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_RUN_ID"), \
+        environ.get("GITHUB_REPOSITORY")
+    return f"{server}/{name}/actions/runs/{run_id}" if server and run_id and name else None
+
+
 @contextmanager
 def group(title: str, environ: Mapping[str, str]) -> Iterator[None]:
     """A collapsible section of the Actions log; nothing on a terminal."""

@@ -1,9 +1,11 @@
 """Where a fix run speaks on GitHub: one sticky progress comment, edited in place, and labels.
 
 The sticky comment is found again by its hidden marker and its author (crashfix's own
-account), so re-runs update it instead of piling up comments, and a person who pastes
-the marker into their own comment does not get it overwritten. In a dry run nothing is
-written; the would-be comment is logged instead.
+account, or an app: the gate job writes "working" with the workflow's token, the deliver job
+the outcome, perhaps with a GitHub App's), so re-runs update it instead of piling up comments,
+and a person who pastes the marker into their own comment does not get it overwritten. In a
+dry run (and in the fix job of the split workflow, which may not write) nothing is written;
+the would-be comment is logged instead.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from crashfix.fixer.models import FixOutcome
 from crashfix.github.records import CommentData, GitHubAuthError, GitHubNotFound
 from crashfix.issues.progress import PROGRESS_MARKER, read_state
 
 if TYPE_CHECKING:
+    from crashfix.fixer.report import Progress
     from crashfix.github.api import RepoAPI
 
 log = logging.getLogger(__name__)
@@ -42,9 +46,9 @@ class IssueChannel:
         self._looked = False
 
     def _ours(self, comment: CommentData) -> bool:
-        if self.viewer:
-            return comment.author == self.viewer
-        return bool(comment.author and comment.author.endswith("[bot]"))
+        """Written by this token's account, or by an app (`[bot]`): the gate job posts with the workflow's
+        token, the deliver job may post with a GitHub App's or a person's token; it is one comment."""
+        return bool(comment.author and (comment.author == self.viewer or comment.author.endswith("[bot]")))
 
     def existing(self) -> CommentData | None:
         """crashfix's sticky comment on the issue from an earlier run, if any."""
@@ -92,6 +96,12 @@ class IssueChannel:
             return True
         self.repo.comment(self.number, body)
         return True
+
+    def report(self, progress: Progress, headline: str, outcome: FixOutcome | None = None, footer: str = "") -> None:
+        """The sticky comment from `progress`; the last attempt's hidden record carries over until `outcome`
+        (the final word) replaces it, so the totals over all attempts, and the cost cap, always hold."""
+        previous = self.previous_state()
+        self.post(progress.render(headline, outcome, footer, previous), force=outcome is not None)
 
     def labels(self, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> None:
         if self.dry_run:

@@ -1,48 +1,41 @@
-"""The end of a fix run: commit, push, draft PR, labels and the final word on the issue.
+"""The end of a fix on GitHub: push, draft PR, labels and the final word on the issue.
 
-Success: a commit holding only the edited files on `crashfix/issue-N`, pushed, and a
-draft PR that says `Fixes #N` (created once, then updated by re-runs). Failure: the
-issue says what was tried and why it stopped; a partial change is pushed to the branch
-unless that would put an unverified commit onto an open PR under review. A verified fix
-that cannot be delivered (push rejected, GitHub down) is reported as a failure, not lost.
+Used by both layouts: the one-job `crashfix fix` (local use, or a single job holding the
+write token) and the deliver job of the split workflow (`deliver_job`), which gets the fix
+job's result as a bundle. Success: the verified commit on `crashfix/issue-N`, pushed, and a
+draft PR that says `Fixes #N` (created once, then updated by re-runs). Failure: the issue says
+what was tried and why it stopped; a partial change is pushed to the branch unless that would
+put an unverified commit onto an open PR under review. A verified fix that cannot be delivered
+(push rejected, GitHub down) is reported as a failure, not lost.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crashfix.config import FixSettings
 from crashfix.errors import CrashfixError
 from crashfix.fixer.channel import IssueChannel
-from crashfix.fixer.checkout.gitops import Git
-from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome
-from crashfix.fixer.report import Progress, failure_text, inert_references, pr_body, pr_title
+from crashfix.fixer.report import Progress, failure_text, pr_body, pr_title
+from crashfix.untrusted import inert_plain
+
+if TYPE_CHECKING:
+    from crashfix.github.api import RepoAPI
 
 log = logging.getLogger(__name__)
-
-
-class Run(Protocol):
-    """What delivery needs of a finished run (the pipeline in `fixer.run` is one)."""
-
-    job: FixJob
-    settings: FixSettings
-    outcome: FixOutcome
-    git: Git
-    channel: IssueChannel | None
-    progress: Progress
-    base_branch: str | None
-
-    def report(self, headline: str, footer: str = "", final: bool = False) -> None: ...
+Report = Callable[..., None]  # (headline, footer="", final=False): the sticky comment
 
 
 def commit_message(outcome: FixOutcome, verified: bool) -> str:
-    proposal = outcome.proposal
-    title = inert_references(outcome.crash_title.removeprefix("Crash: "), markdown=False)
+    """The commit's message; the crash title and the model's root cause cannot close or mention anything."""
+    title = inert_plain(outcome.crash_title.removeprefix("Crash: "), 200)
     subject = f"Fix crash in {title}"[:72] if verified else (
         f"Unverified crashfix attempt for #{outcome.issue_number or outcome.signature}")
-    body = [inert_references(proposal.root_cause.strip() if proposal else outcome.reason, markdown=False), ""]
+    body = [inert_plain(outcome.proposal.root_cause.strip() if outcome.proposal else outcome.reason, 4000), ""]
     if outcome.issue_number is not None:
         body.append(f"{'Fixes' if verified else 'Refs'} #{outcome.issue_number}")
     body.append(f"Crash-Signature: {outcome.signature}")
@@ -50,15 +43,26 @@ def commit_message(outcome: FixOutcome, verified: bool) -> str:
     return subject + "\n\n" + "\n".join(body).strip() + "\n"
 
 
-def deliver(run: Run) -> None:
-    outcome, job = run.outcome, run.job
-    success = outcome.status in ("fix-proposed", "local")
-    if outcome.changed_files:
-        outcome.commit = run.git.commit(outcome.changed_files, commit_message(outcome, success))
-        base = outcome.base_commit or "HEAD~1"
-        outcome.diff_stats = run.git.diff_stats(base).describe()
-        outcome.diff = run.git.diff(base)
-    if job.repo is None:
+@dataclass
+class Delivery:
+    """What delivering one finished run needs, whichever job does it."""
+
+    repo: RepoAPI | None
+    settings: FixSettings
+    outcome: FixOutcome
+    channel: IssueChannel | None
+    progress: Progress
+    report: Report
+    push: Callable[[], None]  # outcome.commit to outcome.branch; raises CrashfixError
+    base_branch: str | None = None
+    dry_run: bool = False
+    note: str = ""  # a sentence for the PR body, e.g. why the repository's CI has not run
+
+
+def deliver(run: Delivery) -> None:
+    outcome = run.outcome
+    success = outcome.status in ("fix-proposed", "local") and outcome.commit is not None
+    if run.repo is None:
         if success:
             outcome.reason = f"fixed on local branch {outcome.branch}; nothing was pushed"
         return
@@ -70,6 +74,8 @@ def deliver(run: Run) -> None:
             outcome.status = "needs-human"
             outcome.reason = f"the fix was built and tested but could not be delivered: {error.one_line()}"
             log.warning("delivery failed: %s", error.one_line())
+    elif outcome.status in ("fix-proposed", "local"):
+        outcome.status = "needs-human"
     try:
         _give_up(run)
     except CrashfixError as error:
@@ -77,17 +83,17 @@ def deliver(run: Run) -> None:
         log.warning("could not report on the issue: %s", error.one_line())
 
 
-def _propose(run: Run) -> None:
-    outcome, job, repo = run.outcome, run.job, run.job.repo
+def _propose(run: Delivery) -> None:
+    outcome, repo = run.outcome, run.repo
     assert repo is not None and outcome.branch is not None
-    if job.dry_run:
+    if run.dry_run:
         outcome.status = "dry-run"
         outcome.reason = f"verified fix committed locally on {outcome.branch}; dry run: nothing pushed"
         run.progress.set("Deliver", "skipped", "dry run")
         run.report("crashfix: dry run finished", final=True)
         return
-    run.git.push(job.remote, outcome.branch, job.token)
-    title, body = pr_title(outcome), pr_body(outcome)
+    run.push()
+    title, body = pr_title(outcome), pr_body(outcome, run.note)
     pull = repo.find_pull(outcome.branch)
     if pull is not None and not pull.merged:
         pull = repo.update_pull(pull.number, title=title, body=body, reopen=pull.state != "open")
@@ -102,10 +108,10 @@ def _propose(run: Run) -> None:
     run.report(f"crashfix proposed a fix: #{pull.number}", final=True)
 
 
-def _give_up(run: Run) -> None:
-    outcome, job, repo = run.outcome, run.job, run.job.repo
+def _give_up(run: Delivery) -> None:
+    outcome, repo = run.outcome, run.repo
     assert repo is not None and run.channel is not None
-    if outcome.commit and outcome.branch and not job.dry_run:
+    if outcome.commit and outcome.branch and not run.dry_run:
         pull = repo.find_pull(outcome.branch)
         if pull is not None and pull.state == "open":
             outcome.commit = None  # keep the reviewed PR as it is
@@ -113,11 +119,11 @@ def _give_up(run: Run) -> None:
                                   "`reanalyze` to try again.")
         else:
             try:
-                run.git.push(job.remote, outcome.branch, job.token)
-            except CrashfixError as error:  # e.g. the token may not push: the issue must still hear why
+                run.push()
+            except CrashfixError as error:  # the issue must still hear why the run stopped
                 outcome.commit = None
                 log.warning("could not push the partial change: %s", error.one_line())
-    if not job.dry_run:
+    if not run.dry_run:
         run.channel.labels(add=(run.settings.needs_human_label,))
     for phase, (state, _) in list(run.progress.states.items()):
         if state in ("pending", "running"):

@@ -5,7 +5,9 @@ workflow's first job asks the same question the fixer asks (`fix_gate.decide`: t
 uploader's account, or someone with write permission, read through the API) before a
 self-hosted runner is ever taken. It also drops the events the workflow cannot filter by
 itself: labels other than `reanalyze` (GitHub sends `labeled` for every label an issue is
-opened with) and new issues that are not crash issues. It never writes to GitHub.
+opened with) and new issues that are not crash issues. In the split workflow it also says on
+the issue that a fix started (`announce`: the sticky comment, "working — see the run", with the
+last attempt's record kept) and takes the `reanalyze` label off: the fix job may not write.
 """
 
 from __future__ import annotations
@@ -46,11 +48,29 @@ def gate(repo: RepoAPI, number: int, trigger: Trigger, config: Config) -> GateRe
     return GateResult(decision.allowed, decision.why)
 
 
-def run_gate(number: int, repo_name: str | None, config: Config, environ: Mapping[str, str]) -> GateResult:
-    """From the Actions environment: decide, then write the step outputs and the job summary."""
+def announce_start(repo: RepoAPI, number: int, trigger: Trigger, result: GateResult, config: Config,
+                   environ: Mapping[str, str]) -> None:
+    """A fix starts: the sticky comment says so and links the run; a `reanalyze` label is taken off."""
+    from crashfix.fixer.channel import IssueChannel
+    from crashfix.fixer.report import Progress
+
+    issue = repo.issue(number)
+    channel = IssueChannel(repo, number, dry_run=False, viewer=None, labels=issue.labels)
+    progress = Progress(run_url=workflow.run_url(environ))
+    progress.set("Gate", "done", result.reason)
+    channel.report(progress, "crashfix is working on this crash — see the run")
+    if trigger.kind == "labeled":
+        channel.labels(remove=(config.fix.reanalyze_label,))
+
+
+def run_gate(number: int, repo_name: str | None, config: Config, environ: Mapping[str, str],
+             announce: bool = False) -> GateResult:
+    """From the Actions environment: decide (and `announce` a start), then write the step outputs and summary."""
     trigger = trigger_from_actions(environ)
     repo = open_repository(repo_name, environ)
     result = gate(repo, number, trigger, config)
+    if announce and result.run:
+        announce_start(repo, number, trigger, result, config, environ)
     workflow.set_outputs(environ, {"fix": "true" if result.run else "false", "reason": result.reason})
     verdict = "fix starts" if result.run else "no fix"
     workflow.summary(environ, f"## crashfix gate: {verdict} for #{number}\n\n{trigger.describe()}: "

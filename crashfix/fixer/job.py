@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crashfix.config import AnalysisSettings, Config, FixSettings, load_config, repo_config_path
+from crashfix.config import AnalysisSettings, Config, FixSettings, NotifySettings, load_config, repo_config_path
 from crashfix.errors import UsageError
 from crashfix.fixer.agent.pricing import PriceList, load_prices
 from crashfix.fixer.agent.session import ModelCaller
@@ -47,6 +47,8 @@ class FixJob:
     viewer: str | None = None
     clock: Callable[[], float] = time.monotonic
     on_event: Callable[[str], None] = lambda message: None
+    bundle_out: Path | None = None  # the fix job of the split workflow: write the result here, nothing to GitHub
+    notify: NotifySettings = field(default_factory=NotifySettings)  # read with the rest, before anything ran
 
     @property
     def local(self) -> bool:
@@ -67,6 +69,7 @@ class FixOptions:
     model: str | None = None
     max_cost_usd: float | None = None
     remote: str = "origin"
+    bundle_out: Path | None = None
 
 
 def secret_values(environ: Mapping[str, str], keep: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -97,6 +100,9 @@ def build_job(options: FixOptions, environ: Mapping[str, str]) -> FixJob:
         raise UsageError("give --issue N (with --repo), or --local --report FILE")
     if not options.checkout.is_dir():
         raise UsageError(f"{options.checkout} is not a folder", "pass --checkout DIR of a clone of the repository")
+    if options.bundle_out is not None and (options.local or options.dry_run):
+        raise UsageError("--bundle-out is for the fix job of the split workflow, not with --local or --dry-run",
+                         "drop --bundle-out to fix locally, or --local/--dry-run to write a bundle")
     config = load_fix_config(options)
     api_key = environ.get("ANTHROPIC_API_KEY", "")
     base_url = environ.get("ANTHROPIC_BASE_URL") or None
@@ -109,7 +115,8 @@ def build_job(options: FixOptions, environ: Mapping[str, str]) -> FixJob:
     job = FixJob(checkout=options.checkout.resolve(), settings=config.fix, analysis=config.analysis,
                  environ=dict(environ), model=model, prices=load_prices(), report_path=options.report,
                  dry_run=options.dry_run, secrets=secret_values(environ, config.fix.keep_env), remote=options.remote,
-                 token=environ.get("GITHUB_TOKEN") or None)
+                 token=environ.get("GITHUB_TOKEN") or None, notify=config.notify,
+                 bundle_out=options.bundle_out.resolve() if options.bundle_out else None)
     if not api_key:
         raise UsageError("no Anthropic API key", "set ANTHROPIC_API_KEY (a repository secret in Actions)")
     if options.local:
@@ -131,16 +138,16 @@ def _connect_github(job: FixJob, options: FixOptions, environ: Mapping[str, str]
     job.issue_number = options.issue
     job.viewer = client.login_or_none()
     job.trigger = trigger_from_actions(environ, job.viewer)
-    server, run_id = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_RUN_ID")
-    if server and run_id and environ.get("GITHUB_REPOSITORY"):
-        job.run_url = f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{run_id}"
+    from crashfix.actions.workflow import run_url
+
+    job.run_url = run_url(environ)
 
 
-def publish(outcome: FixOutcome, environ: Mapping[str, str]) -> None:
+def publish(outcome: FixOutcome, environ: Mapping[str, str], handed_over: bool = False) -> None:
     """Actions: the job summary and the step outputs `status`, `pr-url`, `cost-usd`, `reason`."""
     from crashfix.actions import workflow
 
-    workflow.summary(environ, job_summary(outcome))
+    workflow.summary(environ, job_summary(outcome, handed_over))
     cost = "" if outcome.usage.cost_usd is None else f"{outcome.usage.cost_usd:.4f}"
     workflow.set_outputs(environ, {"status": outcome.status, "pr-url": outcome.pull_url or "", "cost-usd": cost,
                                       "reason": outcome.reason})

@@ -1,14 +1,14 @@
 """What a fix run tells people: the sticky issue comment, the PR body, the job summary, the terminal, the chat.
 
-All are rendered from the same `FixOutcome`. Text the model wrote is treated as
-untrusted on the way out too: HTML comments are removed (they would hide text from
-reviewers), @-mentions are defused, closing keywords are made inert (merging the PR
-closes the crash issue and no other), and length is capped.
+All are rendered from the same `FixOutcome`. Text the model wrote or a crash carried is
+untrusted on the way out too: it passes `untrusted.inert_markdown` (no hidden comments, no
+mentions, no closing keywords or issue references, no images or links, no HTML; capped)
+wherever it lands on GitHub, and `inert_plain` in a title. The only closing keyword crashfix
+writes is its own `Fixes #N`.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,32 +18,15 @@ from crashfix.fixer.models import FixOutcome, StepResult, VerifyResult
 from crashfix.issues.progress import PROGRESS_MARKER, state_block
 from crashfix.issues.record import now_iso
 from crashfix.notify import NotifyEvent, notifier_from
+from crashfix.untrusted import code_span, inert_markdown, inert_plain
 
 _ICONS = {"pending": "⏳", "running": "🔄", "done": "✅", "failed": "❌", "skipped": "➖"}
 PHASES = ("Gate", "Locate", "Analyse", "Build & test", "Deliver")
 
 
-# GitHub's closing keywords before an issue reference: `fixes #12`, `Closes: owner/repo#3`.
-_CLOSING = re.compile(r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(:?\s+)([\w.-]+/[\w.-]+)?#(\d+)\b", re.IGNORECASE)
-
-
-def inert_references(text: str, *, markdown: bool = True) -> str:
-    """`fixes #12` that would close issue 12 when the PR merges, made a plain mention: in Markdown the
-    reference goes into code (`#12`), which GitHub does not link; a commit message is not Markdown, so
-    there it becomes `fixes issue 12`."""
-    if not markdown:
-        return _CLOSING.sub(lambda m: f"{m[1]}{m[2]}{m[3] + ' ' if m[3] else ''}issue {m[4]}", text)
-    parts = re.split(r"(```.*?(?:```|$)|`[^`\n]*`)", text, flags=re.S)  # code is already inert: left alone
-    return "".join(part if index % 2 else _CLOSING.sub(lambda m: f"{m[1]}{m[2]}`{m[3] or ''}#{m[4]}`", part)
-                   for index, part in enumerate(parts))
-
-
-def model_text(text: str, limit: int = 4000) -> str:
-    """Model output made safe for a GitHub body: no hidden comments, no pings, no closing keywords, capped."""
-    text = re.sub(r"<!--.*?(-->|$)", "", text or "", flags=re.S)
-    text = re.sub(r"(?<![\w`])@([A-Za-z0-9][A-Za-z0-9-]{0,38}(?:/[\w.-]+)?)", r"`@\1`", text)
-    text = inert_references(text)
-    return text if len(text) <= limit else text[:limit].rstrip() + " […]"
+def model_text(text: str | None, limit: int = 4000, *, one_line: bool = False) -> str:
+    """Model or crash text made safe for a GitHub body (see `untrusted.inert_markdown`)."""
+    return inert_markdown(text, limit, one_line=one_line)
 
 
 @dataclass
@@ -58,7 +41,8 @@ class Progress:
 
     def render(self, headline: str, outcome: FixOutcome | None = None, footer: str = "",
                previous: dict[str, object] | None = None) -> str:
-        rows = "\n".join(f"| {phase} | {_ICONS[state]} {detail} |" for phase, (state, detail) in self.states.items())
+        rows = "\n".join(f"| {phase} | {_ICONS[state]} {_cell(model_text(detail, 300, one_line=True))} |"
+                         for phase, (state, detail) in self.states.items())
         parts = [PROGRESS_MARKER, f"### {headline}", "", "| Phase | Status |", "|---|---|", rows, ""]
         if footer:
             parts += [footer, ""]
@@ -66,7 +50,14 @@ class Progress:
             parts.append(f"[Workflow run]({self.run_url})")
         if outcome is not None:
             parts.append(render_state(outcome, previous))
+        elif previous:
+            parts.append(state_block(previous))  # the last attempt's record stays until this one's replaces it
         return "\n".join(parts).strip() + "\n"
+
+
+def _cell(text: str) -> str:
+    """One-line Markdown for a table cell: its pipes escaped (in code spans too, as GFM wants)."""
+    return text.replace("|", "\\|")
 
 
 def _number(value: object) -> float:
@@ -112,9 +103,10 @@ def _step_cell(steps: list[StepResult]) -> str:
         return "✅ passed"
     why = f"timed out after {failed.seconds:.0f} s" if failed.timed_out else f"exit {failed.returncode}"
     first = failed.diagnostics[0] if failed.diagnostics else None
-    where = f": `{first.path}:{first.line}` {first.message[:120]}" if first and first.path else (
-        f": {first.message[:120]}" if first else "")
-    return f"❌ {why}{where}".replace("|", "\\|")
+    message = model_text(first.message, 120, one_line=True) if first else ""
+    where = f": {code_span(f'{first.path}:{first.line}')} {message}" if first and first.path else (
+        f": {message}" if first else "")
+    return _cell(f"❌ {why}{where}")
 
 
 def verification_table(outcome: FixOutcome) -> str:
@@ -133,11 +125,12 @@ def usage_line(outcome: FixOutcome) -> str:
 
 
 def pr_title(outcome: FixOutcome) -> str:
-    title = outcome.crash_title.removeprefix("Crash: ") or f"crash #{outcome.issue_number}"
+    title = inert_plain(outcome.crash_title.removeprefix("Crash: ")) or f"crash #{outcome.issue_number}"
     return f"Fix crash: {title}"[:240]
 
 
-def pr_body(outcome: FixOutcome) -> str:
+def pr_body(outcome: FixOutcome, note: str = "") -> str:
+    """The draft PR's body; `note` is crashfix's own (e.g. why the repository's CI has not run)."""
     proposal = outcome.proposal
     assert proposal is not None
     guard = ("\n> ⚠️ **Guard only:** this patch adds a check without removing why the state arises. "
@@ -146,6 +139,7 @@ def pr_body(outcome: FixOutcome) -> str:
     parts = [
         f"Fixes #{outcome.issue_number}", "",
         "> Draft opened by crashfix. Review it like any other change; nothing is merged without a human.",
+        f"\n> ℹ️ {note}\n" if note else "",
         guard,
         "## Root cause", model_text(proposal.root_cause), "",
         "## Fix", model_text(proposal.fix_summary) or "_(no summary)_", "",
@@ -153,9 +147,9 @@ def pr_body(outcome: FixOutcome) -> str:
         f"**Guard only:** {'yes' if proposal.guard_only else 'no'}", "",
         "<details><summary>Explanation</summary>", "", model_text(proposal.explanation, 8000), "", "</details>", "",
         "## Verification", verification_table(outcome), "",
-        "## Changes", f"{outcome.diff_stats or ''}: " + ", ".join(f"`{p}`" for p in outcome.changed_files), "",
-        "## Crash", f"Signature `{outcome.signature}` — {model_text(outcome.crash_title, 300)}",
-        f"Code shown up front: {', '.join(f'`{p}`' for p in outcome.located[:8]) or 'none'}", "",
+        "## Changes", f"{outcome.diff_stats or ''}: " + ", ".join(code_span(p) for p in outcome.changed_files), "",
+        "## Crash", f"Signature {code_span(outcome.signature or '?')} — {model_text(outcome.crash_title, 300)}",
+        f"Code shown up front: {', '.join(code_span(p) for p in outcome.located[:8]) or 'none'}", "",
         "## Cost", usage_line(outcome), "",
         "_To retry with review feedback, add the label `reanalyze` to the issue; review comments from people "
         "with write access are given to the next attempt._",
@@ -166,25 +160,34 @@ def pr_body(outcome: FixOutcome) -> str:
 
 def failure_text(outcome: FixOutcome) -> str:
     """What the issue is told when no verified fix came out: what was tried, why it stopped, how to retry."""
-    lines = [f"**Stopped:** {outcome.reason}"]
+    lines = [f"**Stopped:** {model_text(outcome.reason, 1000)}"]
     if outcome.proposal is not None:
         lines.append(f"**Model's analysis:** {model_text(outcome.proposal.root_cause, 1500)}")
-    tried = ", ".join(f"{name} ×{count}" for name, count in sorted(outcome.tool_calls.items()))
+    tried = ", ".join(f"{model_text(name, 40, one_line=True)} ×{count}"
+                      for name, count in sorted(outcome.tool_calls.items()))
     if tried:
         lines.append(f"**Tried:** {tried}; {len(outcome.rounds)} build/test round(s).")
     if outcome.rounds:
         lines += ["", verification_table(outcome)]
     if outcome.branch and outcome.commit:
-        lines.append(f"\nThe partial change is on branch `{outcome.branch}` ({outcome.diff_stats}).")
-    lines.append(f"\n{outcome.retry_hint or 'To try again, add the label `reanalyze` to this issue.'}")
+        lines.append(f"\nThe partial change is on branch {code_span(outcome.branch)} "
+                     f"({model_text(outcome.diff_stats, 80, one_line=True)}).")
+    lines.append("\n" + (model_text(outcome.retry_hint, 600) if outcome.retry_hint
+                         else "To try again, add the label `reanalyze` to this issue."))
     lines.append(f"\n{usage_line(outcome)}")
     return "\n".join(lines)
 
 
-def job_summary(outcome: FixOutcome) -> str:
+def job_summary(outcome: FixOutcome, handed_over: bool = False) -> str:
+    """The Actions job summary; `handed_over`: the fix job's, whose result the deliver job writes to GitHub."""
     head = {"fix-proposed": "✅ Draft PR proposed", "needs-human": "❌ No verified fix",
             "refused": "⛔ Refused", "skipped": "➖ Skipped", "dry-run": "🧪 Dry run", "local": "✅ Local fix"}
-    lines = [f"## crashfix: {head[outcome.status]} for #{outcome.issue_number}", "", outcome.reason, ""]
+    what = head[outcome.status]
+    if handed_over:
+        what = ("✅ Verified fix, handed to the deliver job" if outcome.status == "fix-proposed"
+                else f"{what} (the deliver job reports it)")
+    lines = [f"## crashfix: {what} for #{outcome.issue_number}", "",
+             model_text(outcome.reason, 1000), ""]
     if outcome.pull_url:
         lines.append(f"Pull request: {outcome.pull_url}")
     if outcome.rounds:

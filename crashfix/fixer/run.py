@@ -4,6 +4,12 @@ The phases are gate → locate → analyse (model) → build & test (repair roun
 Each phase reports to the sticky issue comment. Whatever stops the run — a budget, the
 model, the build, git — ends in the same place: the issue says what was tried, why it
 stopped and how to retry, and the label `crashfix:needs-human` is set.
+
+The change is sealed once the rounds end: a commit of exactly the bytes the model wrote on
+top of the base commit recorded before anything ran (`Git.commit_contents`). With
+`bundle_out` (the fix job of the split workflow, holding a read-only token) nothing is
+written to GitHub: the result, that commit's patch and hashes go into a result bundle, and
+the deliver job does the rest (`deliver_job`).
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ import logging
 from crashfix.analysis.analyze import analyze_path, analyze_text, rules_for
 from crashfix.analysis.models import CrashReport
 from crashfix.errors import CrashfixError, ParseError
+from crashfix.fixer import bundle
 from crashfix.fixer.agent.budget import Budget
 from crashfix.fixer.agent.pricing import cost
 from crashfix.fixer.agent.session import FixSession
 from crashfix.fixer.channel import IssueChannel
-from crashfix.fixer.checkout.gitops import Git, GitError
-from crashfix.fixer.checkout.workspace import Workspace
-from crashfix.fixer.deliver import deliver
+from crashfix.fixer.checkout.gitops import Git, GitError, blob_hash
+from crashfix.fixer.checkout.workspace import ChangedBehindTheModel, Workspace
+from crashfix.fixer.cost_cap import cap_reason, remaining_budget
+from crashfix.fixer.deliver import Delivery, commit_message, deliver
 from crashfix.fixer.gate import REFUSED_MARKER, decide, refusal_comment
 from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResult
@@ -55,6 +63,9 @@ class _Run:
         self.budget: Budget | None = None
         self.session: FixSession | None = None
         self.base_branch: str | None = None
+        self.remote_tip: str | None = None  # the branch's remote tip when the run started ("" if absent)
+        self.hashes: dict[str, str] = {}  # the sealed commit's files: path -> blob hash
+        self.spend_limit: float | None = None  # what is left of the per-issue cost cap
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
                                   trigger=job.trigger.describe())
@@ -72,6 +83,9 @@ class _Run:
             self.outcome.status, self.outcome.reason = "skipped", error.one_line()
             self._say_skipped()
             return self._finish()
+        if self._over_cost_cap():
+            self._deliver()
+            return self._finish()
         try:
             context = self._prepare(report)
             proposal = self._analyse(report, human, context)
@@ -87,7 +101,8 @@ class _Run:
             return
         assert job.issue_number is not None
         self.issue = job.repo.issue(job.issue_number)
-        self.channel = IssueChannel(job.repo, self.issue.number, dry_run=job.dry_run, viewer=job.viewer,
+        read_only = job.dry_run or job.bundle_out is not None  # the fix job of the split workflow writes nothing
+        self.channel = IssueChannel(job.repo, self.issue.number, dry_run=read_only, viewer=job.viewer,
                                     labels=self.issue.labels, clock=job.clock)
         self.outcome.crash_title = self.issue.title
 
@@ -151,6 +166,7 @@ class _Run:
             self.base_branch = base
             self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base,
                                                              token=job.token)
+            self.remote_tip = self.outcome.base_commit if self.git.continued else ""
         context = locate(report, job.checkout, path_mappings=self.settings.path_mappings,
                          context_tokens=self.settings.context_tokens,
                          instructions_file=self.settings.instructions_file)
@@ -161,9 +177,31 @@ class _Run:
         self.report("crashfix is working on this crash")
         return context
 
+    def _over_cost_cap(self) -> bool:
+        """Past `max_cost_per_issue_usd` over all attempts (the sticky comment's record): no model call at all."""
+        if self.channel is None:
+            return False
+        previous = self.channel.previous_state()
+        why = cap_reason(previous, self.settings.budget)
+        if why is None:
+            self.spend_limit = remaining_budget(previous, self.settings.budget)
+            return False
+        self.outcome.reason = why
+        self.outcome.retry_hint = ("Raise `max_cost_per_issue_usd` under `[fix.budget]` in `.github/crashfix.toml` "
+                                   "and add the label `reanalyze`, or fix it by hand.")
+        if self.job.trigger.kind == "labeled":
+            self.channel.labels(remove=(self.settings.reanalyze_label,))
+        self.progress.set("Analyse", "skipped", "per-issue cost cap reached: no model call")
+        log.warning("not started: %s", why)
+        return True
+
     def _analyse(self, report: CrashReport, human: str, context: CodeContext) -> FixProposal:
         job = self.job
-        self.budget = Budget(self.settings.budget, self.settings.model, job.prices.price(self.settings.model),
+        limits = self.settings.budget
+        if self.spend_limit is not None:  # what is left of the per-issue cap bounds this run too
+            run_cap = self.spend_limit if not limits.max_cost_usd else min(limits.max_cost_usd, self.spend_limit)
+            limits = limits.model_copy(update={"max_cost_usd": max(run_cap, 1e-9)})
+        self.budget = Budget(limits, self.settings.model, job.prices.price(self.settings.model),
                              clock=job.clock, started=self.started)
         self.session = FixSession(job.model(), self.workspace, self.budget, self.settings.model,
                                   on_event=self._tool_event)
@@ -234,7 +272,53 @@ class _Run:
 
     def _deliver(self) -> None:
         self._account()
-        deliver(self)
+        self._seal()
+        if self.job.bundle_out is not None:
+            return  # the deliver job writes to GitHub; `_finish` leaves it the bundle
+        job = self.job
+        deliver(Delivery(repo=job.repo, settings=self.settings, outcome=self.outcome, channel=self.channel,
+                         progress=self.progress, report=self.report, push=self._push, base_branch=self.base_branch,
+                         dry_run=job.dry_run))
+
+    def _seal(self) -> None:
+        """Commit exactly what the model wrote onto the base commit; checked against those bytes."""
+        outcome = self.outcome
+        if not outcome.changed_files or outcome.base_commit is None:
+            return
+        verified = outcome.status in ("fix-proposed", "local")
+        try:
+            contents = self.git.line_ends(outcome.base_commit, self.workspace.verified_contents())
+            outcome.commit = self.git.commit_contents(outcome.base_commit, contents,
+                                                      commit_message(outcome, verified), branch=outcome.branch)
+            outcome.diff_stats = self.git.diff_stats(outcome.base_commit, outcome.commit).describe()
+            outcome.diff = self.git.diff(outcome.base_commit, outcome.commit)
+        except (ChangedBehindTheModel, GitError) as error:
+            outcome.status = "needs-human" if verified else outcome.status
+            outcome.reason = f"nothing was committed: {error.one_line()}"
+            outcome.commit = None
+            log.warning("%s", outcome.reason)
+            return
+        self.hashes = {path: blob_hash(data) for path, data in contents.items()}
+
+    def _push(self) -> None:
+        outcome = self.outcome
+        assert outcome.branch is not None and outcome.commit is not None
+        self.git.push(self.job.remote, outcome.branch, self.job.token, outcome.commit, expect=self.remote_tip)
+
+    def _write_bundle(self) -> None:
+        job, outcome = self.job, self.outcome
+        assert job.bundle_out is not None and job.repo is not None and job.issue_number is not None
+        patch = tree = None
+        if outcome.commit and outcome.base_commit:
+            patch = self.git.diff(outcome.base_commit, outcome.commit, limit=None)
+            tree = self.git.run("rev-parse", f"{outcome.commit}^{{tree}}").strip()
+        record = bundle.Bundle(repository=job.repo.full_name, issue=job.issue_number, branch=outcome.branch,
+                               base_commit=outcome.base_commit if patch else None, tree=tree,
+                               files=self.hashes if patch else {}, outcome=outcome,
+                               progress=self.progress.states)  # type: ignore[arg-type]  # validated
+        bundle.write(job.bundle_out, record, patch)
+        if outcome.status == "fix-proposed":
+            outcome.reason = f"a verified fix ({outcome.diff_stats}) is in the result bundle for the deliver job"
 
     def _account(self) -> None:
         outcome, budget = self.outcome, self.budget
@@ -252,9 +336,7 @@ class _Run:
 
     def report(self, headline: str, footer: str = "", final: bool = False) -> None:
         if self.channel is not None:
-            previous = self.channel.previous_state() if final and not self.job.dry_run else None  # totals carry on
-            self.channel.post(self.progress.render(headline, self.outcome if final else None, footer, previous),
-                              force=final)
+            self.channel.report(self.progress, headline, self.outcome if final else None, footer)
 
     def _tool_event(self, message: str) -> None:
         """A model tool call: shown in the Analyse row (edits of the comment are rate-limited)."""
@@ -271,6 +353,8 @@ class _Run:
 
     def _finish(self) -> FixOutcome:
         self.outcome.seconds = self.job.clock() - self.started
+        if self.job.bundle_out is not None:
+            self._write_bundle()  # every outcome travels to the deliver job, refusals and failures too
         return self.outcome
 
     @property

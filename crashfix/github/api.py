@@ -355,6 +355,11 @@ class RepoAPI:
         return self._call(lambda: self._repo.default_branch, "read the default branch", "GET")
 
     @property
+    def clone_url(self) -> str:
+        """Where git fetches and pushes this repository (https), as GitHub (or an Enterprise server) says."""
+        return self._call(lambda: self._repo.clone_url, "read the repository's clone URL", "GET")
+
+    @property
     def owner(self) -> str:
         return self.full_name.split("/", 1)[0]
 

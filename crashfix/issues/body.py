@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from crashfix.analysis.models import CrashReport, Frame
 from crashfix.analysis.render import describe_exception
 from crashfix.issues.record import SIGNATURE_MARKER, IssueRecord, parse_iso, render_record, replace_record
+from crashfix.untrusted import code_span
 
 BODY_LIMIT = 65_536
 TITLE_LIMIT = 200
@@ -52,10 +53,7 @@ class SourceLinks:
 
 def code(text: str) -> str:
     """An inline code span safe for any content, including backticks and table pipes."""
-    text = text.replace("|", "\\|").replace("\n", " ")
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    padding = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{padding}{text}{padding}{fence}"
+    return code_span(text.replace("|", "\\|"))
 
 
 def fenced(text: str) -> str:

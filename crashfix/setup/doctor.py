@@ -19,6 +19,7 @@ from crashfix.config import REPO_CONFIG, Config, load_config
 from crashfix.errors import CrashfixError
 from crashfix.github.connect import open_repository, repository_name
 from crashfix.setup.init_repo import WORKFLOW, is_pinned, repository_from_checkout
+from crashfix.setup.workflow_check import boundary_problems
 from crashfix.uploader.cdb import find_cdb
 
 State = Literal["ok", "failed", "skipped"]
@@ -69,7 +70,13 @@ def check_workflow(target: Path) -> Check:
     if loose:
         return failed("workflow", f"actions not pinned by commit SHA: {', '.join(loose)}",
                       "pin each `uses:` to a 40-hex commit (crashfix init --force --action OWNER/REPO@SHA)")
-    return ok("workflow", f"{WORKFLOW.as_posix()} present, actions pinned")
+    problems = boundary_problems(text)
+    if problems:
+        return failed("workflow", "; ".join(problems),
+                      "install the split workflow (a read-only fix job, a GitHub-hosted deliver job): "
+                      "crashfix init --force --action OWNER/REPO@SHA --runs-on YOUR,LABELS")
+    return ok("workflow", f"{WORKFLOW.as_posix()} present, actions pinned, the fix job read-only and a "
+                          "GitHub-hosted deliver job")
 
 
 def check_commands(target: Path, config: Config, environ: Mapping[str, str]) -> Check:

@@ -136,9 +136,13 @@ def manual_steps(result: InitResult, options: InitOptions, repo_name: str | None
     steps += [
         f"Add the repository secret ANTHROPIC_API_KEY ({where}/secrets/actions).",
         f"Register a self-hosted runner with the labels {', '.join(options.runs_on)} ({where}/actions/runners); "
-        "it needs Git Bash, Python 3.10+ and your build tools.",
-        f"Allow the workflow to open pull requests: {where}/actions > Workflow permissions > "
-        "\"Allow GitHub Actions to create and approve pull requests\".",
+        "it needs Git Bash, Python 3.10+ and your build tools. It gets a read-only token: the GitHub-hosted "
+        "deliver job pushes and opens the pull request.",
+        "So that your CI runs on crashfix's pull requests, give the deliver job a GitHub App (variable "
+        "CRASHFIX_APP_ID, secret CRASHFIX_APP_PRIVATE_KEY; Contents, Issues, Pull requests: read and write) or a "
+        "fine-grained token (secret CRASHFIX_DELIVER_TOKEN, the same permissions). Without either it uses the "
+        f"workflow's token: then allow that to open pull requests ({where}/actions > Workflow permissions > "
+        "\"Allow GitHub Actions to create and approve pull requests\"), and CI will not start on its own.",
     ]
     if result.labels_skipped:
         steps.append(f"Create the labels: {result.labels_skipped}.")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crashfix.setup.init_repo import render_workflow
+from crashfix.setup.workflow_check import boundary_problems, jobs
 from tests.actions.helpers import ACTION, WORKFLOWS, tool
 
 PINNED = "crashfix-dev/crashfix@0123456789abcdef0123456789abcdef01234567"
@@ -112,12 +113,29 @@ def test_the_projects_example_is_the_template_with_the_local_action() -> None:
     assert (WORKFLOWS / "crashfix-fix.yml").read_text() == render_workflow("./", ("self-hosted", "windows"))
 
 
-def test_the_fix_job_has_minimal_permissions_and_a_concurrency_group_per_issue(installed_template: Path) -> None:
+def test_the_jobs_are_split_at_the_trust_boundary(installed_template: Path) -> None:
+    """The self-hosted fix job may only read; the GitHub-hosted deliver job writes and has no API key."""
     text = installed_template.read_text()
     assert "\npermissions: {}\n" in text  # nothing by default; each job asks for its own
-    gate, fix = text.split("\n  fix:\n")
-    assert "contents: read" in gate and "issues: read" in gate and "write" not in gate.split("permissions:")[-1]
-    for scope in ("contents: write", "issues: write", "pull-requests: write"):
-        assert scope in fix
-    assert "group: crashfix-fix-${{ github.event.issue.number }}" in fix and "needs: gate" in fix
-    assert "runs-on: [self-hosted, windows, x64]" in fix and "timeout-minutes: 60" in fix
+    listed = {job.name: job for job in jobs(text)}
+    assert list(listed) == ["gate", "fix", "deliver"]
+    gate, fix, deliver = listed["gate"], listed["fix"], listed["deliver"]
+    assert gate.permissions == {"contents": "read", "issues": "write"} and not gate.self_hosted
+    assert fix.permissions == {"contents": "read", "issues": "read", "pull-requests": "read"} and fix.self_hosted
+    assert "bundle:" in fix.text and "actions/upload-artifact@" in fix.text and "secrets.ANTHROPIC_API_KEY" in fix.text
+    assert deliver.permissions == {"contents": "write", "issues": "write", "pull-requests": "write"}
+    assert not deliver.self_hosted and "ANTHROPIC" not in deliver.text and "command: deliver" in deliver.text
+    assert "always() && needs.gate.outputs.fix == 'true'" in deliver.text  # failures are delivered too
+    assert "secrets.CRASHFIX_DELIVER_TOKEN || github.token" in deliver.text  # an App or a token, else the job's
+    assert "group: crashfix-fix-${{ github.event.issue.number }}" in fix.text and "needs: gate" in fix.text
+    assert "runs-on: [self-hosted, windows, x64]" in fix.text and "timeout-minutes: 60" in fix.text
+    assert boundary_problems(text) == []
+
+
+def test_the_boundary_check_sees_a_one_job_workflow() -> None:
+    """The check above can fail: a fix job that delivers itself with write permissions breaks the split."""
+    one_job = ("jobs:\n  fix:\n    runs-on: [self-hosted]\n    permissions:\n      contents: write\n"
+               "      pull-requests: write\n    steps:\n      - uses: crashfix-dev/crashfix@" + "0" * 40 + "\n")
+    problems = boundary_problems(one_job)
+    assert any("holds write permissions (contents, pull-requests)" in p for p in problems)
+    assert any("no job runs `command: deliver`" in p for p in problems)

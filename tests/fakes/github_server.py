@@ -223,6 +223,16 @@ class FakeGitHub(RepoState):
                 return f"Permission to {self.full_name}.git denied to {found.login}."
             return None
 
+    def knows_token(self, token: str) -> bool:
+        with self.lock:
+            return token in self.tokens
+
+    def requests_with_token(self, token: str) -> list[RecordedRequest]:
+        """Every request sent with `token` (in its Authorization header)."""
+        with self.lock:
+            return [r for r in self.requests
+                    if {k.lower(): v for k, v in r.headers.items()}.get("authorization", "").split(" ")[-1] == token]
+
     def set_permission(self, login: str, permission: str) -> None:
         """A user's role on the repository: admin, maintain, write, triage, read or none."""
         if permission not in ROLES:

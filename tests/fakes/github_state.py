@@ -85,6 +85,7 @@ class RepoState:
         self.actions_can_create_pulls = False  # "Allow GitHub Actions to create and approve pull requests"
         self.search_delay = 0.0
         self.comment_listing_pages: int | None = None  # GitHub's cap on paging through all of a repo's comments
+        self.clone_url: str | None = None  # where git serves the repository (a git smart-HTTP fake), if set
         self.created_at = time.time() - 86400
         self._search_versions: dict[int, list[tuple[float, Json]]] = {}
         self._ids = itertools.count(1001)
@@ -128,8 +129,11 @@ class RepoState:
 
     def repository(self, *, full: bool = True) -> Json:
         open_count = sum(1 for issue in self.issues.values() if issue["state"] == "open")
-        return objects.repository(self.api, self.user(self.owner), self.repo, 1, self.created_at,
-                                  open_issues=open_count, full=full)
+        served = objects.repository(self.api, self.user(self.owner), self.repo, 1, self.created_at,
+                                    open_issues=open_count, full=full)
+        if self.clone_url is not None:
+            served["clone_url"] = self.clone_url
+        return served
 
     # -- labels ---------------------------------------------------------------------------------
 

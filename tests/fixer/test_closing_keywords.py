@@ -14,7 +14,8 @@ import pytest
 
 from crashfix.fixer.deliver import commit_message
 from crashfix.fixer.models import FixOutcome, FixProposal, StepResult, VerifyResult
-from crashfix.fixer.report import inert_references, pr_body
+from crashfix.fixer.report import pr_body
+from crashfix.untrusted import inert_markdown, inert_plain
 from tests.fakes.github_server import FakeGitHub
 
 SNEAKY = ("Player::Update dereferences a null target. This also fixes #2, Closes: acme/worldserver#3 and "
@@ -56,6 +57,6 @@ def test_the_same_text_unguarded_would_have_closed_them(github: FakeGitHub) -> N
 
 
 def test_references_stay_readable() -> None:
-    assert inert_references("fixes #2; Closes: acme/worldserver#3") == "fixes `#2`; Closes: `acme/worldserver#3`"
-    assert inert_references("fixes #2; see #4", markdown=False) == "fixes issue 2; see #4"
-    assert inert_references("already `fixes #5`") == "already `fixes #5`"
+    assert inert_markdown("fixes #2; Closes: acme/worldserver#3") == "`fixes #2`; `Closes: acme/worldserver#3`"
+    assert inert_plain("fixes #2; see #4") == "fixes issue 2; see #4"
+    assert inert_markdown("already `fixes #5`") == "already `fixes #5`"

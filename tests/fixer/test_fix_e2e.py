@@ -38,12 +38,6 @@ FIXED = dict(status="fixed", root_cause="Player::Update dereferences GetTarget()
              guard_only=False)
 
 
-@pytest.fixture
-def anthropic() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=API_KEY) as fake:
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
-
 
 @pytest.fixture
 def github() -> Iterator[FakeGitHub]:

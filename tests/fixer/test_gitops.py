@@ -45,10 +45,13 @@ def test_branch_commit_only_edited_files_and_push(tmp_path: Path) -> None:
     (clone / "notes.txt").write_text("a stray change the fix did not make\n")
     (clone / "build").mkdir()
     (clone / "build" / "out.o").write_text("object")
-    commit = git.commit(["src/Player.cpp"], "Fix crash\n\nFixes #7\n")
+    commit = git.commit_contents(base, {"src/Player.cpp": b"int hp = 1;\n"}, "Fix crash\n\nFixes #7\n",
+                                 branch="crashfix/issue-7")
     assert sh(clone, "show", "--name-only", "--format=", commit).split() == ["src/Player.cpp"]
     assert sh(clone, "log", "-1", "--format=%an <%ae>").strip() == "crashfix <crashfix@users.noreply.github.com>"
-    assert git.diff_stats(base).describe() == "1 file(s), +1 −1"
+    assert sh(clone, "rev-parse", "HEAD").strip() == commit and sh(clone, "status", "--porcelain").split() == [
+        "M", "notes.txt", "??", "build/"]  # the branch and its index follow; stray changes stay uncommitted
+    assert git.diff_stats(base, commit).describe() == "1 file(s), +1 −1"
     git.push("origin", "crashfix/issue-7", None)
     assert sh(origin, "rev-parse", "refs/heads/crashfix/issue-7").strip() == commit
     # A re-run continues the pushed branch instead of starting over.
@@ -67,8 +70,7 @@ def test_push_over_http_authenticates_without_leaving_the_token_anywhere(tmp_pat
             git.push("origin", "main", None)  # no token: the server says 401, git must not prompt
         assert TOKEN not in str(refused.value)
         git.run("checkout", "-q", "-b", "crashfix/issue-9")
-        (clone / "src" / "Player.cpp").write_text("int hp = 9;\n")
-        git.commit(["src/Player.cpp"], "fix")
+        git.commit_contents(git.head(), {"src/Player.cpp": b"int hp = 9;\n"}, "fix", branch="crashfix/issue-9")
         git.push("origin", "crashfix/issue-9", TOKEN)
         assert server.pushes == 1
     assert sh(origin, "rev-parse", "refs/heads/crashfix/issue-9").strip() == git.head()
@@ -126,8 +128,7 @@ def test_what_a_build_plants_in_git_config_hooks_or_home_cannot_catch_the_token(
         sh(clone, "config", "--local", f"url.{evil.as_uri()}.insteadOf", server.url)
         sh(clone, "remote", "set-url", "--push", "origin", evil.as_uri())
         (home / ".gitconfig").write_text(f'[url "{evil.as_uri()}"]\n\tpushInsteadOf = {server.url}\n')
-        (clone / "src" / "Player.cpp").write_text("int hp = 5;\n")
-        git.commit(["src/Player.cpp"], "fix")
+        git.commit_contents(git.head(), {"src/Player.cpp": b"int hp = 5;\n"}, "fix", branch="crashfix/issue-5")
         git.push("origin", "crashfix/issue-5", TOKEN)
         assert server.pushes == 1
     assert sh(origin, "rev-parse", "refs/heads/crashfix/issue-5").strip() == git.head()
@@ -147,3 +148,21 @@ def test_git_errors_are_one_redacted_line(tmp_path: Path) -> None:
         assert TOKEN not in error.one_line() and "***" in error.one_line()
     with pytest.raises(GitError, match="not a git checkout"):
         Git(tmp_path, os.environ).ensure_repository()
+
+
+def test_line_ends_follow_the_repository_not_a_windows_working_tree(tmp_path: Path) -> None:
+    """A Windows checkout holds CRLF where the repository keeps LF (core.autocrlf): the commit keeps LF, so the
+    PR shows the changed line, not the whole file; a file the repository keeps with CRLF stays CRLF."""
+    origin, clone = make_origin(tmp_path)
+    (clone / "crlf.txt").write_bytes(b"one\r\ntwo\r\n")
+    sh(clone, "-c", "core.autocrlf=false", "add", "crlf.txt")
+    sh(clone, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "crlf file")
+    git = Git(clone, os.environ)
+    base = git.head()
+    commit = git.commit_contents(base, {"src/Player.cpp": b"int hp = 1;\r\n", "crlf.txt": b"one\r\nTWO\r\n",
+                                        "src/New.h": b"#pragma once\r\n"}, "fix")
+    assert sh(clone, "cat-file", "blob", f"{commit}:src/Player.cpp") == "int hp = 1;\n"
+    assert sh(clone, "cat-file", "blob", f"{commit}:src/New.h") == "#pragma once\n"
+    assert subprocess.run(["git", "cat-file", "blob", f"{commit}:crlf.txt"], cwd=clone, capture_output=True,
+                          check=True).stdout == b"one\r\nTWO\r\n"
+    assert git.diff_stats(base, commit).describe() == "3 file(s), +3 −2"

@@ -1,9 +1,10 @@
 """A build started by `crashfix fix` cannot read the secrets from crashfix's own process.
 
 Scrubbing the build's environment is not enough: on Linux a same-user build can read
-`/proc/$PPID/environ`, the environment crashfix started with. This runs the real CLI as a
-separate process with the API key in its starting environment (as Actions starts it), and a
-build step that copies its parent's environment into the checkout. When the suite runs as
+`/proc/<pid>/environ` of crashfix, the environment crashfix started with. This runs the real CLI
+as a separate process with the API key in its starting environment (as Actions starts it), and a
+build step that copies the environment of its parent (the reaper that contains the step, started
+with the scrubbed environment) and of its grandparent (crashfix) into the checkout. When the suite runs as
 root, crashfix runs with every capability dropped (still uid 0), like a runner account: root's
 capabilities would let it read any process's files, which is not what is being tested.
 """
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/p
 LEAKY_CONFIG = """\
 [fix]
 model = "claude-sonnet-5-5"
-build = [["sh", "-c", "cat /proc/$PPID/environ > parent-environ.bin 2> parent-environ.err; true"]]
+build = [["sh", "-c", "cat /proc/$PPID/environ > parent-environ.bin; gp=$(awk '{print $4}' /proc/$PPID/stat); cat /proc/$gp/environ > crashfix-environ.bin 2> crashfix-environ.err; true"]]
 test = [["true"]]
 
 [fix.budget]
@@ -61,7 +62,8 @@ def test_the_build_cannot_read_the_environment_crashfix_started_with(tmp_path: P
                                str(crash), "--checkout", str(checkout)], env=env, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
-    assert (checkout / "parent-environ.err").exists()  # the build step really ran
-    leaked = (checkout / "parent-environ.bin").read_bytes()
-    assert API_KEY.encode() not in leaked
-    assert "Permission denied" in (checkout / "parent-environ.err").read_text()
+    assert (checkout / "crashfix-environ.err").exists()  # the build step really ran
+    reaper = (checkout / "parent-environ.bin").read_bytes()
+    assert b"PATH=" in reaper and API_KEY.encode() not in reaper  # readable, and only the scrubbed environment
+    assert API_KEY.encode() not in (checkout / "crashfix-environ.bin").read_bytes()
+    assert "Permission denied" in (checkout / "crashfix-environ.err").read_text()

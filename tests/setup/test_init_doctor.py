@@ -63,6 +63,7 @@ def test_init_then_doctor_all_ok_and_init_again_changes_nothing(
     assert set(github.labels) == {name for name, _, _ in LABELS}
     assert "label crash: exists" in said and "label reanalyze: created" in said
     assert "ANTHROPIC_API_KEY" in said and "Allow GitHub Actions to create and approve pull requests" in said
+    assert "CRASHFIX_APP_ID" in said and "CRASHFIX_DELIVER_TOKEN" in said  # so that CI runs on its PRs
     assert "self-hosted, windows" in said
 
     tools = repo.parent / "debuggers"  # where the uploader runs on Windows, doctor looks for CDB and symbols
@@ -152,6 +153,25 @@ def test_doctor_says_what_failed_and_the_fix(github: FakeGitHub, repo: Path, mon
                      **{**connected(github), "GITHUB_TOKEN": "wrong-token"})
     assert code == 1 and "FAILED  config: config file" in said and "fix.budget" in said
     assert "FAILED  GitHub token: GitHub rejected the token" in said and "Traceback" not in said
+
+
+def test_doctor_fails_a_workflow_whose_build_job_holds_the_write_token(
+        repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The one-job layout that crashfix used to install: the fix job pushes, so the build runs beside the token."""
+    run(monkeypatch, capsys, ["init", str(repo), "--action", ACTION, "--no-labels"])
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo)])
+    assert "ok      workflow: .github/workflows/crashfix-fix.yml present, actions pinned, the fix job read-only" in said
+    workflow = repo / ".github" / "workflows" / "crashfix-fix.yml"
+    one_job = workflow.read_text().split("\n  deliver:\n")[0].replace(
+        "      contents: read # fetch", "      contents: write # fetch").replace(
+        "          bundle: ${{ runner.temp }}/crashfix-result\n", "")
+    workflow.write_text(one_job)
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo)])
+    assert code == 1
+    assert "FAILED  workflow: the job `fix` builds model-written code and holds write permissions (contents)" in said
+    assert "delivers the fix itself instead of leaving a result bundle" in said and "no job runs `command: deliver`" \
+        in said
+    assert "fix: install the split workflow" in said and "crashfix init --force" in said
 
 
 def test_doctor_checks_cdb_and_symbols_where_the_uploader_runs_on_windows(tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ reset when a child executes a program). The Actions step must start crashfix wit
 so that no parent shell holding the same environment stays behind.
 
 Windows has no equivalent a process can set on itself cheaply: there, run the self-hosted
-runner under an account that exists only for it (see the README).
+runner under an account that exists only for it (see the README). In the split workflow the
+fix job holds only a read-only token and the API key; what a build leaves running ends with
+its step on both systems (`procs.run(contain=True)`).
 """
 
 from __future__ import annotations

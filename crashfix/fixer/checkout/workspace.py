@@ -5,10 +5,12 @@ checkout, out of `.git/` and `.github/` (workflows hold the keys to the reposito
 any letter case and in any spelling Windows would take for them (`.github.`, `GITHUB~1`,
 `ci.yml::$DATA`). Every file a tool reads on its own (search, listings, definitions)
 passes the same jail, so a symlink committed to the repository leads nowhere. Model
-regexes run with a time limit. Binaries are neither read nor edited, and an edit that
-deletes a large block is refused: a minimal fix never needs either. Refusals and
-mismatches come back as `ToolError` with a message written for the model, so it can
-correct itself.
+regexes run with a time limit. A file with more than one hard link is neither read nor
+changed, and a file is used only if it is still the one checked (`files`). Binaries are
+neither read nor edited, and an edit that deletes a large block is refused: a minimal fix
+never needs either. Refusals and mismatches come back as `ToolError` with a message written
+for the model, so it can correct itself. What the model wrote is kept (`written`): the commit
+is made from those bytes, never from whatever a build left in the checkout.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import difflib
 import os
 import re
 import time
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -25,18 +26,17 @@ from typing import Any
 
 import regex as bounded_re  # the `re` syntax, with a timeout on each match: model patterns cannot hang a search
 
+from crashfix.errors import CrashfixError
+from crashfix.fixer.checkout import files
+from crashfix.fixer.checkout.jail import PathRefused, protected_part, relative_path
 from crashfix.locate.index import iter_source_files
 
-PROTECTED_DIRS = (".git", ".github")
 SKIPPED_DIRS = frozenset({".git", ".github", ".vs", ".idea", "node_modules", "__pycache__"})
 BINARY_SUFFIXES = frozenset({
     ".exe", ".dll", ".so", ".dylib", ".a", ".lib", ".o", ".obj", ".pdb", ".ilk", ".exp", ".dmp", ".mdmp",
     ".zip", ".gz", ".7z", ".rar", ".xz", ".bz2", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".pdf",
     ".mpq", ".db", ".sqlite", ".sqlite3", ".bin", ".dat", ".pyc", ".class", ".jar", ".wasm",
 })
-# Characters no sane path holds: control and format characters (NUL, escapes, newlines, bidi overrides).
-_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
-_SHORT_NAME = re.compile(r"~\d")  # Windows 8.3 aliases: GITHUB~1 can be .github
 MAX_PATTERN_CHARS = 1000
 # `regex` expands counted repeats when compiling (a{1000000000} takes gigabytes before any timeout
 # applies), so the counts a pattern may use are capped, alone and multiplied together.
@@ -60,20 +60,19 @@ class Limits:
     search_seconds: float = 10.0
 
 
-@dataclass
-class _Text:
-    text: str  # with "\n" line ends
-    encoding: str
-    crlf: bool
+class ChangedBehindTheModel(CrashfixError):
+    """A file the model edited no longer holds what the model wrote (a build or a test changed it)."""
 
 
 @dataclass
 class Workspace:
-    """Tools over one checkout; `originals` remembers each edited file's first content (None: new file)."""
+    """Tools over one checkout; `originals` remembers each edited file's first content (None: new file),
+    `written` what the model last wrote to it."""
 
     root: Path
     limits: Limits = field(default_factory=Limits)
     originals: dict[str, bytes | None] = field(default_factory=dict)
+    written: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root = Path(os.path.realpath(self.root))
@@ -81,39 +80,11 @@ class Workspace:
     # -- the jail --------------------------------------------------------------------------------
 
     def relative(self, name: str) -> str:
-        """A model-given path as a clean repository-relative posix path, or ToolError.
-
-        The Windows rules apply on every platform, so what passes here is safe wherever it runs.
-        """
-        if not (name or "").isprintable() and any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in name):
-            raise ToolError(f"{name!r} holds control or invisible characters; give a plain path, e.g. src/Player.cpp")
-        text = (name or "").strip().replace("\\", "/")
-        if not text or text in (".", "./"):
-            return "."
-        if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
-            raise ToolError(f"{name!r} is absolute; give paths relative to the repository root, e.g. src/Player.cpp")
-        parts: list[str] = []
-        for part in PurePosixPath(text).parts:
-            if part == "..":
-                if not parts:
-                    raise ToolError(f"{name!r} leaves the repository; only files inside it can be used")
-                parts.pop()
-                continue
-            if part == ".":
-                continue
-            if ":" in part:
-                raise ToolError(f"{name!r}: {part!r} holds ':' (a drive or an alternate data stream); "
-                                "give a plain relative path")
-            if part != part.rstrip(". "):
-                raise ToolError(f"{name!r}: {part!r} ends in a dot or a space, which Windows drops; "
-                                "give the name exactly")
-            if _SHORT_NAME.search(part):
-                raise ToolError(f"{name!r}: {part!r} looks like a Windows short name (~1); give the full name")
-            parts.append(part)
-        protected = _protected(parts)
-        if protected:
-            raise ToolError(f"{name!r} is inside {protected}/, which crashfix never reads or changes")
-        return "/".join(parts) or "."
+        """A model-given path as a clean repository-relative posix path, or ToolError (`jail.relative_path`)."""
+        try:
+            return relative_path(name)
+        except PathRefused as refused:
+            raise ToolError(str(refused)) from None
 
     def resolve(self, name: str) -> tuple[str, Path]:
         relative = self.relative(name)
@@ -124,7 +95,7 @@ class Workspace:
         inside = self._inside(str(path))
         if inside is None:
             raise ToolError(f"{name!r} resolves outside the repository (a symbolic link?); it cannot be used")
-        protected = _protected(inside.split("/") if inside != "." else [])
+        protected = protected_part(inside.split("/") if inside != "." else [])
         if protected:
             raise ToolError(f"{name!r} leads into {protected}/, which crashfix never reads or changes")
         return path
@@ -153,21 +124,31 @@ class Workspace:
                 return None
             real = path if real_folder and not os.path.islink(path) else Path(os.path.realpath(path))
             self._jail(relative, real)
+            if real.is_file() and os.stat(real).st_nlink > 1:
+                return None  # another name of a file that may be outside: left out like a link out
         except (ToolError, ValueError, OSError):
             return None
         return relative
 
-    def _load(self, name: str) -> tuple[str, Path, _Text]:
+    def _is_inside(self, path: str) -> bool:
+        """Whether a real path is in the checkout and out of the protected folders (for `files`)."""
+        inside = self._inside(path)
+        return inside is not None and inside != "." and protected_part(inside.split("/")) is None
+
+    def _load(self, name: str) -> tuple[str, Path, files.Text, tuple[bytes, files.Identity]]:
+        """The file the model names: its real repository path, real path, text, and (bytes, identity) read."""
         relative, path = self.resolve(name)
         if not path.is_file():
             hint = self._near_names(relative, path)
             raise ToolError(f"{relative} is not a file in the repository{hint}")
-        data = path.read_bytes() if path.stat().st_size <= self.limits.max_file_bytes else None
-        if data is None:
-            raise ToolError(f"{relative} is larger than {self.limits.max_file_bytes // 2**20} MB; search it instead")
+        relative = self._inside(str(path)) or relative  # a link inside the checkout: the file it names
+        try:
+            data, identity = files.read(path, relative, self.limits.max_file_bytes, self._is_inside)
+        except files.FileRefused as refused:
+            raise ToolError(str(refused)) from None
         if path.suffix.lower() in BINARY_SUFFIXES or b"\0" in data[:8192]:
             raise ToolError(f"{relative} is a binary file; crashfix reads and edits text only")
-        return relative, path, _decode(data)
+        return relative, path, files.decode(data), (data, identity)
 
     def _near_names(self, relative: str, path: Path) -> str:
         folder = path.parent if path != self.root else path  # `path` passed the jail; so does its folder
@@ -180,7 +161,7 @@ class Workspace:
     # -- reading ---------------------------------------------------------------------------------
 
     def read_file(self, path: str, start_line: int = 1, end_line: int | None = None) -> str:
-        relative, _, loaded = self._load(path)
+        relative, _, loaded, _ = self._load(path)
         lines = loaded.text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
@@ -226,8 +207,13 @@ class Workspace:
         limit = min(max_results or self.limits.max_search_results, self.limits.max_search_results)
         hits: list[str] = []
         deadline = time.monotonic() + self.limits.search_seconds
-        files = [start] if start.is_file() else self._walk(start)
-        for file in files:
+        if start.is_file():
+            try:
+                files.check(start, relative)
+            except files.FileRefused as refused:
+                raise ToolError(str(refused)) from None
+        found = [start] if start.is_file() else self._walk(start)
+        for file in found:
             if time.monotonic() > deadline:
                 hits.append(f"[search stopped after {self.limits.search_seconds:.0f} s; narrow the path]")
                 break
@@ -262,15 +248,14 @@ class Workspace:
             return []
         relative = file.relative_to(self.root).as_posix()
         try:
-            if file.stat().st_size > self.limits.max_file_bytes or not file.is_file():
-                return []
-            data = file.read_bytes()
-        except OSError:
+            real = Path(os.path.realpath(file))
+            data, _ = files.read(real, relative, self.limits.max_file_bytes, self._is_inside)
+        except (OSError, files.FileRefused):
             return []
         if b"\0" in data[:8192]:
             return []
         found = []
-        for number, line in enumerate(_decode(data).text.split("\n"), 1):
+        for number, line in enumerate(files.decode(data).text.split("\n"), 1):
             if compiled.search(line, timeout=max(deadline - time.monotonic(), 0.001)):
                 found.append(f"{relative}:{number}: {line.strip()[:200]}")
                 if len(found) >= room:
@@ -299,7 +284,7 @@ class Workspace:
         """Replace exactly one occurrence of `old_text`; `old_text` empty creates a new file."""
         if old_text == "":
             return self._create(path, new_text)
-        relative, file, loaded = self._load(path)
+        relative, file, loaded, (raw, identity) = self._load(path)
         old, new = _plain(old_text), _plain(new_text)
         if old == new:
             raise ToolError("old_text and new_text are the same; nothing to change")
@@ -311,68 +296,56 @@ class Workspace:
             raise ToolError(f"this edit deletes {deleted} lines of {relative}; a minimal fix does not delete "
                             f"more than {self.limits.max_deleted_lines}. Make a smaller change.")
         updated = loaded.text.replace(old, new, 1)
-        data = _encode(relative, _Text(updated, loaded.encoding, loaded.crlf))
-        self.originals.setdefault(relative, file.read_bytes())
-        file.write_bytes(data)
+        try:
+            data = files.encode(relative, files.Text(updated, loaded.encoding, loaded.crlf))
+            files.overwrite(file, relative, data, identity, self._is_inside)
+        except files.FileRefused as refused:
+            raise ToolError(str(refused)) from None
+        self.originals.setdefault(relative, raw)
+        self.written[relative] = data
         line = loaded.text[: loaded.text.index(old)].count("\n") + 1
         return f"edited {relative}: replaced {old.count(chr(10)) + 1} line(s) at line {line} " \
                f"with {new.count(chr(10)) + 1} line(s)"
 
     def _create(self, path: str, text: str) -> str:
         relative, file = self.resolve(path)
-        if file.exists():
+        if file.exists() or os.path.lexists(file):
             raise ToolError(f"{relative} already exists; to change it give old_text (exact text to replace)")
         if file.suffix.lower() not in NEW_FILE_SUFFIXES:
             raise ToolError(f"new files must be source or text files ({', '.join(sorted(NEW_FILE_SUFFIXES))})")
         if not file.parent.is_dir():
             raise ToolError(f"the folder of {relative} does not exist; new files go into existing folders")
-        data = _encode(relative, _Text(_plain(text), "utf-8", False))
+        relative = self._inside(str(file)) or relative
+        try:
+            data = files.encode(relative, files.Text(_plain(text), "utf-8", False))
+            files.create(file, relative, data)
+        except files.FileRefused as refused:
+            raise ToolError(str(refused)) from None
         self.originals.setdefault(relative, None)
-        file.write_bytes(data)
+        self.written[relative] = data
         return f"created {relative} ({_plain(text).count(chr(10)) + 1} lines)"
 
     def changed_paths(self) -> list[str]:
-        """Files whose content differs from before the first edit (an edit undone by another is not a change)."""
-        changed = []
-        for relative, original in self.originals.items():
-            file = self.root / relative
-            now = file.read_bytes() if file.exists() else None
-            if now != original:
-                changed.append(relative)
-        return sorted(changed)
+        """Files the model changed (an edit undone by another is not a change)."""
+        return sorted(relative for relative, data in self.written.items() if data != self.originals.get(relative))
 
+    def verified_contents(self) -> dict[str, bytes]:
+        """What the model wrote to each file it changed: what is committed, whatever a build did since.
 
-def _decode(data: bytes) -> _Text:
-    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError:
-        encoding, text = "latin-1", data.decode("latin-1")
-    crlf = "\r\n" in text
-    return _Text(text.replace("\r\n", "\n"), encoding, crlf)
-
-
-def _encode(relative: str, loaded: _Text) -> bytes:
-    """The file's bytes in its own encoding, or a ToolError naming the characters it cannot hold."""
-    text = loaded.text.replace("\n", "\r\n") if loaded.crlf else loaded.text
-    try:
-        return text.encode(loaded.encoding)
-    except UnicodeEncodeError as error:
-        bad = "".join(sorted(set(text[error.start:error.end])))[:20]
-        if loaded.encoding == "latin-1":
-            raise ToolError(f"{relative} is not UTF-8: it is read and written as Latin-1, which cannot hold "
-                            f"{bad!r} in the new text. Use only characters the file can hold (ASCII is safest); "
-                            "the file was not changed.") from None
-        raise ToolError(f"the new text for {relative} holds {bad!r}, which cannot be written as UTF-8 (a lone "
-                        "surrogate?); use ordinary characters. The file was not changed.") from None
-
-
-def _protected(parts: list[str]) -> str | None:
-    """The protected folder a path's components lead into (`.github` first, `.git` anywhere), any letter case."""
-    names = [part.lower().rstrip(". ") for part in parts]
-    if names and names[0] in PROTECTED_DIRS:
-        return parts[0]
-    return next((part for part, lowered in zip(parts, names) if lowered == ".git"), None)
+        Raises ChangedBehindTheModel when a file no longer holds those bytes: then what was built
+        and tested is not what the model wrote, and nothing of it may be delivered as verified.
+        """
+        contents = {relative: self.written[relative] for relative in self.changed_paths()}
+        for relative, data in contents.items():
+            try:
+                now, _ = files.read(self.root / relative, relative, max(len(data), 1), self._is_inside)
+            except (OSError, files.FileRefused):
+                now = None
+            if now != data:
+                raise ChangedBehindTheModel(f"{relative} changed after the model's last edit (by the build or the "
+                                            "tests?); what was built is not what the model wrote",
+                                            "look for a build step that writes into the source tree")
+        return contents
 
 
 def _plain(text: str) -> str:

@@ -3,8 +3,8 @@
 The commands come from the project's `[fix] build` / `[fix] test` settings, but what they
 compile is code a model just wrote. So each runs with an environment scrubbed of every
 credential (crashfix's own tokens, action inputs, anything whose name or value looks
-secret), under a timeout that kills its whole process tree, and whatever it prints is
-redacted before it is stored, parsed or shown to anyone.
+secret), contained (every process it starts ends when it ends, `procs.run(contain=True)`),
+under a timeout, and whatever it prints is redacted before it is stored, parsed or shown.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def _run_step(phase: Literal["build", "test"], argv: list[str], checkout: Path, 
         return _not_started(phase, shown, f"command not found: {shown[0]!r} (not on the build environment's "
                                           f"PATH and not a file in the checkout){hint}")
     try:
-        completed = procs.run([program, *argv[1:]], timeout=timeout, env=env, cwd=checkout)
+        completed = procs.run([program, *argv[1:]], timeout=timeout, env=env, cwd=checkout, contain=True)
     except OSError as error:
         return _not_started(phase, shown, f"could not start {shown[0]!r}: {error.strerror or error}")
     stdout, stderr = decode_output(completed.stdout), decode_output(completed.stderr)
