@@ -133,7 +133,9 @@ def _connect_github(job: FixJob, options: FixOptions, environ: Mapping[str, str]
         raise UsageError("no repository", "pass --repo OWNER/NAME (Actions sets GITHUB_REPOSITORY)")
     client = client_from(environ, write_interval=1.0)
     job.repo = client.repository(repo_name)
-    if not options.dry_run:  # before a comment, a model call or a build: the end of the run needs write access
+    if not options.dry_run and options.bundle_out is None:
+        # One-job runs push at the end: check write access before a comment, a model call or a build. The fix
+        # job of the split workflow holds a read-only token by design; the deliver job checks its own.
         job.repo.require_push("a fix pushes a branch and opens a pull request")
     job.issue_number = options.issue
     job.viewer = client.login_or_none()

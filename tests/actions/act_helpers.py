@@ -45,6 +45,7 @@ def grant_job_tokens(github: FakeGitHub, workflow: str) -> None:
         github.actions_token(JOB_TOKENS[job.name], permissions)
     github.add_token(DELIVER_PAT, "crashfix-deliver", kind="fine-grained",
                      permissions={"contents": "write", "issues": "write", "pull_requests": "write"})
+    github.set_permission("crashfix-deliver", "write")  # a fine-grained token acts within its account's role too
 
 
 def per_job_workflow(installed: str, target: Path) -> Path:

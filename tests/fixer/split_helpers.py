@@ -82,10 +82,13 @@ def split_setup(github: FakeGitHub, origin: Path, checkout: Path, tmp: Path, tok
     """The origin served over smart HTTP at acme/worldserver.git, as the checkout's origin and GitHub's clone URL."""
     for job_token, permissions in JOB_PERMISSIONS.items():
         github.actions_token(job_token, permissions)
+    # The deliver job's fallback, the workflow's own token, opens the PR only with this setting on (as README says).
+    github.actions_can_create_pulls = True
     root = tmp / "git-served"
     served = root / "acme" / "worldserver.git"
     served.parent.mkdir(parents=True)
     shutil.move(str(origin), served)
+    github.use_git(served)  # the fake GitHub knows the branches git serves (a PR needs its head and base)
     with GitHttpServer(root, token, github=github) as server:
         url = f"{server.url}/acme/worldserver.git"
         github.clone_url = url

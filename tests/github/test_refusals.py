@@ -89,13 +89,13 @@ def test_a_refused_push_names_contents_and_what_the_remote_said(fake: FakeGitHub
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
     with GitHttpServer(tmp_path, "unused", github=fake) as server:
         subprocess.run(["git", "remote", "set-url", "origin", f"{server.url}/origin.git"], cwd=clone, check=True)
+        subprocess.run(["git", "-c", "user.name=dev", "-c", "user.email=dev@example.com", "commit", "-q",
+                        "--allow-empty", "-m", "base"], cwd=clone, check=True)
         git = Git(clone, os.environ, secrets=["ghs-read"])
         git.remember_remote("origin")
-        git.run("checkout", "-q", "-b", "crashfix/issue-1")
-        (clone / "fix.txt").write_text("fix\n")
-        git.commit(["fix.txt"], "fix")
+        commit = git.commit_contents(git.head(), {"fix.txt": b"fix\n"}, "fix")
         with pytest.raises(GitError) as refused:
-            git.push("origin", "crashfix/issue-1", "ghs-read")
+            git.push("origin", "crashfix/issue-1", "ghs-read", commit=commit)
     line = refused.value.one_line()
     assert line.startswith("the token may not push crashfix/issue-1 (git push failed: ")
     assert "the remote said: Permission to acme/worldserver.git denied to github-actions[bot]." in line
