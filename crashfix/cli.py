@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from pydantic import ValidationError
 
 from crashfix import __version__, logs, paths
 from crashfix.analysis.formats import FORMAT_NAMES
+from crashfix.cli_host import UPLOADER_ENVIRONMENT, login, logout, service
 from crashfix.config import AnalysisSettings, Config, NotifySettings, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
+from crashfix.github.connect import checked_repo_name
+from crashfix.setup import preflight
 
 if TYPE_CHECKING:
     from crashfix.analysis.models import CrashReport
@@ -53,10 +57,13 @@ def example_paths() -> list[Path]:
     return sorted(Path(str(item)) for item in folder.iterdir() if item.name.endswith((".txt", ".log")))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="crashfix")
-def cli() -> None:
+@click.pass_context
+def cli(context: click.Context) -> None:
     """crashfix: from a C++ server crash to a reviewed draft pull request."""
+    if context.invoked_subcommand is None:  # bare `crashfix`: the help, and success
+        click.echo(context.get_help())
 
 
 @cli.command()
@@ -117,8 +124,14 @@ def _uploader_settings(config: Config, repo: str | None, directories: tuple[Path
     if cdb or symbol_path:
         updates["cdb"] = settings.cdb.model_copy(update={k: v for k, v in (("path", cdb), ("symbol_path", symbol_path))
                                                          if v})
+    if repo:
+        checked_repo_name(repo)
     settings = settings.model_copy(update=updates)
-    return UploaderSettings.model_validate(settings.model_dump())
+    try:
+        return UploaderSettings.model_validate(settings.model_dump())
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise UsageError(f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 def _require_repo(settings: UploaderSettings) -> str:
@@ -142,8 +155,8 @@ def uploader_options(function):  # type: ignore[no-untyped-def]
 
 
 def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings,  # type: ignore[no-untyped-def]
-                   notify: NotifySettings | None = None):
-    """Spool and a lazily connecting filer, from settings and the environment."""
+                   notify: NotifySettings | None, environ: dict[str, str]):
+    """Spool and a lazily connecting filer, from settings and the environment (the token in it)."""
     from crashfix.analysis.analyze import rules_for
     from crashfix.notify import notifier_from
     from crashfix.uploader.filing import Filer
@@ -153,7 +166,6 @@ def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings,  # ty
     repo_name = _require_repo(settings)
     directory = settings.state_dir or paths.state_dir()
     spool = Spool(directory / "spool.sqlite3")
-    environ = dict(os.environ)
     notifier = notifier_from(environ, notify)
 
     def connect() -> Filer:
@@ -165,7 +177,7 @@ def _open_uploader(settings: UploaderSettings, analysis: AnalysisSettings,  # ty
     return Uploader(settings, spool, connect, environ, rules_for(analysis)), directory
 
 
-@cli.command()
+@cli.command(epilog=UPLOADER_ENVIRONMENT)
 @click.argument("directories", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--once", is_flag=True, help="File what is there now, then exit (non-zero if something was not filed).")
 @uploader_options
@@ -176,9 +188,10 @@ def watch(directories: tuple[Path, ...], once: bool, repo: str | None, config: P
     settings = _uploader_settings(loaded, repo, directories, state_dir, cdb, symbol_path)
     if not settings.directories:
         raise UsageError("no folder to watch", hint="pass folders, or set [uploader] directories")
-    uploader, directory = _open_uploader(settings, loaded.analysis, loaded.notify)
-    log_path = logs.setup(directory, verbose=verbose)
     folders = [Path(d) for d in settings.directories]
+    environ = preflight.uploader_start(settings, os.environ, folders)  # token, repository, folders: fail fast
+    uploader, directory = _open_uploader(settings, loaded.analysis, loaded.notify, environ)
+    log_path = logs.setup(directory, verbose=verbose)
     if once:
         code, message = uploader.run_once(folders)
         click.echo(message, err=code != 0)
@@ -192,17 +205,28 @@ def watch(directories: tuple[Path, ...], once: bool, repo: str | None, config: P
         click.echo("stopped", err=True)
 
 
-@cli.command("file")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@cli.command("file", epilog=UPLOADER_ENVIRONMENT)
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option("--example", is_flag=True, help="File a crash shipped with crashfix (a smoke test of the setup).")
+@click.option("--dry-run", is_flag=True, help="Analyse and show the issue it would file; write and send nothing.")
 @uploader_options
-def file_command(path: Path, repo: str | None, config: Path | None, state_dir: Path | None, cdb: str | None,
-                 symbol_path: str | None, verbose: bool) -> None:
+def file_command(path: Path | None, example: bool, dry_run: bool, repo: str | None, config: Path | None,
+                 state_dir: Path | None, cdb: str | None, symbol_path: str | None, verbose: bool) -> None:
     """File one crash (a dump or crash log, with its same-named siblings)."""
     loaded = load_config(config)
     settings = _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
+    if example == (path is not None):
+        raise UsageError("give one crash file, or --example", "e.g. crashfix file --example --dry-run")
+    path = path or next(p for p in example_paths() if "null-target" in p.name)
     if not path.is_file():
         raise UsageError(f"{path} is not a file")
-    uploader, directory = _open_uploader(settings, loaded.analysis, loaded.notify)
+    if dry_run:
+        from crashfix.setup.smoke import preview
+
+        click.echo(preview(path, settings, loaded.analysis, dict(os.environ)))
+        return
+    environ = preflight.uploader_start(settings, os.environ)  # token and repository: fail fast
+    uploader, directory = _open_uploader(settings, loaded.analysis, loaded.notify, environ)
     logs.setup(directory, verbose=verbose)
     code, message = uploader.file_one(path)
     click.echo(message, err=code != 0)
@@ -216,12 +240,30 @@ def status(config: Path | None, state_dir: Path | None) -> None:
     """The uploader's queue, last activity, failures, and whether a watcher runs."""
     from crashfix.uploader.status import describe_status
 
+    if config is None and state_dir is None:  # the installed service's, when there is one
+        from crashfix.setup.service import installed_paths
+
+        found = installed_paths()
+        config = Path(found.config) if found and found.config else None
+        state_dir = Path(found.state_dir) if found and found.state_dir else None
     settings = load_config(config).uploader
     directory = state_dir or settings.state_dir or paths.state_dir()
     click.echo(describe_status(directory, time.time()))
 
 
-@cli.command()
+FIX_ENVIRONMENT = """Environment:
+
+\b
+  GITHUB_TOKEN          may write contents, issues and pull requests (in Actions: the job's token)
+  ANTHROPIC_API_KEY     the Claude API key (not needed with --local --dry-run)
+  GITHUB_REPOSITORY     OWNER/NAME when --repo is not given (Actions sets it)
+  GITHUB_API_URL        a GitHub Enterprise server's API (default https://api.github.com)
+  CRASHFIX_WEBHOOK_URL  a Discord or Slack webhook for opened PRs and failed fixes
+  CRASHFIX_CACHE_DIR    the symbol index cache (default ~/.cache/crashfix)
+  HTTPS_PROXY           a proxy for GitHub, Anthropic and git (not ~/.gitconfig)"""
+
+
+@cli.command(epilog=FIX_ENVIRONMENT)
 @click.option("--issue", type=int, help="The crash issue to fix.")
 @click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")
 @click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
@@ -317,7 +359,8 @@ def gate(issue: int, repo: str | None, checkout: Path, config: Path | None) -> N
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
 @click.option("--repo", help="OWNER/NAME, to create the labels (default: $GITHUB_REPOSITORY, then origin's URL).")
-@click.option("--action", "action", help="The crashfix action to use, pinned: OWNER/REPO@<commit SHA>.")
+@click.option("--action", "action", help="The crashfix action, pinned: OWNER/REPO@<40-hex commit SHA> (default: the "
+              "commit crashfix was installed from, when installed from git).")
 @click.option("--runs-on", default="self-hosted,windows", show_default=True,
               help="Labels of the self-hosted runner for the fix job, separated by commas.")
 @click.option("--timeout-minutes", type=int, default=60, show_default=True, help="The fix job's time limit.")
@@ -329,15 +372,15 @@ def init(directory: Path, repo: str | None, action: str | None, runs_on: str, ti
     """Install the fix workflow, a commented config and the labels into a repository."""
     from crashfix.github.connect import open_repository, repository_name
     from crashfix.setup import init_repo
+    from crashfix.setup.action_ref import resolve_action
 
+    name = repository_name(repo, os.environ) or init_repo.repository_from_checkout(directory)
     options = init_repo.InitOptions(
-        target=directory, action=action or init_repo.DEFAULT_ACTION, force=force, uploader_login=uploader_login,
+        target=directory, action=resolve_action(action), force=force, uploader_login=uploader_login,
         runs_on=tuple(label.strip() for label in runs_on.split(",") if label.strip()),
         timeout_minutes=timeout_minutes)
     init_repo.check_options(options)
-    result = init_repo.InitResult(files=init_repo.write_files(options),
-                                  action_pinned=init_repo.is_pinned(options.action))
-    name = repository_name(repo, os.environ) or init_repo.repository_from_checkout(directory)
+    result = init_repo.InitResult(files=init_repo.write_files(options))
     if no_labels:
         result.labels_skipped = "--no-labels was given"
     elif not os.environ.get("GITHUB_TOKEN"):
@@ -353,12 +396,27 @@ def init(directory: Path, repo: str | None, action: str | None, runs_on: str, ti
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
 @click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY, [uploader] repo, then origin's URL).")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
-              help="Config file (default: <directory>/.github/crashfix.toml).")
-def doctor(directory: Path, repo: str | None, config: Path | None) -> None:
-    """Check the config, workflow, token, labels, API key, CDB and build commands; each ok or the fix."""
-    from crashfix.setup.doctor import report, run_checks
+              help="Config file (default: <directory>/.github/crashfix.toml; with --host: the service's).")
+@click.option("--host", is_flag=True, help="Check this server instead: token, repository, crash folders, CDB, "
+              "symbols and the newest dump's PDB, state folder, service.")
+def doctor(directory: Path, repo: str | None, config: Path | None, host: bool) -> None:
+    """Check a repository's setup (or with --host, this server's); each line ok, or what failed and the fix."""
+    from crashfix.setup.checks import report
+
+    if host:
+        from crashfix.setup import service
+        from crashfix.setup.host_doctor import run_host_checks
+
+        platform = service.this_platform()
+        found = service.status(service.DEFAULT_NAME[platform], platform)
+        raise SystemExit(report(run_host_checks(config, os.environ, found=found), click.echo))
+    from crashfix.setup.doctor import run_checks
 
     raise SystemExit(report(run_checks(directory, repo, config, os.environ), click.echo))
+
+
+for _command in (login, logout, service):  # the host's own commands (cli_host.py)
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:
