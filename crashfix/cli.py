@@ -244,8 +244,8 @@ def status(config: Path | None, state_dir: Path | None) -> None:
         from crashfix.setup.service import installed_paths
 
         found = installed_paths()
-        config = Path(found.config) if found and found.config else None
         state_dir = Path(found.state_dir) if found and found.state_dir else None
+        config = Path(found.config) if found and found.config and state_dir is None else None
     settings = load_config(config).uploader
     directory = state_dir or settings.state_dir or paths.state_dir()
     click.echo(describe_status(directory, time.time()))

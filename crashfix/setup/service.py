@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
@@ -91,6 +92,8 @@ def build_spec(request: InstallRequest, environ: Mapping[str, str]) -> ServiceSp
                  if request.platform == "windows" else "/var/lib/crashfix")
     if not request.account.strip():
         raise UsageError("--account names the account the watcher runs as")
+    if request.platform == "linux" and not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$", request.account.strip()):
+        raise UsageError(f"--account {request.account!r} is not a Linux user name")
     python = request.python or (sys.executable if here else PLACEHOLDER_PYTHON[request.platform])
     return ServiceSpec(name=request.name or DEFAULT_NAME[request.platform], account=request.account.strip(),
                        python=python, config=request.config, state_dir=state)
@@ -109,7 +112,7 @@ def describe_install(spec: ServiceSpec, platform: Platform) -> str:
             f"{files.ENV_FILE_TEXT}\n> systemctl daemon-reload\n> systemctl enable --now {spec.name}.service")
 
 
-def install(spec: ServiceSpec, platform: Platform, *, run: Runner = run_tool, unit_dir: Path = UNIT_DIR,
+def install(spec: ServiceSpec, platform: Platform, *, run: Runner = run_tool, unit_dir: Path | None = None,
             password: Callable[[], str] | None = None) -> str:
     """Register and start the service; what was done and what is left to do."""
     if platform == "windows":
@@ -145,8 +148,8 @@ def _install_task(spec: ServiceSpec, run: Runner, password: Callable[[], str] | 
             f"The task runs as {spec.account}: {token}.\nCheck it with: crashfix service status")
 
 
-def _install_unit(spec: ServiceSpec, run: Runner, unit_dir: Path) -> str:
-    unit = unit_dir / f"{spec.name}.service"
+def _install_unit(spec: ServiceSpec, run: Runner, unit_dir: Path | None) -> str:
+    unit = (unit_dir or UNIT_DIR) / f"{spec.name}.service"
     env_file = Path(spec.env_file)
     try:
         unit.write_text(files.systemd_unit(spec), encoding="utf-8")
@@ -175,7 +178,7 @@ def _read(path: Path) -> str:
         return ""
 
 
-def uninstall(name: str, platform: Platform, *, run: Runner = run_tool, unit_dir: Path = UNIT_DIR) -> str:
+def uninstall(name: str, platform: Platform, *, run: Runner = run_tool, unit_dir: Path | None = None) -> str:
     """Stop and remove the service; its state folder (spool, logs) is kept."""
     if platform == "windows":
         if registered(name, platform, run=run) is None:
@@ -183,7 +186,7 @@ def uninstall(name: str, platform: Platform, *, run: Runner = run_tool, unit_dir
         _checked(run, ["schtasks", "/End", "/TN", name], f"stopping the scheduled task {name}")
         _checked(run, ["schtasks", "/Delete", "/TN", name, "/F"], f"deleting the scheduled task {name}")
         return f"stopped and removed the scheduled task {name} (its state folder is kept)"
-    unit = unit_dir / f"{name}.service"
+    unit = (unit_dir or UNIT_DIR) / f"{name}.service"
     if not unit.exists():
         return f"{unit} is not installed"
     _checked(run, ["systemctl", "disable", "--now", f"{name}.service"], f"stopping {name}")
@@ -205,10 +208,10 @@ class ServiceState:
 
 
 def registered(name: str, platform: Platform, *, run: Runner = run_tool,
-               unit_dir: Path = UNIT_DIR) -> Registered | None:
+               unit_dir: Path | None = None) -> Registered | None:
     """What the registered service runs with, or None when it is not registered."""
     if platform == "linux":
-        unit = unit_dir / f"{name}.service"
+        unit = (unit_dir or UNIT_DIR) / f"{name}.service"
         return files.read_unit(unit.read_text(encoding="utf-8")) if unit.is_file() else None
     try:
         query = run(["schtasks", "/Query", "/TN", name, "/XML"], None)
@@ -217,11 +220,11 @@ def registered(name: str, platform: Platform, *, run: Runner = run_tool,
     return files.read_task_xml(_text(query.stdout)) if query.ok else None
 
 
-def status(name: str, platform: Platform, *, run: Runner = run_tool, unit_dir: Path = UNIT_DIR) -> ServiceState:
+def status(name: str, platform: Platform, *, run: Runner = run_tool, unit_dir: Path | None = None) -> ServiceState:
     """Whether the service is registered and running, and what it runs with."""
     found = registered(name, platform, run=run, unit_dir=unit_dir)
     if found is None:
-        where = f"scheduled task {name}" if platform == "windows" else str(unit_dir / f"{name}.service")
+        where = f"scheduled task {name}" if platform == "windows" else str((unit_dir or UNIT_DIR) / f"{name}.service")
         return ServiceState(False, detail=f"no {where}")
     try:
         if platform == "windows":
@@ -259,7 +262,7 @@ def _unit_status(name: str, run: Runner, found: Registered) -> ServiceState:
 
 
 def installed_paths(platform: Platform | None = None, *, run: Runner = run_tool,
-                    unit_dir: Path = UNIT_DIR) -> Registered | None:
+                    unit_dir: Path | None = None) -> Registered | None:
     """The config and state folder of the installed watcher service, if there is one (for `crashfix status`)."""
     platform = platform or this_platform()
     try:

@@ -124,7 +124,8 @@ def task_xml(spec: ServiceSpec) -> str:
 
 def systemd_unit(spec: ServiceSpec) -> str:
     """The systemd unit; the token comes from `env_file` (GITHUB_TOKEN=...), which systemd reads as root."""
-    command = shlex.join([spec.python, *spec.arguments()])
+    command = shlex.join([spec.python, *spec.arguments()]).replace("%", "%%")  # `%` starts a systemd specifier
+    state = spec.state_dir.replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
     return f"""[Unit]
 Description=crashfix {__version__}: file crashes from the crash folders as GitHub issues
 Wants=network-online.target
@@ -134,7 +135,7 @@ After=network-online.target
 Type=simple
 User={spec.account}
 EnvironmentFile={spec.env_file}
-Environment=CRASHFIX_STATE_DIR={spec.state_dir}
+Environment="CRASHFIX_STATE_DIR={state}"
 ExecStart={command}
 Restart=always
 RestartSec={RESTART_SECONDS}
@@ -219,5 +220,6 @@ def read_unit(text: str) -> Registered:
         key, sep, value = line.partition("=")
         if sep and not line.lstrip().startswith(("#", ";")):
             settings[key.strip()] = value.strip()
-    config, state = _paths_from(shlex.split(settings.get("ExecStart", "").lstrip("-@:+!")))
+    argv = [part.replace("%%", "%") for part in shlex.split(settings.get("ExecStart", "").lstrip("-@:+!"))]
+    config, state = _paths_from(argv)
     return Registered(settings.get("User"), config, state)

@@ -28,12 +28,16 @@ try:
     outcome = {"frames": len(report.frames), "signature": report.signature.text if report.signature else None}
 except ParseError as error:
     outcome = {"refused": error.one_line()}
-try:
-    import resource
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-except ImportError:  # Windows
+if sys.platform.startswith("linux"):  # this process's own high-water mark (ru_maxrss also counts the parent's
+    # memory at fork time: a probe started by a big test process would report that process's size)
+    status = Path("/proc/self/status").read_text()
+    peak = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) * 1024
+elif sys.platform == "win32":
     import psutil
     peak = psutil.Process().memory_info().peak_wset
+else:
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 outcome.update(cpu=time.process_time(), peak=peak)
 print(json.dumps(outcome))
 """
