@@ -139,7 +139,7 @@ def _install_task(spec: ServiceSpec, run: Runner, password: Callable[[], str] | 
             secret = (password() + "\r\n").encode()
         _checked(run, argv, "registering the scheduled task", secret)
     _checked(run, ["schtasks", "/Run", "/TN", spec.name], "starting the scheduled task")
-    who = f"runas /user:{spec.account} \"{spec.python} -m crashfix login\""
+    who = f"runas /user:{spec.account} \"cmd /k {spec.python} -m crashfix login\""
     token = ("it cannot read a token stored by another account: prefer a dedicated account"
              if builtin else f"store its token as that account: {who}")
     return (f"registered and started the scheduled task {spec.name}: runs as {spec.account} at boot, checked every "

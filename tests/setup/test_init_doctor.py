@@ -5,26 +5,18 @@ ok; and each failure doctor can find said with its fix."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from crashfix.cli import main
 from crashfix.setup.init_repo import LABELS
 from tests.conftest import require_tools
 from tests.fakes.github_server import FakeGitHub
+from tests.setup import helpers
 
 TOKEN = "test-token"
 REPO = "acme/worldserver"
 ACTION = "crashfix-dev/crashfix@0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub(owner="acme", repo="worldserver", token=TOKEN) as fake:
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
 
 
 @pytest.fixture
@@ -38,11 +30,8 @@ def repo(tmp_path: Path) -> Path:
 
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str],
         **env: str) -> tuple[int, str]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    code, out, err = helpers.run(monkeypatch, capsys, args, **env)
+    return code, out + err
 
 
 def connected(github: FakeGitHub) -> dict[str, str]:

@@ -6,27 +6,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
 import pytest
 
-from crashfix.cli import main
 from crashfix.config import UploaderSettings
 from crashfix.github import credentials
 from crashfix.setup import preflight
 from tests.conftest import ROOT
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.keyrings import MemoryKeyring
+from tests.setup.helpers import run
 from tests.uploader.helpers import REPO, TOKEN, write_crashes
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub(owner="acme", repo="worldserver", token=TOKEN) as fake:
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
 
 
 @pytest.fixture
@@ -41,15 +33,6 @@ def config(tmp_path: Path, text: str = "") -> Path:
     path.write_text("[uploader]\nsettle_seconds = 0.05\nonce_give_up_seconds = 3\nretry_initial_seconds = 0.1\n"
                     f"write_interval_seconds = 0\n{text}[uploader.cdb]\nenabled = false\n", encoding="utf-8")
     return path
-
-
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str],
-        **env: str) -> tuple[int, str, str]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_error_line(err: str) -> str:

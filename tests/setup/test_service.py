@@ -145,7 +145,7 @@ def test_windows_install_status_and_uninstall_drive_schtasks(
                        r"D:\crash fix\crashfix.toml", str(state))
     said = service.install(spec, "windows", password=lambda: "s3cret pass")
     assert "registered and started the scheduled task crashfix-watch" in said
-    assert r'runas /user:WOW\crashfix-svc "C:\venv\Scripts\python.exe -m crashfix login"' in said
+    assert r'runas /user:WOW\crashfix-svc "cmd /k C:\venv\Scripts\python.exe -m crashfix login"' in said
     made = calls(tools)
     assert [call["tool"] for call in made] == ["icacls", "schtasks", "schtasks"]
     assert made[0]["args"] == [str(state), "/grant", r"WOW\crashfix-svc:(OI)(CI)M"]

@@ -3,29 +3,19 @@ then `crashfix file --example` for real against the fake GitHub."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from crashfix.cli import main
 from tests.fakes.github_server import FakeGitHub
+from tests.setup import helpers
 from tests.uploader.helpers import REPO, TOKEN
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub(owner="acme", repo="worldserver", token=TOKEN) as fake:
-        yield fake
 
 
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str],
         **env: str) -> tuple[int, str]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    code, out, err = helpers.run(monkeypatch, capsys, args, **env)
+    return code, out + err
 
 
 def test_dry_run_then_for_real(github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
