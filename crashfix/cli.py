@@ -22,7 +22,8 @@ from pydantic import ValidationError
 
 from crashfix import __version__, logs, paths
 from crashfix.analysis.formats import FORMAT_NAMES
-from crashfix.cli_host import UPLOADER_ENVIRONMENT, login, logout, service
+from crashfix.cli_help import FIX_ENVIRONMENT, UPLOADER_ENVIRONMENT
+from crashfix.cli_host import login, logout, service
 from crashfix.config import AnalysisSettings, Config, NotifySettings, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
 from crashfix.github.connect import checked_repo_name
@@ -251,18 +252,6 @@ def status(config: Path | None, state_dir: Path | None) -> None:
     click.echo(describe_status(directory, time.time()))
 
 
-FIX_ENVIRONMENT = """Environment:
-
-\b
-  GITHUB_TOKEN          may write contents, issues and pull requests (in Actions: the job's token)
-  ANTHROPIC_API_KEY     the Claude API key (not needed with --local --dry-run)
-  GITHUB_REPOSITORY     OWNER/NAME when --repo is not given (Actions sets it)
-  GITHUB_API_URL        a GitHub Enterprise server's API (default https://api.github.com)
-  CRASHFIX_WEBHOOK_URL  a Discord or Slack webhook for opened PRs and failed fixes
-  CRASHFIX_CACHE_DIR    the symbol index cache (default ~/.cache/crashfix)
-  HTTPS_PROXY           a proxy for GitHub, Anthropic and git (not ~/.gitconfig)"""
-
-
 @cli.command(epilog=FIX_ENVIRONMENT)
 @click.option("--issue", type=int, help="The crash issue to fix.")
 @click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")
@@ -404,11 +393,11 @@ def doctor(directory: Path, repo: str | None, config: Path | None, host: bool) -
     from crashfix.setup.checks import report
 
     if host:
-        from crashfix.setup import service
+        from crashfix.setup import service as services
         from crashfix.setup.host_doctor import run_host_checks
 
-        platform = service.this_platform()
-        found = service.status(service.DEFAULT_NAME[platform], platform)
+        platform = services.this_platform()
+        found = services.status(services.DEFAULT_NAME[platform], platform)
         raise SystemExit(report(run_host_checks(config, os.environ, found=found), click.echo))
     from crashfix.setup.doctor import run_checks
 

@@ -12,20 +12,6 @@ from pathlib import Path
 
 import click
 
-UPLOADER_ENVIRONMENT = """Environment:
-
-\b
-  GITHUB_TOKEN          the token to file with; if unset, the one `crashfix login` stored
-  GITHUB_API_URL        a GitHub Enterprise server's API (default https://api.github.com)
-  CRASHFIX_STATE_DIR    the spool and logs, when neither --state-dir nor [uploader] state_dir is set
-  _NT_SYMBOL_PATH       CDB's symbol path, when [uploader.cdb] symbol_path is not set
-  CRASHFIX_WEBHOOK_URL  a Discord or Slack webhook for new crash signatures and regressions
-  HTTPS_PROXY           a proxy for GitHub and the webhook
-
-Exit codes: 0 done, 1 not everything filed (it stays in the spool), 2 usage or config error,
-66 a crash folder is missing, 74 the state folder cannot be written, 77 no usable token or
-repository."""
-
 
 @click.command()
 @click.option("--token-stdin", is_flag=True, help="Read the token from standard input (for scripts).")

@@ -87,6 +87,7 @@ def build_spec(request: InstallRequest, environ: Mapping[str, str]) -> ServiceSp
             raise UsageError(f"{request.config} must set [uploader] repo and directories: the service runs "
                              "`crashfix watch --config` with nothing else")
         state = state or (str(settings.state_dir) if settings.state_dir else None)
+        state = str(Path(state).resolve()) if state else None  # the service does not start where we are
     if state is None:
         state = (str(PureWindowsPath(environ.get("ProgramData") or r"C:\ProgramData") / "crashfix")
                  if request.platform == "windows" else "/var/lib/crashfix")
@@ -102,11 +103,12 @@ def build_spec(request: InstallRequest, environ: Mapping[str, str]) -> ServiceSp
 def describe_install(spec: ServiceSpec, platform: Platform) -> str:
     """What install writes and runs: the text of the task or unit, then the commands."""
     if platform == "windows":
-        steps = [f"icacls {spec.state_dir} /grant {spec.account}:(OI)(CI)M" if not files.builtin_sid(spec.account)
-                 else None, f"schtasks /Create /TN {spec.name} /XML <this file> /F"
+        grants = [] if files.builtin_sid(spec.account) else [
+            f"icacls {spec.config} /grant {spec.account}:R", f"icacls {spec.state_dir} /grant {spec.account}:(OI)(CI)M"]
+        steps = [*grants, f"schtasks /Create /TN {spec.name} /XML <this file> /F"
                  + ("" if files.builtin_sid(spec.account) else f" /RU {spec.account} /RP (asks for the password)"),
                  f"schtasks /Run /TN {spec.name}"]
-        return files.task_xml(spec) + "\n" + "\n".join(f"> {step}" for step in steps if step)
+        return files.task_xml(spec) + "\n" + "\n".join(f"> {step}" for step in steps)
     unit = UNIT_DIR / f"{spec.name}.service"
     return (f"# {unit}\n{files.systemd_unit(spec)}\n# {spec.env_file} (created if missing, mode 600)\n"
             f"{files.ENV_FILE_TEXT}\n> systemctl daemon-reload\n> systemctl enable --now {spec.name}.service")
@@ -123,7 +125,9 @@ def install(spec: ServiceSpec, platform: Platform, *, run: Runner = run_tool, un
 def _install_task(spec: ServiceSpec, run: Runner, password: Callable[[], str] | None) -> str:
     builtin = files.builtin_sid(spec.account)
     Path(spec.state_dir).mkdir(parents=True, exist_ok=True)
-    if not builtin:  # the account owns nothing here yet: let it write its spool and logs
+    if not builtin:  # the account owns nothing here yet: let it read its config and write its spool and logs
+        _checked(run, ["icacls", spec.config, "/grant", f"{spec.account}:R"],
+                 f"granting {spec.account} read access to {spec.config}")
         _checked(run, ["icacls", spec.state_dir, "/grant", f"{spec.account}:(OI)(CI)M"],
                  f"granting {spec.account} write access to {spec.state_dir}")
     with tempfile.TemporaryDirectory() as folder:

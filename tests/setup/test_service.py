@@ -147,8 +147,10 @@ def test_windows_install_status_and_uninstall_drive_schtasks(
     assert "registered and started the scheduled task crashfix-watch" in said
     assert r'runas /user:WOW\crashfix-svc "cmd /k C:\venv\Scripts\python.exe -m crashfix login"' in said
     made = calls(tools)
-    assert [call["tool"] for call in made] == ["icacls", "schtasks", "schtasks"]
-    assert made[0]["args"] == [str(state), "/grant", r"WOW\crashfix-svc:(OI)(CI)M"]
+    assert [call["tool"] for call in made] == ["icacls", "icacls", "schtasks", "schtasks"]
+    assert made[0]["args"] == [r"D:\crash fix\crashfix.toml", "/grant", r"WOW\crashfix-svc:R"]
+    assert made[1]["args"] == [str(state), "/grant", r"WOW\crashfix-svc:(OI)(CI)M"]
+    made = made[1:]
     create = made[1]["args"]
     assert isinstance(create, list) and create[:2] == ["/Create", "/TN"] and create[-3:] == ["/RU",
                                                                                             r"WOW\crashfix-svc", "/RP"]
