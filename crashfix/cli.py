@@ -18,11 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from pydantic import ValidationError
 
 from crashfix import __version__, logs, paths
 from crashfix.analysis.formats import FORMAT_NAMES
+from crashfix.cli_help import FIX_ENVIRONMENT, UPLOADER_ENVIRONMENT
+from crashfix.cli_host import login, logout, service
 from crashfix.config import Config, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
+from crashfix.github.connect import checked_repo_name
+from crashfix.setup import preflight
 
 if TYPE_CHECKING:
     from crashfix.analysis.models import CrashReport
@@ -59,10 +64,13 @@ def example_paths() -> list[Path]:
     return sorted(Path(str(item)) for item in folder.iterdir() if item.name.endswith((".txt", ".log")))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="crashfix")
-def cli() -> None:
+@click.pass_context
+def cli(context: click.Context) -> None:
     """crashfix: from a C++ server crash to a reviewed draft pull request."""
+    if context.invoked_subcommand is None:  # bare `crashfix`: the help, and success
+        click.echo(context.get_help())
 
 
 @cli.command()
@@ -123,8 +131,14 @@ def _uploader_settings(config: Config, repo: str | None, directories: tuple[Path
     if cdb or symbol_path:
         updates["cdb"] = settings.cdb.model_copy(update={k: v for k, v in (("path", cdb), ("symbol_path", symbol_path))
                                                          if v})
+    if repo:
+        checked_repo_name(repo)
     settings = settings.model_copy(update=updates)
-    return UploaderSettings.model_validate(settings.model_dump())
+    try:
+        return UploaderSettings.model_validate(settings.model_dump())
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise UsageError(f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 def uploader_options(function):  # type: ignore[no-untyped-def]
@@ -168,7 +182,7 @@ def _filing_argv(config: Path | None, settings: UploaderSettings, folder: Path, 
     return argv + (["-v"] if verbose else [])
 
 
-@cli.command()
+@cli.command(epilog=UPLOADER_ENVIRONMENT)
 @click.argument("directories", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--once", is_flag=True, help="File what is there now, then exit (non-zero if something was not filed).")
 @click.option("--filing-process", is_flag=True, hidden=True, help="Internal: the watcher's filing process.")
@@ -189,9 +203,10 @@ def watch(directories: tuple[Path, ...], once: bool, filing_process: bool, repo:
     if not settings.directories:
         raise UsageError("no folder to watch", hint="pass folders, or set [uploader] directories")
     folders = [Path(d) for d in settings.directories]
+    environ = preflight.uploader_start(settings, os.environ, folders)  # token, repository, folders: fail fast
     stop = threading.Event()
     try:
-        result = commands.run_watch(settings, loaded.analysis, loaded.notify, folders, os.environ, once=once,
+        result = commands.run_watch(settings, loaded.analysis, loaded.notify, folders, environ, once=once,
                                     filer_argv=_filing_argv(config, settings, folder, cdb, symbol_path, verbose),
                                     stop=stop)
     except KeyboardInterrupt:
@@ -204,18 +219,31 @@ def watch(directories: tuple[Path, ...], once: bool, filing_process: bool, repo:
         raise SystemExit(code)
 
 
-@cli.command("file")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@cli.command("file", epilog=UPLOADER_ENVIRONMENT)
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option("--example", is_flag=True, help="File a crash shipped with crashfix (a smoke test of the setup).")
+@click.option("--dry-run", is_flag=True, help="Analyse and show the issue it would file; write and send nothing.")
 @uploader_options
-def file_command(path: Path, repo: str | None, config: Path | None, state_dir: Path | None, cdb: str | None,
-                 symbol_path: str | None, verbose: bool) -> None:
+def file_command(path: Path | None, example: bool, dry_run: bool, repo: str | None, config: Path | None,
+                 state_dir: Path | None, cdb: str | None, symbol_path: str | None, verbose: bool) -> None:
     """File one crash (a dump or crash log, with its same-named siblings)."""
     from crashfix.uploader.commands import run_file
 
+    if example == (path is not None):
+        raise UsageError("give one crash file, or --example", "e.g. crashfix file --example --dry-run")
+    path = path or next(p for p in example_paths() if "null-target" in p.name)
     if not path.is_file():
         raise UsageError(f"{path} is not a file")
+    if dry_run:
+        from crashfix.setup.smoke import preview
+
+        loaded = load_config(config)
+        settings = _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
+        click.echo(preview(path, settings, loaded.analysis, dict(os.environ)))
+        return
     loaded, settings, _ = _uploader_start(config, repo, (), state_dir, cdb, symbol_path, verbose)
-    code, message = run_file(settings, loaded.analysis, loaded.notify, path, os.environ)
+    environ = preflight.uploader_start(settings, os.environ)  # token and repository: fail fast
+    code, message = run_file(settings, loaded.analysis, loaded.notify, path, environ)
     click.echo(message, err=code != 0)
     raise SystemExit(code)
 
@@ -227,12 +255,18 @@ def status(config: Path | None, state_dir: Path | None) -> None:
     """The uploader's queue, last activity, failures, and whether a watcher runs."""
     from crashfix.uploader.status import describe_status
 
+    if config is None and state_dir is None:  # the installed service's, when there is one
+        from crashfix.setup.service import installed_paths
+
+        found = installed_paths()
+        state_dir = Path(found.state_dir) if found and found.state_dir else None
+        config = Path(found.config) if found and found.config and state_dir is None else None
     settings = load_config(config).uploader
     directory = state_dir or settings.state_dir or paths.state_dir()
     click.echo(describe_status(directory, time.time()))
 
 
-@cli.command()
+@cli.command(epilog=FIX_ENVIRONMENT)
 @click.option("--issue", type=int, help="The crash issue to fix.")
 @click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")
 @click.option("--checkout", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True,
@@ -373,7 +407,8 @@ def gate(issue: int, repo: str | None, checkout: Path, config: Path | None, anno
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
 @click.option("--repo", help="OWNER/NAME, to create the labels (default: $GITHUB_REPOSITORY, then origin's URL).")
-@click.option("--action", "action", help="The crashfix action to use, pinned: OWNER/REPO@<commit SHA>.")
+@click.option("--action", "action", help="The crashfix action, pinned: OWNER/REPO@<40-hex commit SHA> (default: the "
+              "commit crashfix was installed from, when installed from git).")
 @click.option("--runs-on", default="self-hosted,windows", show_default=True,
               help="Labels of the self-hosted runner for the fix job, separated by commas.")
 @click.option("--timeout-minutes", type=int, default=60, show_default=True, help="The fix job's time limit.")
@@ -385,15 +420,15 @@ def init(directory: Path, repo: str | None, action: str | None, runs_on: str, ti
     """Install the fix workflow, a commented config and the labels into a repository."""
     from crashfix.github.connect import open_repository, repository_name
     from crashfix.setup import init_repo
+    from crashfix.setup.action_ref import resolve_action
 
+    name = repository_name(repo, os.environ) or init_repo.repository_from_checkout(directory)
     options = init_repo.InitOptions(
-        target=directory, action=action or init_repo.DEFAULT_ACTION, force=force, uploader_login=uploader_login,
+        target=directory, action=resolve_action(action), force=force, uploader_login=uploader_login,
         runs_on=tuple(label.strip() for label in runs_on.split(",") if label.strip()),
         timeout_minutes=timeout_minutes)
     init_repo.check_options(options)
-    result = init_repo.InitResult(files=init_repo.write_files(options),
-                                  action_pinned=init_repo.is_pinned(options.action))
-    name = repository_name(repo, os.environ) or init_repo.repository_from_checkout(directory)
+    result = init_repo.InitResult(files=init_repo.write_files(options))
     if no_labels:
         result.labels_skipped = "--no-labels was given"
     elif not os.environ.get("GITHUB_TOKEN"):
@@ -409,12 +444,27 @@ def init(directory: Path, repo: str | None, action: str | None, runs_on: str, ti
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
 @click.option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY, [uploader] repo, then origin's URL).")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
-              help="Config file (default: <directory>/.github/crashfix.toml).")
-def doctor(directory: Path, repo: str | None, config: Path | None) -> None:
-    """Check the config, workflow, token, labels, API key, CDB and build commands; each ok or the fix."""
-    from crashfix.setup.doctor import report, run_checks
+              help="Config file (default: <directory>/.github/crashfix.toml; with --host: the service's).")
+@click.option("--host", is_flag=True, help="Check this server instead: token, repository, crash folders, CDB, "
+              "symbols and the newest dump's PDB, state folder, service.")
+def doctor(directory: Path, repo: str | None, config: Path | None, host: bool) -> None:
+    """Check a repository's setup (or with --host, this server's); each line ok, or what failed and the fix."""
+    from crashfix.setup.checks import report
+
+    if host:
+        from crashfix.setup import service as services
+        from crashfix.setup.host_doctor import run_host_checks
+
+        platform = services.this_platform()
+        found = services.status(services.DEFAULT_NAME[platform], platform)
+        raise SystemExit(report(run_host_checks(config, os.environ, found=found), click.echo))
+    from crashfix.setup.doctor import run_checks
 
     raise SystemExit(report(run_checks(directory, repo, config, os.environ), click.echo))
+
+
+for _command in (login, logout, service):  # the host's own commands (cli_host.py)
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

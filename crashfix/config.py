@@ -6,12 +6,13 @@ receives the resulting `Config`.
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from crashfix.errors import ConfigError
 
@@ -19,6 +20,30 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+
+
+# GitHub's spelling: an owner (letters, digits, `-`, `_` for managed users) and a name (also `.`), no `..`.
+REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
+REPO_NAME_HINT = "OWNER/NAME, e.g. acme/worldserver"
+
+
+def repo_name_problem(name: str) -> str | None:
+    """Why `name` is not a GitHub repository's OWNER/NAME, or None when it is one."""
+    if REPO_NAME.match(name):
+        return None
+    why = ""
+    if name.startswith(("http://", "https://", "git@")) or name.count("/") > 1:
+        why = " (a URL or a path; give only the last two parts)"
+    elif "/" not in name:
+        why = " (the owner is missing)"
+    return f"{name!r} is not {REPO_NAME_HINT}{why}"
+
+
+def _repo_name(value: str | None) -> str | None:
+    problem = None if value is None else repo_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 class Section(BaseModel):
@@ -53,7 +78,8 @@ class CdbSettings(Section):
 class UploaderSettings(Section):
     """`crashfix watch` / `crashfix file`: where crashes appear and how they are filed."""
 
-    repo: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$", description="OWNER/NAME of the repository.")
+    repo: Annotated[str | None, AfterValidator(_repo_name)] = Field(
+        default=None, description="OWNER/NAME of the repository.")
     directories: tuple[Path, ...] = ()
     dump_patterns: tuple[str, ...] = ("*.dmp", "*.mdmp")
     text_patterns: tuple[str, ...] = ("*.txt", "*.log")
@@ -199,4 +225,4 @@ def load_config(path: Path | None) -> Config:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"config file {path}: {where}: {first['msg']}") from None
+        raise ConfigError(f"config file {path}: {where}: {first['msg'].removeprefix('Value error, ')}") from None

@@ -39,3 +39,21 @@ class ParseError(CrashfixError):
 
 class ConfigError(UsageError):
     """A config file is missing, malformed or inconsistent."""
+
+
+class MissingInput(CrashfixError):
+    """A folder or file the command was pointed at is not there (sysexits' EX_NOINPUT)."""
+
+    exit_code = 66
+
+
+class CannotWrite(CrashfixError):
+    """A folder crashfix must write to (its state folder) cannot be written (EX_IOERR)."""
+
+    exit_code = 74
+
+
+class AccessDenied(CrashfixError):
+    """No token, a token GitHub rejects, or a repository the token cannot see or write (EX_NOPERM)."""
+
+    exit_code = 77

@@ -7,6 +7,7 @@ fake server fails loudly instead of reaching the internet.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -14,7 +15,9 @@ import subprocess
 from pathlib import Path
 from typing import NoReturn
 
+import keyring
 import pytest
+from keyring.backends import fail as fail_keyring
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -40,6 +43,12 @@ def no_real_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
                  "GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME", "GITHUB_REPOSITORY", "CRASHFIX_WEBHOOK_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_API_URL", closed)
+    # No OS credential store: a test that wants a stored token sets its own keyring backend.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    keyring.set_keyring(fail_keyring.Keyring())
+    # A command run in-process by an earlier test left its terminal handler on a stream that test closed.
+    for handler in list(logging.getLogger("crashfix").handlers):
+        logging.getLogger("crashfix").removeHandler(handler)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", closed)
     monkeypatch.setenv("CRASHFIX_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("CRASHFIX_CACHE_DIR", str(tmp_path / "cache"))

@@ -95,12 +95,16 @@ def test_the_uploader_files_nothing_and_says_what_the_token_lacks(
     write_crashes(crashes, signatures=1, repeats=1)
     code, _, err = run(monkeypatch, capsys, ["watch", str(crashes), "--once", "--repo", REPO],
                        {"GITHUB_TOKEN": token, "GITHUB_API_URL": github.url})
-    assert code == 1
-    line = the_line(err, "0 filed, 1 waiting")
-    assert "1 crash(es) could not be filed: " in line and line.endswith(". They stay in the spool.")
-    assert refusal in line and hint in line
-    if kind == "classic-read-role":
-        assert "only read access to acme/worldserver: GitHub would file the issue without its labels" in line
+    if kind == "classic-read-role":  # GitHub reports the account's role: refused at the start, before the spool
+        assert code == 77
+        line = the_line(err, "crashfix: error: ")
+        assert "the token's account may only read acme/worldserver: GitHub would drop the labels" in line
+        assert line.endswith(hint) and not (tmp_path / "state" / "spool.sqlite3").exists()
+    else:  # a token's own permissions are not reported: found out at the first write
+        assert code == 1
+        line = the_line(err, "0 filed, 1 waiting")
+        assert "1 crash(es) could not be filed: " in line and line.endswith(". They stay in the spool.")
+        assert refusal in line and hint in line
     assert applied_writes(github) == [] and snapshot(github) == before
 
 
@@ -136,7 +140,7 @@ def test_init_creates_no_label_and_says_what_the_token_lacks(
     token, refusal, hint = KINDS[kind]
     target = tmp_path / "worldserver"
     target.mkdir()
-    code, _, err = run(monkeypatch, capsys, ["init", str(target), "--repo", REPO],
+    code, _, err = run(monkeypatch, capsys, ["init", str(target), "--repo", REPO, "--action", "./action"],
                        {"GITHUB_TOKEN": token, "GITHUB_API_URL": github.url})
     assert code == 1
     line = the_line(err, "crashfix: error: ")

@@ -151,7 +151,14 @@ def analyze_path(path: Path, fmt: SourceFormat | None = None, rules: SkipRules |
         raise ParseError(f"{path} cannot be read (permission denied)") from None
     except OSError as error:
         raise ParseError(f"{path} cannot be read: {error.strerror or error}") from None
-    report = analyze_bytes(data[:MAX_TEXT_BYTES], fmt, rules)
+    cap = f"only the first {MAX_TEXT_BYTES // (1024 * 1024)} MB of the file were read"
+    try:
+        report = analyze_bytes(data[:MAX_TEXT_BYTES], fmt, rules)
+    except ParseError as error:
+        if len(data) <= MAX_TEXT_BYTES:
+            raise
+        raise ParseError(f"{error.message}; {cap} (a crash report that starts later is not seen)",
+                         "cut the file down to the crash, e.g. the part after the last server start") from None
     if len(data) > MAX_TEXT_BYTES:
-        report.warn("truncated", f"only the first {MAX_TEXT_BYTES // (1024 * 1024)} MB of the file were read")
+        report.warn("truncated", cap)
     return report

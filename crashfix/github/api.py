@@ -170,6 +170,11 @@ class GitHubClient:
     def login(self) -> str:
         return self.call(lambda: self._github.get_user().login, "read the token's user", "GET")
 
+    def token_scopes(self) -> list[str] | None:
+        """A classic token's OAuth scopes, as GitHub's last answer listed them (None for other tokens)."""
+        scopes = self._github.oauth_scopes
+        return [scope for scope in scopes if scope] if scopes is not None else None
+
     def login_or_none(self) -> str | None:
         """The token's user; None for tokens that cannot read /user (the Actions GITHUB_TOKEN)."""
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from crashfix.config import repo_name_problem
 from crashfix.errors import UsageError
 
 if TYPE_CHECKING:
@@ -17,8 +18,21 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = "https://api.github.com"
 
 
+def checked_repo_name(name: str, source: str = "--repo") -> str:
+    """`name` when it is OWNER/NAME; else one line saying so (never a validation dump deep inside)."""
+    problem = repo_name_problem(name)
+    if problem:
+        raise UsageError(f"{source} {problem}")
+    return name
+
+
 def repository_name(repo: str | None, environ: Mapping[str, str]) -> str | None:
-    return repo or environ.get("GITHUB_REPOSITORY") or None
+    """`--repo`, else `$GITHUB_REPOSITORY`; checked to be OWNER/NAME."""
+    if repo:
+        return checked_repo_name(repo)
+    if environ.get("GITHUB_REPOSITORY"):
+        return checked_repo_name(environ["GITHUB_REPOSITORY"], "$GITHUB_REPOSITORY")
+    return None
 
 
 def client_from(environ: Mapping[str, str], *, token: str | None = None, **options: Any) -> GitHubClient:

@@ -28,7 +28,10 @@ class GitHubUnavailable(GitHubError):
     transient = True
 
     def __init__(self, message: str, *, status: int | None = None, maybe_applied: bool = False) -> None:
-        super().__init__(message, "the crash stays in the spool and is retried", status=status)
+        # Said by whoever has a spool to keep the work in (the uploader); here only what to check.
+        hint = ("GitHub answered with a server error; try again later" if status is not None
+                else "check the network connection, GITHUB_API_URL and any proxy (HTTPS_PROXY), then try again")
+        super().__init__(message, hint, status=status)
         self.maybe_applied = maybe_applied
 
 

@@ -1,5 +1,6 @@
-"""`crashfix doctor`: is this repository (and this machine) ready for crashfix? Each check says ok,
-or what failed and the fix, so a first setup does not end in a failed Actions run.
+"""`crashfix doctor`: is this repository ready for crashfix? Each check says ok, or what failed and
+the fix, so a first setup does not end in a failed Actions run. The server host's twin, with CDB,
+symbols and the service, is `crashfix doctor --host` (`host_doctor`).
 
 Nothing is written anywhere and the Anthropic API is not called (it would cost money): the
 key is only checked to be present.
@@ -10,41 +11,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 from crashfix.config import REPO_CONFIG, Config, load_config
 from crashfix.errors import CrashfixError
 from crashfix.github.connect import open_repository, repository_name
-from crashfix.setup.init_repo import WORKFLOW, is_pinned, repository_from_checkout
+from crashfix.setup.action_ref import is_pinned
+from crashfix.setup.checks import Check, failed, ok, skipped
+from crashfix.setup.init_repo import WORKFLOW, repository_from_checkout
 from crashfix.setup.workflow_check import boundary_problems
-from crashfix.uploader.cdb import find_cdb
 
-State = Literal["ok", "failed", "skipped"]
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?([^\s'\"#]+)", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    state: State
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        mark = {"ok": "ok    ", "failed": "FAILED", "skipped": "--    "}[self.state]
-        text = f"{mark}  {self.name}: {self.detail}"
-        return text + (f"\n        fix: {self.fix}" if self.fix else "")
-
-
-def ok(name: str, detail: str) -> Check:
-    return Check(name, "ok", detail)
-
-
-def failed(name: str, detail: str, fix: str) -> Check:
-    return Check(name, "failed", detail, fix)
 
 
 def check_config(target: Path, path: Path | None) -> tuple[Check, Config | None]:
@@ -103,17 +81,21 @@ def _program(argv0: str, target: Path, environ: Mapping[str, str]) -> bool:
 
 def check_github(repo_name: str | None, config: Config, environ: Mapping[str, str]) -> list[Check]:
     """The token opens the repository and may push; the labels crashfix uses exist."""
+    labels_skipped = skipped("labels", "needs a token that opens the repository")
     if not environ.get("GITHUB_TOKEN"):
         return [failed("GitHub token", "GITHUB_TOKEN is not set",
-                       "export GITHUB_TOKEN=<a token with Contents, Issues and Pull requests: read and write>")]
+                       "export GITHUB_TOKEN=<a token with Contents, Issues and Pull requests: read and write>"),
+                labels_skipped]
     if not repo_name:
-        return [failed("GitHub token", "no repository to check", "pass --repo OWNER/NAME or set [uploader] repo")]
+        return [failed("GitHub token", "no repository to check", "pass --repo OWNER/NAME or set [uploader] repo"),
+                labels_skipped]
     try:
         repo = open_repository(repo_name, environ)
         permissions = repo.token_permissions()
         names = {name.casefold() for name in repo.label_names()}
     except CrashfixError as error:
-        return [failed("GitHub token", error.one_line(), "check GITHUB_TOKEN, GITHUB_API_URL and the repository")]
+        return [failed("GitHub token", error.one_line(), "check GITHUB_TOKEN, GITHUB_API_URL and the repository"),
+                labels_skipped]
     checks = []
     if permissions is None:
         checks.append(ok("GitHub token", f"opens {repo_name}; GitHub does not report this token's permissions"))
@@ -140,44 +122,19 @@ def check_api_key(environ: Mapping[str, str]) -> Check:
                   "add the repository secret ANTHROPIC_API_KEY; export it here to run `crashfix fix` by hand")
 
 
-def check_uploader(config: Config, environ: Mapping[str, str], windows: bool) -> list[Check]:
-    """CDB and symbols matter where `crashfix watch` runs on Windows; elsewhere crash logs are read directly."""
-    cdb = config.uploader.cdb
-    if not windows or not cdb.enabled:
-        why = "CDB is disabled in [uploader.cdb]" if not cdb.enabled else "not Windows: crash logs, gdb output " \
-              "and minidumps are read without CDB"
-        return [Check("CDB", "skipped", why), Check("symbol path", "skipped", why)]
-    found = find_cdb(cdb, environ)
-    checks = [ok("CDB", found) if found else failed(
-        "CDB", f"{cdb.path or 'cdb.exe'} not found", "install Debugging Tools for Windows (Windows SDK) or set "
-        "[uploader.cdb] path")]
-    symbols = cdb.symbol_path or environ.get("_NT_SYMBOL_PATH")
-    if symbols:
-        checks.append(ok("symbol path", symbols))
-    else:
-        checks.append(failed("symbol path", "neither [uploader.cdb] symbol_path nor _NT_SYMBOL_PATH is set",
-                             "point it at the server's .pdb files, e.g. srv*D:/symbols*https://msdl.microsoft.com/"
-                             "download/symbols;D:/Server"))
-    return checks
-
-
-def run_checks(target: Path, repo: str | None, config_path: Path | None, environ: Mapping[str, str],
-               windows: bool = os.name == "nt") -> list[Check]:
+def run_checks(target: Path, repo: str | None, config_path: Path | None, environ: Mapping[str, str]) -> list[Check]:
+    """The repository side; the server host has its own (`crashfix doctor --host`)."""
     config_check, config = check_config(target, config_path)
     checks = [config_check, check_workflow(target)]
     config = config or Config()
     if config_check.state == "ok":
         checks.append(check_commands(target, config, environ))
+    else:
+        checks.append(skipped("build and test", "the config did not load"))
     name = repository_name(repo, environ) or config.uploader.repo or repository_from_checkout(target)
     checks += check_github(name, config, environ)
     checks.append(check_api_key(environ))
-    checks += check_uploader(config, environ, windows)
     return checks
 
 
-def report(checks: list[Check], echo: Callable[[str], None]) -> int:
-    for check in checks:
-        echo(check.line())
-    bad = sum(1 for check in checks if check.state == "failed")
-    echo(f"\n{len(checks) - bad} of {len(checks)} checks passed" if bad else "\nall checks passed")
-    return 1 if bad else 0
+__all__ = ["Check", "run_checks"]

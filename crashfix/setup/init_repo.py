@@ -14,7 +14,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from crashfix import __version__
 from crashfix.config import REPO_CONFIG
 from crashfix.errors import UsageError
 
@@ -22,12 +21,8 @@ if TYPE_CHECKING:
     from crashfix.github.api import RepoAPI
 
 WORKFLOW = Path(".github") / "workflows" / "crashfix-fix.yml"
-ACTION_REPOSITORY = "crashfix-dev/crashfix"
-DEFAULT_ACTION = f"{ACTION_REPOSITORY}@v{__version__}"
 DEFAULT_RUNS_ON = ("self-hosted", "windows")
 DEFAULT_TIMEOUT_MINUTES = 60
-SHA_PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[^@\s]+)?@[0-9a-f]{40}$")
-LOCAL_ACTION = re.compile(r"^\./[^\s]*$")
 RUNNER_LABEL = re.compile(r"^[\w.:-]+$")
 
 # name, colour, description: what the uploader and the fixer set and read.
@@ -45,7 +40,7 @@ FileState = Literal["written", "unchanged", "kept"]
 @dataclass(frozen=True)
 class InitOptions:
     target: Path
-    action: str = DEFAULT_ACTION
+    action: str  # pinned: see action_ref.resolve_action
     runs_on: tuple[str, ...] = DEFAULT_RUNS_ON
     timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES
     uploader_login: str | None = None
@@ -57,7 +52,6 @@ class InitResult:
     files: list[tuple[Path, FileState]] = field(default_factory=list)
     labels: list[tuple[str, bool]] = field(default_factory=list)  # name, created now
     labels_skipped: str | None = None
-    action_pinned: bool = True
 
 
 def _template(name: str) -> str:
@@ -65,10 +59,6 @@ def _template(name: str) -> str:
 
 
 def check_options(options: InitOptions) -> None:
-    if not (SHA_PINNED.match(options.action) or LOCAL_ACTION.match(options.action)
-            or re.match(r"^[\w.-]+/[\w.-]+(/[^@\s]+)?@[\w./-]+$", options.action)):
-        raise UsageError(f"--action {options.action!r} is not OWNER/REPO@REF or ./PATH",
-                         f"e.g. {ACTION_REPOSITORY}@<40-hex commit>")
     bad = [label for label in options.runs_on if not RUNNER_LABEL.match(label)]
     if not options.runs_on or bad:
         raise UsageError(f"--runs-on needs runner labels separated by commas, not {','.join(bad) or 'nothing'}",
@@ -146,9 +136,6 @@ def manual_steps(result: InitResult, options: InitOptions, repo_name: str | None
     ]
     if result.labels_skipped:
         steps.append(f"Create the labels: {result.labels_skipped}.")
-    if not result.action_pinned:
-        steps.append(f"Pin the crashfix action by commit SHA in {WORKFLOW.as_posix()} (now `{options.action}`): "
-                     f"crashfix init --force --action {ACTION_REPOSITORY}@<commit>.")
     steps.append("Run `crashfix doctor` in the repository to check everything.")
     return steps
 
@@ -184,7 +171,3 @@ def repository_from_checkout(target: Path) -> str | None:
     found = _ORIGIN_URL.search(text)
     name = _OWNER_NAME.search(found.group(1)) if found else None
     return f"{name.group(1)}/{name.group(2)}" if name else None
-
-
-def is_pinned(action: str) -> bool:
-    return bool(SHA_PINNED.match(action) or LOCAL_ACTION.match(action))

@@ -86,18 +86,13 @@ def _comments(repo: RepoAPI, issues: list[IssueData], since: float | None) -> li
             for comment in repo.comments(issue.number)]
 
 
-_REPO_RE = re.compile(r"^[\w.-]+/[\w.-]+$")
-
-
 def gather(repo_name: str | None, since_text: str | None, environ: Mapping[str, str], config: Config) -> CrashStats:
     """`crashfix stats`: settings from flags, config and the environment; one line for every failure."""
-    from crashfix.github.connect import client_from  # PyGithub loads only for commands that talk to GitHub
+    from crashfix.github.connect import client_from, repository_name  # PyGithub loads only when GitHub is used
 
-    name = repo_name or environ.get("GITHUB_REPOSITORY") or config.uploader.repo
+    name = repository_name(repo_name, environ) or config.uploader.repo
     if not name:
         raise UsageError("no repository to report on", "pass --repo OWNER/NAME (in Actions: $GITHUB_REPOSITORY)")
-    if not _REPO_RE.match(name):
-        raise UsageError(f"--repo {name!r} is not OWNER/NAME", "for example --repo acme/worldserver")
     now = time.time()
     since = parse_since(since_text, now)
     token = environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or ""

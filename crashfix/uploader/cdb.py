@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from crashfix import procs
+from crashfix import procs, scrub
 from crashfix.analysis.textclean import decode
 from crashfix.config import CdbSettings
 
@@ -57,7 +57,7 @@ def analyse_dump(dump: Path, settings: CdbSettings, environ: Mapping[str, str]) 
     if cdb is None:
         return CdbOutcome(None, "CDB not found (install the Windows SDK debugging tools or set [uploader.cdb] path)")
     argv = [part.replace("{cdb}", cdb).replace("{dump}", str(dump)) for part in settings.command]
-    env = dict(environ)
+    env = scrub.scrubbed_environment(environ)  # a debugger reading untrusted dumps never holds the token
     if settings.symbol_path:
         env["_NT_SYMBOL_PATH"] = settings.symbol_path
     try:

@@ -31,7 +31,13 @@ def test_ci_fetches_the_openapi_description_installs_the_tools_and_prints_skip_r
     fetch = next(index for index, step in enumerate(steps) if "run: .ci/fetch-openapi" in step)
     tests = next(index for index, step in enumerate(steps) if "python -m pytest" in step)
     assert fetch < tests and "python -m pytest -rs" in steps[tests]
-    installed = re.search(r"apt-get install -y -qq ([\w+ -]+)", CI)
+    installed = re.search(r"apt-get install -y -qq --no-install-recommends ([\w+ -]+)", CI)
     assert installed is not None
     wanted = set(re.findall(r"need\+=\((\w[\w+]*)\)", RUN)) - {"git", "chromium"}  # both come with the runner
     assert wanted <= set(installed.group(1).split())
+
+
+def test_ci_run_installs_only_what_the_tools_need_and_stays_quiet() -> None:
+    install = re.search(r"apt-get install (.*)", RUN)
+    assert install is not None and "--no-install-recommends" in install.group(1) and "-qq" in install.group(1)
+    assert re.search(r'>"\$apt_log" 2>&1; then\n\s+cat "\$apt_log"', RUN)  # apt's output only when it fails

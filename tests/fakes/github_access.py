@@ -99,6 +99,7 @@ class Token:
     login: str
     kind: str = "classic"
     permissions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    scopes: tuple[str, ...] = ("repo",)  # a classic token's OAuth scopes: reported in X-OAuth-Scopes, not enforced
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

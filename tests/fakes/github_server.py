@@ -200,11 +200,12 @@ class FakeGitHub(RepoState):
             return created
 
     def add_token(self, token: str, login: str, *, kind: str = "fine-grained",
-                  permissions: Mapping[str, str] | None = None) -> None:
+                  permissions: Mapping[str, str] | None = None, scopes: tuple[str, ...] = ("repo",)) -> None:
         """Another token: `kind` classic (its user's role decides), fine-grained (the role and `permissions`)
-        or installation (`permissions` only); `permissions` maps contents/issues/pull_requests to read/write."""
+        or installation (`permissions` only); `permissions` maps contents/issues/pull_requests to read/write;
+        a classic token's `scopes` are reported in X-OAuth-Scopes."""
         with self.lock:
-            self.tokens[token] = access.Token(login, kind, dict(permissions or {}))
+            self.tokens[token] = access.Token(login, kind, dict(permissions or {}), tuple(scopes))
 
     def actions_token(self, token: str, permissions: Mapping[str, str]) -> None:
         """The Actions GITHUB_TOKEN of a workflow with these `permissions:` (github-actions[bot]); it opens
@@ -321,6 +322,9 @@ class FakeGitHub(RepoState):
                         and record.path != "/rate_limit"):
                     bucket.remaining += 1  # GitHub does not charge conditional hits to the rate limit
             reply.headers.update(bucket.headers(resource))
+            token = self._token(headers)
+            if isinstance(token, access.Token) and token.kind == "classic":  # as GitHub: a classic token's scopes
+                reply.headers["X-OAuth-Scopes"] = ", ".join(token.scopes)
             return reply
 
     def _wait_for_rendezvous(self, record: RecordedRequest) -> None:

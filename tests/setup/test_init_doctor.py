@@ -4,28 +4,19 @@ ok; and each failure doctor can find said with its fix."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from crashfix.cli import main
 from crashfix.setup.init_repo import LABELS
 from tests.conftest import require_tools
 from tests.fakes.github_server import FakeGitHub
+from tests.setup import helpers
 
 TOKEN = "test-token"
 REPO = "acme/worldserver"
 ACTION = "crashfix-dev/crashfix@0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub(owner="acme", repo="worldserver", token=TOKEN) as fake:
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
 
 
 @pytest.fixture
@@ -39,11 +30,8 @@ def repo(tmp_path: Path) -> Path:
 
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str],
         **env: str) -> tuple[int, str]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    code = main(args)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    code, out, err = helpers.run(monkeypatch, capsys, args, **env)
+    return code, out + err
 
 
 def connected(github: FakeGitHub) -> dict[str, str]:
@@ -66,18 +54,13 @@ def test_init_then_doctor_all_ok_and_init_again_changes_nothing(
     assert "CRASHFIX_APP_ID" in said and "CRASHFIX_DELIVER_TOKEN" in said  # so that CI runs on its PRs
     assert "self-hosted, windows" in said
 
-    tools = repo.parent / "debuggers"  # where the uploader runs on Windows, doctor looks for CDB and symbols
-    tools.mkdir()
-    (tools / "cdb.exe").write_text("")
-    (tools / "cdb").write_text("")
-    (tools / "cdb").chmod(0o755)
     code, said = run(monkeypatch, capsys, ["doctor", str(repo), "--repo", REPO], **connected(github),
-                     ANTHROPIC_API_KEY="sk-ant-test", _NT_SYMBOL_PATH="srv*C:/symbols",
-                     PATH=f"{tools}{os.pathsep}{os.environ['PATH']}")
+                     ANTHROPIC_API_KEY="sk-ant-test")
     assert code == 0, said
-    assert "FAILED" not in said and "all checks passed" in said
+    assert "FAILED" not in said and "--    " not in said and said.rstrip().endswith("all 6 checks passed")
     for name in ("config", "workflow", "build and test", "GitHub token", "labels", "Anthropic API key"):
         assert f"ok      {name}:" in said
+    assert "CDB" not in said  # the host's checks are `doctor --host`
 
     posts = len(github.requests_to("POST", r"/labels$"))
     code, said = run(monkeypatch, capsys, args, **connected(github))
@@ -114,20 +97,57 @@ def test_edits_are_kept_without_force(repo: Path, monkeypatch: pytest.MonkeyPatc
 def test_bad_init_input_is_one_line(repo: Path, monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     for args, words in ((["--runs-on", "self hosted;rm -rf"], "--runs-on needs runner labels"),
-                        (["--action", "not an action"], "is not OWNER/REPO@REF"),
-                        (["--timeout-minutes", "9999"], "--timeout-minutes must be between")):
-        code, said = run(monkeypatch, capsys, ["init", str(repo), *args])
+                        (["--timeout-minutes", "9999"], "--timeout-minutes must be between"),
+                        (["--repo", "notarepo"], "--repo 'notarepo' is not OWNER/NAME"),
+                        (["--repo", "https://github.com/acme/worldserver"], "give only the last two parts")):
+        code, said = run(monkeypatch, capsys, ["init", str(repo), "--action", ACTION, *args])
         assert code == 2 and words in said and "Traceback" not in said and len(said.strip().splitlines()) == 1
     assert not (repo / ".github").exists()
 
 
-def test_an_unpinned_action_is_written_with_a_step_to_pin_it_and_doctor_fails(
+@pytest.mark.parametrize("action", ["crashfix-dev/crashfix@v0.1.0", "crashfix-dev/crashfix@main",
+                                    "crashfix-dev/crashfix@0123456", "not an action", "crashfix-dev/crashfix"])
+def test_init_refuses_an_action_not_pinned_to_a_commit_and_says_where_it_lives(
+        action: str, repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, said = run(monkeypatch, capsys, ["init", str(repo), "--action", action])
+    assert code == 2 and len(said.strip().splitlines()) == 1 and not (repo / ".github").exists()
+    assert "is not pinned to a commit" in said
+    assert "action.yml at the root of https://github.com/crashfix-dev/crashfix" in said
+    assert "git ls-remote https://github.com/crashfix-dev/crashfix refs/tags/v" in said
+
+
+def test_init_without_action_needs_one_unless_installed_from_a_git_commit(
         repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    code, said = run(monkeypatch, capsys, ["init", str(repo)])
-    assert code == 0 and "Pin the crashfix action by commit SHA" in said
+    from crashfix.setup import action_ref
+
+    code, said = run(monkeypatch, capsys, ["init", str(repo)])  # this checkout is an editable install: no commit
+    assert code == 2 and "give the crashfix action to use, pinned to a commit" in said
+    assert "git ls-remote" in said and not (repo / ".github").exists()
+
+    sha = "89abcdef0123456789abcdef0123456789abcdef"
+    direct_url = ('{"url": "https://github.com/crashfix-dev/crashfix", "vcs_info": {"vcs": "git", '
+                  f'"requested_revision": "v0.1.0", "commit_id": "{sha}"}}}}')
+    assert action_ref.action_from_direct_url(direct_url) == f"crashfix-dev/crashfix@{sha}"
+    assert action_ref.action_from_direct_url('{"url": "file:///src/crashfix", "dir_info": {"editable": true}}') is None
+    monkeypatch.setattr(action_ref, "installed_action", lambda: action_ref.action_from_direct_url(direct_url))
+    code, said = run(monkeypatch, capsys, ["init", str(repo), "--no-labels"])
+    assert code == 0, said
+    assert f"uses: crashfix-dev/crashfix@{sha}" in (repo / ".github" / "workflows" / "crashfix-fix.yml").read_text()
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo)])
+    assert "ok      workflow: .github/workflows/crashfix-fix.yml present, actions pinned" in said
+
+
+def test_doctor_accepts_what_init_writes_and_fails_a_workflow_edited_to_a_tag(
+        repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run(monkeypatch, capsys, ["init", str(repo), "--action", ACTION, "--no-labels"])
+    assert code == 0
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo)])
+    assert "ok      workflow:" in said
+    workflow = repo / ".github" / "workflows" / "crashfix-fix.yml"
+    workflow.write_text(workflow.read_text().replace(ACTION, "crashfix-dev/crashfix@v0.1.0"))
     code, said = run(monkeypatch, capsys, ["doctor", str(repo)])
     assert code == 1
-    assert "FAILED  workflow: actions not pinned by commit SHA: crashfix-dev/crashfix@v" in said
+    assert "FAILED  workflow: actions not pinned by commit SHA: crashfix-dev/crashfix@v0.1.0" in said
 
 
 def test_doctor_says_what_failed_and_the_fix(github: FakeGitHub, repo: Path, monkeypatch: pytest.MonkeyPatch,
@@ -174,14 +194,10 @@ def test_doctor_fails_a_workflow_whose_build_job_holds_the_write_token(
     assert "fix: install the split workflow" in said and "crashfix init --force" in said
 
 
-def test_doctor_checks_cdb_and_symbols_where_the_uploader_runs_on_windows(tmp_path: Path) -> None:
-    from crashfix.config import CdbSettings, Config, UploaderSettings
-    from crashfix.setup.doctor import check_uploader
-
-    config = Config(uploader=UploaderSettings(cdb=CdbSettings(path=str(tmp_path / "cdb.exe"))))
-    cdb, symbols = check_uploader(config, {"PATH": ""}, windows=True)
-    assert (cdb.state, symbols.state) == ("failed", "failed") and "Debugging Tools for Windows" in cdb.fix
-    (tmp_path / "cdb.exe").write_text("")
-    cdb, symbols = check_uploader(config, {"PATH": "", "_NT_SYMBOL_PATH": "srv*C:/symbols"}, windows=True)
-    assert (cdb.state, symbols.state) == ("ok", "ok") and symbols.detail == "srv*C:/symbols"
-    assert {check.state for check in check_uploader(config, {}, windows=False)} == {"skipped"}
+def test_doctor_counts_checks_that_could_not_run_as_skipped(
+        repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, said = run(monkeypatch, capsys, ["doctor", str(repo), "--repo", REPO])  # no config, no token, no key
+    assert code == 1
+    assert "--      build and test: the config did not load" in said
+    assert "--      labels: needs a token that opens the repository" in said
+    assert said.rstrip().endswith("4 of 4 checks failed, 0 passed; 2 skipped")
