@@ -203,6 +203,11 @@ def watch(directories: tuple[Path, ...], once: bool, filing_process: bool, repo:
     if not settings.directories:
         raise UsageError("no folder to watch", hint="pass folders, or set [uploader] directories")
     folders = [Path(d) for d in settings.directories]
+    from crashfix.uploader.lock import StateFolderBusy, holder
+
+    busy = holder(folder)
+    if busy is not None:  # refused at once, before GitHub is asked anything (run_watch takes the lock itself)
+        raise StateFolderBusy(folder, busy)
     environ = preflight.uploader_start(settings, os.environ, folders)  # token, repository, folders: fail fast
     stop = threading.Event()
     try:
@@ -229,6 +234,8 @@ def file_command(path: Path | None, example: bool, dry_run: bool, repo: str | No
     """File one crash (a dump or crash log, with its same-named siblings)."""
     from crashfix.uploader.commands import run_file
 
+    loaded = load_config(config)
+    _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)  # --repo and the config first: one line each
     if example == (path is not None):
         raise UsageError("give one crash file, or --example", "e.g. crashfix file --example --dry-run")
     path = path or next(p for p in example_paths() if "null-target" in p.name)
@@ -469,6 +476,7 @@ for _command in (login, logout, service):  # the host's own commands (cli_host.p
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the CLI and turns every failure into one line and an exit code."""
+    STATE_IN_USE.clear()  # set by the command that runs now, not by an earlier one in this process (tests)
     try:
         cli.main(args=argv, prog_name="crashfix", standalone_mode=False)
     except CrashfixError as error:
