@@ -16,6 +16,7 @@ from crashfix.errors import CrashfixError, ParseError
 from crashfix.fixer.agent.budget import Budget
 from crashfix.fixer.agent.pricing import cost
 from crashfix.fixer.agent.session import FixSession
+from crashfix.fixer.agent.toolservers import ToolServers, start_tool_servers
 from crashfix.fixer.channel import IssueChannel
 from crashfix.fixer.checkout.gitops import Git, GitError
 from crashfix.fixer.checkout.workspace import Workspace
@@ -54,6 +55,7 @@ class _Run:
         self.workspace = Workspace(job.checkout)
         self.budget: Budget | None = None
         self.session: FixSession | None = None
+        self.servers: ToolServers | None = None
         self.base_branch: str | None = None
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
@@ -78,6 +80,8 @@ class _Run:
             self._verify_loop(proposal)
         except CrashfixError as error:  # budgets, the model, git, the build setup: reported on the issue
             self._stopped(error)
+        finally:
+            self._stop_tool_servers()
         self._deliver()
         return self._finish()
 
@@ -165,8 +169,9 @@ class _Run:
         job = self.job
         self.budget = Budget(self.settings.budget, self.settings.model, job.prices.price(self.settings.model),
                              clock=job.clock, started=self.started)
+        self.servers = start_tool_servers(self.settings.mcp, self.workspace, self.git, job.environ, job.secrets)
         self.session = FixSession(job.model(), self.workspace, self.budget, self.settings.model,
-                                  on_event=self._tool_event)
+                                  on_event=self._tool_event, servers=self.servers)
         extra = self._reanalysis()
         task = task_message(issue_number=job.issue_number,
                                        repository=job.repo.full_name if job.repo else str(job.checkout.name),
@@ -221,6 +226,13 @@ class _Run:
             self._took(proposal)
         self.outcome.reason = f"build or tests still failed after {rounds} round(s)"
         self.progress.set("Build & test", "failed", self.outcome.reason)
+
+    def _stop_tool_servers(self) -> None:
+        """Whatever ended the model loop (an answer, a budget, an error, Ctrl+C): the servers stop here."""
+        if self.servers is not None:
+            self.outcome.tool_servers = self.servers.use()
+            self.servers.close()
+            self.servers = None
 
     def _stopped(self, error: CrashfixError) -> None:
         self.outcome.reason = error.one_line()
