@@ -355,7 +355,7 @@ def init(directory: Path, repo: str | None, action: str | None, runs_on: str, ti
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
               help="Config file (default: <directory>/.github/crashfix.toml).")
 def doctor(directory: Path, repo: str | None, config: Path | None) -> None:
-    """Check the config, workflow, token, labels, API key, CDB and build commands; each ok or the fix."""
+    """Check the config, workflow, token, labels, API key, CDB, build commands and tool servers; each ok or the fix."""
     from crashfix.setup.doctor import report, run_checks
 
     raise SystemExit(report(run_checks(directory, repo, config, os.environ), click.echo))

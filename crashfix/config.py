@@ -121,7 +121,7 @@ class ToolServerSettings(Section):
     command: str | None = Field(default=None, description="A stdio server: the program to start.")
     args: tuple[str, ...] = Field(default=(), description="Its arguments; {checkout} is the checkout's path.")
     url: str | None = Field(default=None, pattern=r"^https?://", description="An HTTP (streamable) server instead.")
-    tools: tuple[str, ...] = Field(min_length=1, description="The tools the model may see and call (required).")
+    tools: tuple[str, ...] = Field(description="The tools the model may see and call (required).")
     env: dict[str, str] = Field(default_factory=dict, description="Variables set for the server, literally.")
     pass_env: tuple[str, ...] = Field(
         default=(), description="Variables copied from the runner's environment (crashfix's own tokens never are).")
@@ -142,6 +142,14 @@ class ToolServerSettings(Section):
     def _name(cls, value: str) -> str:
         if not _SERVER_NAME.match(value) or "__" in value:
             raise ValueError("a name is 1-24 letters, digits, '-' or '_' (no '__'), e.g. serena or game-knowledge")
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _allow_list(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or not all(name.strip() for name in value):
+            raise ValueError('name the tools the model may use, e.g. tools = ["find_symbol"]: nothing is exposed '
+                             "by default")
         return value
 
     @field_validator("ignore_paths")
