@@ -75,6 +75,9 @@ class UploaderSettings(Section):
     once_give_up_seconds: float = Field(default=120.0, ge=0, description="--once: stop retrying GitHub after this.")
     retention_days: float = Field(default=30.0, gt=0, description="Keep filed spool entries this long.")
     state_dir: Path | None = None
+    share_paths: dict[str, str] = Field(
+        default_factory=dict, description="Crash folder -> the same folder as a fix runner reads it (a share): "
+                                          "the issue records where the dump is, for a dump-inspecting tool server.")
     cdb: CdbSettings = Field(default_factory=CdbSettings)
 
 

@@ -24,7 +24,7 @@ from crashfix.fixer.deliver import deliver
 from crashfix.fixer.gate import REFUSED_MARKER, decide, refusal_comment
 from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResult
-from crashfix.fixer.prompt import reanalyze_text, repair_message, task_message
+from crashfix.fixer.prompt import dump_note, reanalyze_text, repair_message, task_message
 from crashfix.fixer.report import Progress
 from crashfix.fixer.verify.steps import require_commands, run_round
 from crashfix.issues.body import human_text, title_for
@@ -56,6 +56,7 @@ class _Run:
         self.budget: Budget | None = None
         self.session: FixSession | None = None
         self.servers: ToolServers | None = None
+        self.dump_path: str | None = None  # from the issue record, for a dump-inspecting tool server
         self.base_branch: str | None = None
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
@@ -108,6 +109,7 @@ class _Run:
         record = parse_record(issue.body)
         if record is not None:
             self.outcome.signature = record.signature.id
+            self.dump_path = record.dump_path
             return record.report, human_text(issue.body)
         try:
             report = analyze_text(issue.body, rules=rules)
@@ -172,7 +174,7 @@ class _Run:
         self.servers = start_tool_servers(self.settings.mcp, self.workspace, self.git, job.environ, job.secrets)
         self.session = FixSession(job.model(), self.workspace, self.budget, self.settings.model,
                                   on_event=self._tool_event, servers=self.servers)
-        extra = self._reanalysis()
+        extra = self._reanalysis() + (dump_note(self.dump_path) if self.servers is not None else "")
         task = task_message(issue_number=job.issue_number,
                                        repository=job.repo.full_name if job.repo else str(job.checkout.name),
                                        report=report, context=context, human_text=human, extra=extra)

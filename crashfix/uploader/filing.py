@@ -35,6 +35,7 @@ from crashfix.issues.body import (
     title_for,
     update_body,
 )
+from crashfix.issues.dumps import shared_dump_path
 from crashfix.issues.record import (
     Baseline,
     IssueRecord,
@@ -160,6 +161,8 @@ class Filer:
             count_day(record, seen)
             record.last_seen = max(record.last_seen, seen)
             record.first_seen = min(record.first_seen, seen)
+            shared = shared_dump_path(occurrence.row.files, self.settings.share_paths)
+            record.dump_path = shared or record.dump_path
         if fresh:
             record.watermarks[host_id] = max(counted, *(o.seq for o in fresh))
         return fresh

@@ -23,6 +23,7 @@ from crashfix.fixer.job import FixJob, FixOptions, build_job
 from crashfix.fixer.report import pr_body, render_state
 from crashfix.fixer.run import run_fix
 from crashfix.issues.progress import read_state
+from crashfix.issues.record import parse_record, replace_record
 from tests.conftest import FIXTURES, ROOT
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
 from tests.fakes.github_server import FakeGitHub
@@ -139,9 +140,18 @@ def test_a_real_crash_fixed_with_a_tool_server_lists_its_calls_on_github(
         origin, checkout = game_repository(tmp_path, FIX_CONFIG + mcp_section(tmp_path))
         github.use_git(origin)
         number = file_crash(github, tmp_path, crash_text)
-        fake.enqueue(Turn([tool_use("kb__lookup", {"name": "Player::GetTarget"}),
-                           tool_use("read_file", {"path": "src/Player.cpp"})]),
-                     Turn([tool_use("edit", NULL_CHECK)]), Turn([tool_use("finish", FIXED)]))
+        record = parse_record(github.issues[number]["body"])  # as an uploader with share_paths records it
+        assert record is not None
+        record.dump_path = "\\\\gamehost\\Crashes\\worldserver.dmp"
+        github.issues[number]["body"] = replace_record(github.issues[number]["body"], record)
+
+        def first(request: dict[str, Any]) -> Turn:
+            task = request["messages"][0]["content"][-1]["text"]
+            assert "The crash dump is at `\\\\gamehost\\Crashes\\worldserver.dmp`" in task
+            return Turn([tool_use("kb__lookup", {"name": "Player::GetTarget"}),
+                         tool_use("read_file", {"path": "src/Player.cpp"})])
+
+        fake.enqueue(first, Turn([tool_use("edit", NULL_CHECK)]), Turn([tool_use("finish", FIXED)]))
         event = tmp_path / "event.json"
         event.write_text(json.dumps({"action": "opened", "sender": {"login": "crashfix-bot"}}))
         env = fix_environment(github, fake.url, tmp_path, GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME="issues")
