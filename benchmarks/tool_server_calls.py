@@ -69,7 +69,8 @@ def timed(action: Callable[[], object], times: int) -> list[float]:
 def line(name: str, samples: list[float]) -> str:
     ordered = sorted(samples)
     p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
-    return f"{name:<28} median {statistics.median(samples) * 1000:8.2f} ms   p90 {p90 * 1000:8.2f} ms   (n={len(samples)})"
+    median = statistics.median(samples) * 1000
+    return f"{name:<28} median {median:8.2f} ms   p90 {p90 * 1000:8.2f} ms   (n={len(samples)})"
 
 
 def main() -> None:
