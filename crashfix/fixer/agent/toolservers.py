@@ -15,7 +15,9 @@ The SDK is loaded only when a server is really started (`mcp_client`).
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,11 +96,19 @@ def launch_for(entry: ToolServerSettings, checkout: Path, environ: Mapping[str, 
                       root=checkout, secrets=(*secrets, *passed))
     assert entry.command is not None
     fill = str(checkout)
-    return Launch(entry.name, argv=(entry.command.replace("{checkout}", fill),
+    env = server_environment(entry, environ, secrets, checkout)
+    return Launch(entry.name, argv=(_program(entry.command.replace("{checkout}", fill), env),
                                     *(arg.replace("{checkout}", fill) for arg in entry.args)),
-                  env=server_environment(entry, environ, secrets, checkout),
+                  env=env,
                   cwd=Path(entry.cwd.replace("{checkout}", fill)), start_timeout=entry.start_timeout_seconds,
                   root=checkout, secrets=(*secrets, *passed))
+
+
+def _program(command: str, env: Mapping[str, str]) -> str:
+    """The program as the server's own PATH finds it (on Windows with PATHEXT: `uvx` is uvx.exe)."""
+    if "/" in command or "\\" in command:
+        return command
+    return shutil.which(command, path=env.get("PATH") or env.get("Path") or os.defpath) or command
 
 
 def tool_name(server: str, tool: str) -> str:
@@ -244,7 +254,8 @@ class ToolServers:
         assert isinstance(arguments, dict)
         if exposed.writes:
             self.watch.jail_arguments(server, exposed.tool, arguments)
-        self.watch.quiet()
+        if any(other.allow_writes for other in self.entries.values()):
+            self.watch.quiet()  # a change found after the call must be this call's: it may become part of the fix
         status, text, is_error = "failed", "", True
         cap = entry.max_result_chars
         try:
