@@ -140,3 +140,25 @@ def test_the_models_own_edits_between_server_calls_are_not_a_violation(fake: Fak
     assert rig.session.propose("Fix the crash.").status == "fixed"
     assert rig.workspace.changed_paths() == ["src/Player.cpp"]
     assert [call.status for call in rig.servers.calls] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize(("path", "allowed"), [
+    ("src/notes.md", True), ("src\\notes.md", True), ("{root}/src/notes.md", True),
+    ("C:\\Users\\runner\\notes.md", False), ("C:/Windows/System32/drivers/etc/hosts", False),
+    ("\\\\server\\share\\notes.md", False), ("src\\..\\..\\notes.md", False), (".GITHUB\\workflows\\x.yml", False),
+    (".github./workflows/x.yml", False), ("GITHUB~1/workflows/x.yml", False), ("src/x.cpp::$DATA", False),
+    ("{root}/.git/hooks/post-checkout", False),
+])
+def test_write_paths_are_jailed_in_every_spelling_windows_would_take(repo: Path, path: str, allowed: bool) -> None:
+    """The arguments of a write tool, checked without starting anything (the jail of `edit`, Windows rules included)."""
+    from crashfix.fixer.checkout.gitops import Git
+    from crashfix.fixer.checkout.workspace import Workspace
+    from crashfix.fixer.checkout.write_guard import CheckoutWatch
+
+    watch = CheckoutWatch(Workspace(repo), Git(repo, {}))
+    arguments = {"relative_path": path.replace("{root}", str(repo.resolve())), "body": "../../etc/passwd"}
+    if allowed:
+        watch.jail_arguments("serena", "create_text_file", arguments)  # `body` is not a path argument
+    else:
+        with pytest.raises(WriteViolation, match="serena__create_text_file was asked to write"):
+            watch.jail_arguments("serena", "create_text_file", arguments)
