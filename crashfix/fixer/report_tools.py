@@ -14,7 +14,7 @@ from crashfix.fixer.models import FixOutcome, ToolServerCall
 
 MAX_ROWS = 60
 MAX_STATE_CALLS = 100
-_UNSAFE = re.compile(r"[^\w.-]")
+_UNSAFE = re.compile(r"[^\w.?-]")
 _SAID = {"ok": "ok", "error": "error result", "timeout": "timed out", "failed": "server failed",
          "refused": "refused"}
 

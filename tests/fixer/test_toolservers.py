@@ -114,6 +114,7 @@ def test_errors_timeouts_huge_results_and_hidden_tools_come_back_as_readable_too
                         ("save_note", "refused"), ("lookup", "ok")]
     huge = rig.servers.calls[2]
     assert huge.trimmed and huge.result_chars == 200_000
+    assert rig.events[:4] == ["kb__broken", "kb__slow", "kb__huge", "kb__(not offered)"]  # made-up names not repeated
     assert not (repo / "notes.md").exists()
 
 

@@ -81,7 +81,9 @@ class Rig:
         self.client = ClaudeClient(KEY, fake.url, strict=True)
         settings = BudgetSettings.model_validate({"max_cost_usd": 5.0, **limits})
         self.budget = Budget(settings, MODEL, load_prices().price(MODEL), clock=clock)
-        self.session = FixSession(self.client, self.workspace, self.budget, MODEL, servers=servers)
+        self.events: list[str] = []  # what the progress comment would show
+        self.session = FixSession(self.client, self.workspace, self.budget, MODEL, servers=servers,
+                                  on_event=self.events.append)
 
     def close(self) -> None:
         self.servers.close()

@@ -124,6 +124,7 @@ class _Server:
                 ready.set_result(tools)
                 await self.stop.wait()
         except Exception as error:  # the task ends here; the failure is what callers are told
+            await self._settle()
             self.failure = self._translate(error, starting=not ready.done())
             log.debug("tool server %s ended", self.name, exc_info=error)
         finally:
@@ -144,13 +145,11 @@ class _Server:
             raise CallTimedOut(f"{tool} of tool server {self.name} did not answer within {timeout:.0f} s; the call "
                                "was cancelled") from None
         except McpError as error:
-            if error.error.code == types.CONNECTION_CLOSED:
-                self.session, self.failure = None, ServerFailed(f"tool server {self.name} stopped ({self._exit()})")
-                raise self.failure from None
-            return Reply(f"the server refused the call: {error.error.message}", True)
+            if error.error.code != types.CONNECTION_CLOSED:
+                return Reply(f"the server refused the call: {error.error.message}", True)
+            raise await self._stopped() from None
         except _STREAM_ERRORS:
-            self.session, self.failure = None, ServerFailed(f"tool server {self.name} stopped ({self._exit()})")
-            raise self.failure from None
+            raise await self._stopped() from None
         except RuntimeError as error:  # the SDK's check of structured content against the tool's output schema
             return Reply(f"the server's answer did not match its own output schema: {error}", True)
         return Reply(result_text(result), bool(result.isError))
@@ -160,7 +159,7 @@ class _Server:
             return
         note = types.CancelledNotification(params=types.CancelledNotificationParams(
             requestId=request_id, reason=f"no answer within {timeout:.0f} s"))
-        with anyio.move_on_after(2), anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):  # shielded: sent even while being cancelled
             try:
                 await session.send_notification(types.ClientNotification(note))
             except (*_STREAM_ERRORS, McpError):
@@ -295,6 +294,17 @@ class _Server:
         log.debug("tool server %s logged (%s): %.300s", self.name, params.level, text)
 
     # -- failures --------------------------------------------------------------------------------
+
+    async def _settle(self) -> None:
+        """Give a server whose connection just closed a moment to exit, so its exit code can be told."""
+        if self.process is not None and self.process.returncode is None:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2 * EXIT_GRACE_SECONDS):
+                await self.process.wait()
+
+    async def _stopped(self) -> ServerFailed:
+        await self._settle()
+        self.session, self.failure = None, ServerFailed(f"tool server {self.name} stopped ({self._exit()})")
+        return self.failure
 
     def _exit(self) -> str:
         """Why the server is gone, as far as can be told: its exit code and its last words on stderr."""

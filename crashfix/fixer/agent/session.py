@@ -157,7 +157,7 @@ class FixSession:
                 results.append(_result(use, text, error=proposal is None))
                 continue
             if self.servers is not None and self.servers.owns(use["name"]):
-                self.on_event(use["name"])
+                self.on_event(self.servers.label(use["name"]))
                 output, is_error = self.servers.call(use["name"], use.get("input"), self.budget.seconds_left())
                 results.append(_result(use, output, error=is_error, limit=None))  # trimmed to the server's cap
                 continue

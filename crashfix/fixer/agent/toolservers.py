@@ -236,6 +236,10 @@ class ToolServers:
     def owns(self, name: str) -> bool:
         return name.partition(SEPARATOR)[0] in self.entries and SEPARATOR in name
 
+    def label(self, name: str) -> str:
+        """How a call is shown to people (the progress comment): a name the model made up is not repeated."""
+        return name if name in self.exposed else f"{name.partition(SEPARATOR)[0]}{SEPARATOR}(not offered)"
+
     # -- calls -----------------------------------------------------------------------------------
 
     def call(self, name: str, arguments: object, seconds_left: float) -> tuple[str, bool]:
