@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +52,6 @@ test = [['{python}', '-c', 'print("tested")']]
 max_turns = 8
 max_cost_usd = 2.0
 """
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=API_KEY) as server:
-        yield server
-        assert not server.server_errors, server.server_errors[0]
 
 
 def mcp_section(tmp_path: Path) -> str:

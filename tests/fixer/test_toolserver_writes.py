@@ -8,7 +8,6 @@ the background is found before the build; the model's own edits and the servers'
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +15,7 @@ import pytest
 
 from crashfix.fixer.checkout.write_guard import WriteViolation
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
-from tests.fixer.toolserver_rig import FINISH, FIXED, PLANTED, Rig, checkout, entry, git, results
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=PLANTED["ANTHROPIC_API_KEY"]) as server:
-        yield server
-        assert not server.server_errors, server.server_errors[0]
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return checkout(tmp_path / "checkout")
-
-
-@pytest.fixture
-def rigs() -> Iterator[list[Rig]]:
-    made: list[Rig] = []
-    yield made
-    for rig in made:
-        rig.close()
+from tests.fixer.toolserver_rig import FINISH, FIXED, Rig, entry, git, results
 
 
 def run(fake: FakeAnthropic, repo: Path, rigs: list[Rig], *turns: Any, **settings: Any) -> Rig:

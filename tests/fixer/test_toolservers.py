@@ -24,31 +24,10 @@ from tests.fixer.toolserver_rig import (
     PLANTED,
     Rig,
     alive,
-    checkout,
     entry,
     read_pids,
     results,
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=PLANTED["ANTHROPIC_API_KEY"]) as server:
-        yield server
-        assert not server.server_errors, server.server_errors[0]
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return checkout(tmp_path / "checkout")
-
-
-@pytest.fixture
-def rigs() -> Iterator[list[Rig]]:
-    made: list[Rig] = []
-    yield made
-    for rig in made:
-        rig.close()
 
 
 def test_the_model_calls_an_allow_listed_tool_and_reads_the_answer_as_quoted_data(

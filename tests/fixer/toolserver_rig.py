@@ -24,12 +24,12 @@ from crashfix.fixer.checkout.gitops import Git
 from crashfix.fixer.checkout.workspace import Workspace
 from crashfix.fixer.job import secret_values
 from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fixer.helpers import API_KEY
 
 SERVER = Path(__file__).with_name("mcp_test_server.py")
 MODEL = "claude-sonnet-5-5"
-KEY = "sk-ant-toolserver-test-0123456789"
 # What the runner's environment holds that no tool server may see.
-PLANTED = {"GITHUB_TOKEN": "ghs_plantedgithubtoken0123456789", "ANTHROPIC_API_KEY": KEY,
+PLANTED = {"GITHUB_TOKEN": "ghs_plantedgithubtoken0123456789", "ANTHROPIC_API_KEY": API_KEY,
            "DEPLOY_PASSWORD": "planted-deploy-password-42", "INPUT_GITHUB-TOKEN": "ghs_plantedactioninput987654",
            "KB_TOKEN": "planted-kb-token-for-the-server"}
 PLAYER = "void Player::Update(uint32_t diff)\n{\n    Unit* target = GetTarget();\n    target->DealDamage(1);\n}\n"
@@ -78,7 +78,7 @@ class Rig:
         assert servers is not None
         self.servers: ToolServers = servers
         self.pids = servers.hub.pids()
-        self.client = ClaudeClient(KEY, fake.url, strict=True)
+        self.client = ClaudeClient(API_KEY, fake.url, strict=True)
         settings = BudgetSettings.model_validate({"max_cost_usd": 5.0, **limits})
         self.budget = Budget(settings, MODEL, load_prices().price(MODEL), clock=clock)
         self.events: list[str] = []  # what the progress comment would show

@@ -11,37 +11,22 @@ import pytest
 from crashfix.cli import main
 from tests.fixer.toolserver_rig import SERVER, alive, read_pids
 
-CONFIG = """\
-[fix]
-build = [['{python}', '-c', 'pass']]
 
-[[fix.mcp]]
-name = "kb"
-command = '{python}'
-args = ['{server}']
-tools = ["lookup"]
-env = {{ MCP_TEST_PID_FILE = '{pids}' }}
-
-[[fix.mcp]]
-name = "kb-typo"
-command = '{python}'
-args = ['{server}']
-tools = ["lookup", "save_note", "look_up"]
-
-[[fix.mcp]]
-name = "quits"
-command = '{python}'
-args = ['{server}']
-tools = ["lookup"]
-env = {{ MCP_TEST_MODE = "exit-at-start" }}
-"""
+def server(name: str, tools: str, env: str = "") -> str:
+    """One [[fix.mcp]] entry for the test server, as a user writes it (`tools` and `env` in TOML)."""
+    lines = ["[[fix.mcp]]", f'name = "{name}"', f"command = '{sys.executable}'", f"args = ['{SERVER}']",
+             f"tools = {tools}"] + ([f"env = {{ {env} }}"] if env else [])
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def test_doctor_lists_each_tool_server_and_whether_it_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / ".github").mkdir()
-    (tmp_path / ".github" / "crashfix.toml").write_text(CONFIG.format(python=sys.executable, server=SERVER,
-                                                                      pids=tmp_path / "pids.json"))
+    config = (f"[fix]\nbuild = [['{sys.executable}', '-c', 'pass']]\n"
+              + server("kb", '["lookup"]', f"MCP_TEST_PID_FILE = '{tmp_path / 'pids.json'}'")
+              + server("kb-typo", '["lookup", "save_note", "look_up"]')
+              + server("quits", '["lookup"]', 'MCP_TEST_MODE = "exit-at-start"'))
+    (tmp_path / ".github" / "crashfix.toml").write_text(config)
     assert main(["doctor", str(tmp_path), "--repo", "acme/worldserver"]) == 1
     said = capsys.readouterr().out
     assert "ok      tool server kb: started and listed 9 tool(s) in " in said
