@@ -60,7 +60,7 @@ def test_the_model_calls_an_allow_listed_tool_and_reads_the_answer_as_quoted_dat
 
 
 def test_errors_timeouts_huge_results_and_hidden_tools_come_back_as_readable_tool_errors(
-        fake: FakeAnthropic, repo: Path, rigs: list[Rig]) -> None:
+        fake: FakeAnthropic, repo: Path, rigs: list[Rig], caplog: pytest.LogCaptureFixture) -> None:
     def second(request: dict[str, Any]) -> Turn:
         got = results(request)
         assert got["kb__broken"]["is_error"] and "the knowledge base is offline" in got["kb__broken"]["content"]
@@ -86,7 +86,13 @@ def test_errors_timeouts_huge_results_and_hidden_tools_come_back_as_readable_too
     rig = Rig(fake, repo, [entry(timeout_seconds=2, max_result_chars=5000)])
     rigs.append(rig)
     started = time.monotonic()
-    rig.session.propose("Fix the crash.")
+    with caplog.at_level(logging.WARNING):
+        rig.session.propose("Fix the crash.")
+    logged = [record.getMessage() for record in caplog.records]
+    assert "tool server kb: broken answered with an error: Error executing tool broken: the knowledge base is " \
+           "offline" in logged
+    assert "slow of tool server kb did not answer within 2 s; the call was cancelled (timeout_seconds of " \
+           "[[fix.mcp]] kb)" in logged
     assert time.monotonic() - started < 50  # the 60 s sleep was cut, not waited out
     statuses = [(call.tool, call.status) for call in rig.servers.calls]
     assert statuses == [("broken", "error"), ("slow", "timeout"), ("huge", "ok"), ("?", "refused"),

@@ -302,12 +302,15 @@ class ToolServers:
         except CallTimedOut as error:
             limit = ("the run's wall-clock budget" if timeout < entry.timeout_seconds
                      else f"timeout_seconds of [[fix.mcp]] {tool.server}")
-            log.warning("tool server %s: %s (%s)", tool.server, error.message, limit)
+            log.warning("%s (%s)", error.message, limit)
             return "timeout", f"{tool.name}: {error.message} ({limit}). Try something else.", True
         except ServerFailed as error:
             self.down[tool.server] = error.message
             log.warning("%s; the run goes on without it", error.message)
             return "failed", f"{tool.name} failed: {error.message}. Its tools are gone; use the built-in tools.", True
+        if reply.is_error:
+            log.warning("tool server %s: %s answered with an error: %s", tool.server, tool.tool,
+                        inline(reply.text, 200))
         return ("error" if reply.is_error else "ok"), reply.text, reply.is_error
 
     def _record(self, server: str, tool: str, started: float, status: str, chars: int, trimmed: bool) -> None:
