@@ -15,12 +15,10 @@ import json
 import logging
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -37,7 +35,7 @@ from mcp.shared.message import SessionMessage
 from pydantic import FileUrl
 
 from crashfix import procs
-from crashfix.errors import CrashfixError
+from crashfix.fixer.agent.toolserver_models import CallTimedOut, Launch, RemoteTool, Reply, ServerFailed
 from crashfix.scrub import redact
 
 if sys.version_info < (3, 11):  # pragma: no cover - Python 3.10 only
@@ -54,46 +52,6 @@ _STREAM_ERRORS = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.En
 
 
 _Streams = tuple[MemoryObjectReceiveStream[Any], MemoryObjectSendStream[SessionMessage]]  # a transport's two ends
-
-
-class ServerFailed(CrashfixError):
-    """A tool server could not start, stopped answering, or broke the protocol."""
-
-
-class CallTimedOut(ServerFailed):
-    """One call took longer than it may; the server is told to cancel it and stays in use."""
-
-
-@dataclass(frozen=True)
-class Launch:
-    """How to reach one server: `argv` for stdio, or `url` (streamable HTTP)."""
-
-    name: str
-    argv: tuple[str, ...] = ()
-    url: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    cwd: Path | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    start_timeout: float = 60.0
-    root: Path | None = None  # offered to the server as the client's one root (roots/list)
-    secrets: tuple[str, ...] = ()  # redacted from what the server prints
-
-
-@dataclass(frozen=True)
-class RemoteTool:
-    """A tool as the server lists it, with the hints that say whether it changes anything."""
-
-    name: str
-    description: str
-    input_schema: dict[str, Any]
-    read_only: bool | None = None  # readOnlyHint
-    destructive: bool | None = None  # destructiveHint
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    is_error: bool
 
 
 class _Server:

@@ -26,6 +26,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from crashfix.config import ToolServerSettings
+from crashfix.fixer.agent.toolserver_models import CallTimedOut, Launch, RemoteTool, ServerFailed
 from crashfix.fixer.checkout.gitops import Git
 from crashfix.fixer.checkout.workspace import Workspace
 from crashfix.fixer.checkout.write_guard import CheckoutWatch
@@ -34,7 +35,7 @@ from crashfix.scrub import redact, scrubbed_environment
 from crashfix.untrusted import clean_human_text, inline, quote
 
 if TYPE_CHECKING:
-    from crashfix.fixer.agent.mcp_client import Launch, RemoteTool, ServerHub
+    from crashfix.fixer.agent.mcp_client import ServerHub
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,6 @@ def server_environment(entry: ToolServerSettings, environ: Mapping[str, str], se
 
 def launch_for(entry: ToolServerSettings, checkout: Path, environ: Mapping[str, str],
                secrets: tuple[str, ...]) -> Launch:
-    from crashfix.fixer.agent.mcp_client import Launch
-
     passed = tuple(environ[name] for name in (*entry.pass_env, *entry.headers_env.values()) if environ.get(name))
     if entry.url is not None:
         headers = {header: environ[name] for header, name in entry.headers_env.items() if environ.get(name)}
@@ -294,8 +293,6 @@ class ToolServers:
 
     def _forward(self, tool: Exposed, arguments: dict[str, Any], timeout: float) -> tuple[str, str, bool]:
         """(status, text, is_error) of one call; a server that fails is marked down for the rest of the run."""
-        from crashfix.fixer.agent.mcp_client import CallTimedOut, ServerFailed
-
         entry = self.entries[tool.server]
         try:
             reply = self.hub.call(tool.server, tool.tool, arguments, timeout)
