@@ -156,12 +156,21 @@ def test_servers_that_cannot_start_leave_the_built_in_tools_and_say_why(
     assert rig.servers.use().servers["hangs"].startswith("did not start: tool server hangs did not start")
 
 
-def test_no_secret_reaches_a_server_and_its_own_variables_do(fake: FakeAnthropic, repo: Path, rigs: list[Rig],
+def test_no_secret_reaches_a_server_its_own_variables_do_and_it_cannot_echo_them(fake: FakeAnthropic, repo: Path, rigs: list[Rig],
                                                            tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     dump = tmp_path / "server-env.json"
+
+    def second(request: dict[str, Any]) -> Turn:
+        said = results(request)["kb__getenv"]["content"]  # the server echoes the token it was given
+        assert "KB_TOKEN=***" in said and PLANTED["KB_TOKEN"] not in said
+        return Turn([tool_use("finish", FINISH)])
+
+    fake.enqueue(Turn([tool_use("kb__getenv", {"name": "KB_TOKEN"})]), second)
     with caplog.at_level(logging.WARNING):
-        rigs.append(Rig(fake, repo, [entry(env={"MCP_TEST_ENV_DUMP": str(dump), "KB_INDEX": "{checkout}/.kb"},
-                                           pass_env=["KB_TOKEN", "GITHUB_TOKEN"])]))
+        rig = Rig(fake, repo, [entry(tools=("getenv",), env={"MCP_TEST_ENV_DUMP": str(dump), "KB_INDEX": "{checkout}/.kb"},
+                                     pass_env=["KB_TOKEN", "GITHUB_TOKEN"])])
+        rigs.append(rig)
+    rig.session.propose("Fix the crash.")
     seen = json.loads(dump.read_text())
     for name, value in PLANTED.items():
         if name != "KB_TOKEN":

@@ -29,9 +29,9 @@ def test_doctor_lists_each_tool_server_and_whether_it_answers(tmp_path: Path, mo
     (tmp_path / ".github" / "crashfix.toml").write_text(config)
     assert main(["doctor", str(tmp_path), "--repo", "acme/worldserver"]) == 1
     said = capsys.readouterr().out
-    assert "ok      tool server kb: started and listed 9 tool(s) in " in said
+    assert "ok      tool server kb: started and listed 10 tool(s) in " in said
     assert "the model sees lookup\n" in said
-    assert ("FAILED  tool server kb-typo: started and listed 9 tool(s)" in said
+    assert ("FAILED  tool server kb-typo: started and listed 10 tool(s)" in said
             and "the model sees lookup; hidden because they edit files (allow_writes = false): save_note; "
                 "not offered by the server: look_up" in said)
     assert "fix: correct tools of [[fix.mcp]] kb-typo (it offers: lookup, slow, broken, huge, save_note" in said

@@ -184,12 +184,15 @@ class ToolServers:
     exposed: dict[str, Exposed] = field(default_factory=dict)
     calls: list[ToolServerCall] = field(default_factory=list)
     down: dict[str, str] = field(default_factory=dict)  # server -> why it is not available
+    secrets: tuple[str, ...] = ()  # never in an answer: the run's secrets and what pass_env gave the servers
 
     @classmethod
     def start(cls, entries: tuple[ToolServerSettings, ...], watch: CheckoutWatch, environ: Mapping[str, str],
               secrets: tuple[str, ...]) -> ToolServers:
         hub, probes, exposed = start_servers(entries, watch.root, environ, secrets)
-        servers = cls({entry.name: entry for entry in entries}, hub, watch, probes)
+        passed = tuple(environ[name] for entry in entries for name in (*entry.pass_env, *entry.headers_env.values())
+                       if environ.get(name))
+        servers = cls({entry.name: entry for entry in entries}, hub, watch, probes, secrets=(*secrets, *passed))
         for entry in entries:
             probe = probes[entry.name]
             if probe.failure:
@@ -268,6 +271,7 @@ class ToolServers:
             self.watch.after_call(server, exposed.tool, entry.allow_writes)
         if status in ("timeout", "failed"):
             return text, True
+        text = redact(text, self.secrets)  # a server may echo the token it was given: it goes no further
         trimmed = len(text) > cap
         body = clean_human_text(text[: cap * 2], cap) if text.strip() else "(empty result)"
         if trimmed:
