@@ -12,7 +12,16 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from crashfix.errors import ConfigError
 
@@ -109,6 +118,9 @@ class UploaderSettings(Section):
     once_give_up_seconds: float = Field(default=120.0, ge=0, description="--once: stop retrying GitHub after this.")
     retention_days: float = Field(default=30.0, gt=0, description="Keep filed spool entries this long.")
     state_dir: Path | None = None
+    share_paths: dict[str, str] = Field(
+        default_factory=dict, description="Crash folder -> the same folder as a fix runner reads it (a share): "
+                                          "the issue records where the dump is, for a dump-inspecting tool server.")
     cdb: CdbSettings = Field(default_factory=CdbSettings)
 
 
@@ -147,6 +159,71 @@ class BudgetSettings(Section):
     thinking_tokens: int = Field(default=0, ge=0, description="Extended thinking budget per call; 0 = off.")
 
 
+_SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")
+
+
+class ToolServerSettings(Section):
+    """One `[[fix.mcp]]` entry: an MCP server (code navigation, game knowledge, dump inspection) whose
+    allow-listed tools the model may call during a fix. Nothing is exposed unless `tools` names it."""
+
+    name: str = Field(description="Short name; the model sees its tools as NAME__TOOL.")
+    command: str | None = Field(default=None, description="A stdio server: the program to start.")
+    args: tuple[str, ...] = Field(default=(), description="Its arguments; {checkout} is the checkout's path.")
+    url: str | None = Field(default=None, pattern=r"^https?://", description="An HTTP (streamable) server instead.")
+    tools: tuple[str, ...] = Field(description="The tools the model may see and call (required).")
+    env: dict[str, str] = Field(default_factory=dict, description="Variables set for the server, literally.")
+    pass_env: tuple[str, ...] = Field(
+        default=(), description="Variables copied from the runner's environment (crashfix's own tokens never are).")
+    headers_env: dict[str, str] = Field(
+        default_factory=dict, description="HTTP servers: header name -> the variable that holds its value.")
+    cwd: str = Field(default="{checkout}", description="Where a stdio server starts.")
+    timeout_seconds: float = Field(default=60.0, gt=0, description="One call, at most (and the wall clock left).")
+    start_timeout_seconds: float = Field(default=60.0, gt=0, description="Start, initialize and list the tools.")
+    max_result_chars: int = Field(default=20_000, ge=500, le=200_000, description="Longer results are cut.")
+    allow_writes: bool = Field(default=False, description="May its tools edit files in the checkout (jailed)?")
+    write_tools: tuple[str, ...] = Field(
+        default=(), description="Tools that edit files although their annotations do not say so.")
+    ignore_paths: tuple[str, ...] = Field(
+        default=(), description="Checkout folders where the server keeps its own files (caches), e.g. .serena/.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _SERVER_NAME.match(value) or "__" in value:
+            raise ValueError("a name is 1-24 letters, digits, '-' or '_' (no '__'), e.g. serena or game-knowledge")
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _allow_list(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or not all(name.strip() for name in value):
+            raise ValueError('name the tools the model may use, e.g. tools = ["find_symbol"]: nothing is exposed '
+                             "by default")
+        return value
+
+    @field_validator("ignore_paths")
+    @classmethod
+    def _ignored(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = []
+        for path in value:
+            parts = [part for part in path.replace("\\", "/").split("/") if part not in ("", ".")]
+            if not parts or ".." in parts or path.startswith(("/", "\\")) or ":" in path or \
+                    parts[0].lower().rstrip(". ") in (".git", ".github"):
+                raise ValueError(f"{path!r}: give a folder inside the checkout, not .git/ or .github/")
+            cleaned.append("/".join(parts) + "/")
+        return tuple(cleaned)
+
+    @model_validator(mode="after")
+    def _transport(self) -> ToolServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(f"[[fix.mcp]] {self.name}: give either command (a stdio server) or url (HTTP), not both")
+        if self.url is not None and (self.args or self.env or self.pass_env):
+            raise ValueError(f"[[fix.mcp]] {self.name}: args, env and pass_env are for stdio servers (command)")
+        if self.command is not None and self.headers_env:
+            raise ValueError(f"[[fix.mcp]] {self.name}: headers_env is for HTTP servers (url)")
+        return self
+
+
 class FixSettings(Section):
     """`crashfix fix`: how the target repository is built and tested, and what the model may spend.
 
@@ -177,6 +254,17 @@ class FixSettings(Section):
         default=(), description="Variables to pass to builds even though their names look secret."
     )
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    mcp: tuple[ToolServerSettings, ...] = Field(
+        default=(), description="MCP tool servers the model may use ([[fix.mcp]] entries); none by default.")
+
+    @field_validator("mcp")
+    @classmethod
+    def _unique_servers(cls, value: tuple[ToolServerSettings, ...]) -> tuple[ToolServerSettings, ...]:
+        names = [entry.name.lower() for entry in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"two [[fix.mcp]] entries are named {twice[0]!r}; each needs its own name")
+        return value
 
 
 class NotifySettings(Section):

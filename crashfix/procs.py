@@ -1,4 +1,4 @@
-"""The one place crashfix starts other programs (CDB, git, build and test commands).
+"""The one place crashfix starts other programs (CDB, git, build and test commands, tool servers).
 
 Every child runs from an argument list (never a shell string), with a timeout after
 which the whole process tree is killed: a CDB stuck on a symbol server or a test that
@@ -9,6 +9,9 @@ with everything it started, when it ends, success or not. On Linux it runs under
 `reaper.py`, a child subreaper that collects and kills whatever the step left behind, even
 processes that left its group with `setsid`; on Windows in a Job Object that is terminated
 (`procs_windows`); elsewhere its process group is killed.
+
+Tool servers are the one kind that lives on: they stay in crashfix's own process group and
+are ended with their whole tree by the code that started them.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    from anyio.abc import Process
 
 _NEW_GROUP = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
 _REAPER = Path(__file__).with_name("reaper.py")
@@ -44,19 +51,34 @@ class Completed:
         return not self.timed_out and self.returncode == 0
 
 
+def family(pid: int | psutil.Process) -> list[psutil.Process]:
+    """A process and every descendant, children first (empty when it is gone).
+
+    Given a psutil handle taken earlier, a process that has ended meanwhile counts as gone
+    even if its pid was reused."""
+    try:
+        parent = pid if isinstance(pid, psutil.Process) else psutil.Process(pid)
+        if not parent.is_running():
+            return []
+        return parent.children(recursive=True) + [parent]
+    except psutil.NoSuchProcess:
+        return []
+
+
 def kill_tree(pid: int) -> None:
     """Kill a process and every descendant, children first; gone processes are fine."""
-    try:
-        parent = psutil.Process(pid)
-        family = parent.children(recursive=True) + [parent]
-    except psutil.NoSuchProcess:
-        return
-    for process in family:
+    kill_all(family(pid))
+
+
+def kill_all(processes: list[psutil.Process]) -> None:
+    """Kill processes found earlier (psutil checks each is still the same one); gone ones are fine."""
+    targets = list(processes)
+    for process in targets:
         try:
             process.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(family, timeout=5)
+    psutil.wait_procs(targets, timeout=5)
 
 
 def run(
@@ -121,6 +143,19 @@ def _stop(process: subprocess.Popen[bytes], reaped: bool) -> None:
         except (subprocess.TimeoutExpired, ProcessLookupError):
             pass
     _kill_group(process)
+
+
+async def open_pipes(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None) -> Process:
+    """Start a long-lived child that talks over stdin/stdout (an MCP tool server), for an anyio event loop.
+
+    It gets exactly `env` (nothing inherited) and stays in crashfix's own process group: no new
+    session or group, so whatever stops the run (Ctrl+C in a terminal, a cancelled job) stops it
+    too. The caller ends it with `kill_tree` / `kill_all`.
+    """
+    import anyio  # only tool servers need an event loop
+
+    return await anyio.open_process(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=dict(env), cwd=str(cwd) if cwd else None)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

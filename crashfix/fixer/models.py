@@ -78,6 +78,27 @@ class FixProposal(Strict):
     guard_only: bool = Field(description="True when the patch only adds a check without addressing why.")
 
 
+# -- tool servers ----------------------------------------------------------------------------
+
+
+class ToolServerCall(Strict):
+    """One call of a tool server's tool by the model, as the PR body and the sticky comment list it."""
+
+    server: str
+    tool: str
+    seconds: float
+    status: Literal["ok", "error", "timeout", "failed", "refused"]
+    result_chars: int = Field(default=0, description="Characters of the result before it was cut.")
+    trimmed: bool = False
+
+
+class ToolServerUse(Strict):
+    """The run's tool servers: per server one line (its tools, or why it did not start), and every call."""
+
+    servers: dict[str, str] = Field(default_factory=dict)
+    calls: list[ToolServerCall] = Field(default_factory=list)
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 FixStatus = Literal["fix-proposed", "needs-human", "refused", "skipped", "dry-run", "local"]
@@ -115,6 +136,7 @@ class FixOutcome(Strict):
     located: list[str] = Field(default_factory=list, description="Files shown to the model up front.")
     tool_calls: dict[str, int] = Field(default_factory=dict)
     usage: TokenUse = Field(default_factory=TokenUse)
+    tool_servers: ToolServerUse | None = Field(default=None, description="Set when [[fix.mcp]] servers were used.")
     seconds: float = 0.0
     retry_hint: str = ""
 

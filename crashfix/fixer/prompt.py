@@ -100,6 +100,14 @@ def task_message(*, issue_number: int | None, repository: str, report: CrashRepo
         instructions=instructions_text(context), extra=extra)
 
 
+def dump_note(dump_path: str | None) -> str:
+    """Where the crash's dump is (the issue record), for a tool server that opens dumps; empty without one."""
+    if not dump_path:
+        return ""
+    return (f"\nThe crash dump is at `{inline(dump_path, 400).replace('`', '')}` (where this machine reads it): "
+            "a tool server that opens dumps can read it.\n")
+
+
 def repair_message(result: VerifyResult, rounds_left: int) -> str:
     return Template(prompt_file("repair.md")).safe_substitute(
         round=result.round, phase=result.failed_phase or "a step", rounds_left=rounds_left,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from crashfix.config import NotifySettings
 from crashfix.fixer.models import FixOutcome, StepResult, VerifyResult
+from crashfix.fixer.report_tools import tool_server_appendix, tool_server_state
 from crashfix.issues.progress import PROGRESS_MARKER, state_block
 from crashfix.issues.record import now_iso
 from crashfix.notify import NotifyEvent, notifier_from
@@ -86,7 +87,7 @@ def render_state(outcome: FixOutcome, previous: dict[str, object] | None = None)
              "attempts": earlier + 1,
              "reanalyzed": int(_number(before.get("reanalyzed"))) + (outcome.trigger.startswith("label ")),
              "total_cost_usd": round(earlier_cost + (use.cost_usd or 0.0), 6)}
-    return state_block(state)
+    return state_block({**state, **tool_server_state(outcome)})
 
 
 def round_line(result: VerifyResult) -> str:
@@ -151,6 +152,7 @@ def pr_body(outcome: FixOutcome, note: str = "") -> str:
         "## Crash", f"Signature {code_span(outcome.signature or '?')} — {model_text(outcome.crash_title, 300)}",
         f"Code shown up front: {', '.join(code_span(p) for p in outcome.located[:8]) or 'none'}", "",
         "## Cost", usage_line(outcome), "",
+        tool_server_appendix(outcome, model_text),
         "_To retry with review feedback, add the label `reanalyze` to the issue; review comments from people "
         "with write access are given to the next attempt._",
         f"<!-- crashfix:pull issue={outcome.issue_number} signature={outcome.signature} -->",

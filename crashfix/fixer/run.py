@@ -23,6 +23,7 @@ from crashfix.fixer import bundle
 from crashfix.fixer.agent.budget import Budget
 from crashfix.fixer.agent.pricing import cost
 from crashfix.fixer.agent.session import FixSession
+from crashfix.fixer.agent.toolservers import ToolServers, start_tool_servers
 from crashfix.fixer.channel import IssueChannel
 from crashfix.fixer.checkout.gitops import Git, GitError, blob_hash
 from crashfix.fixer.checkout.workspace import ChangedBehindTheModel, Workspace
@@ -31,7 +32,7 @@ from crashfix.fixer.deliver import Delivery, commit_message, deliver
 from crashfix.fixer.gate import REFUSED_MARKER, decide, refusal_comment
 from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResult
-from crashfix.fixer.prompt import reanalyze_text, repair_message, task_message
+from crashfix.fixer.prompt import dump_note, reanalyze_text, repair_message, task_message
 from crashfix.fixer.report import Progress
 from crashfix.fixer.verify.steps import require_commands, run_round
 from crashfix.issues.body import human_text, title_for
@@ -62,6 +63,8 @@ class _Run:
         self.workspace = Workspace(job.checkout)
         self.budget: Budget | None = None
         self.session: FixSession | None = None
+        self.servers: ToolServers | None = None
+        self.dump_path: str | None = None  # from the issue record, for a dump-inspecting tool server
         self.base_branch: str | None = None
         self.remote_tip: str | None = None  # the branch's remote tip when the run started ("" if absent)
         self.hashes: dict[str, str] = {}  # the sealed commit's files: path -> blob hash
@@ -92,6 +95,8 @@ class _Run:
             self._verify_loop(proposal)
         except CrashfixError as error:  # budgets, the model, git, the build setup: reported on the issue
             self._stopped(error)
+        finally:
+            self._stop_tool_servers()
         self._deliver()
         return self._finish()
 
@@ -119,6 +124,7 @@ class _Run:
         record = parse_record(issue.body)
         if record is not None:
             self.outcome.signature = record.signature.id
+            self.dump_path = record.dump_path
             return record.report, human_text(issue.body)
         try:
             report = analyze_text(issue.body, rules=rules)
@@ -203,9 +209,10 @@ class _Run:
             limits = limits.model_copy(update={"max_cost_usd": max(run_cap, 1e-9)})
         self.budget = Budget(limits, self.settings.model, job.prices.price(self.settings.model),
                              clock=job.clock, started=self.started)
+        self.servers = start_tool_servers(self.settings.mcp, self.workspace, self.git, job.environ, job.secrets)
         self.session = FixSession(job.model(), self.workspace, self.budget, self.settings.model,
-                                  on_event=self._tool_event)
-        extra = self._reanalysis()
+                                  on_event=self._tool_event, servers=self.servers)
+        extra = self._reanalysis() + (dump_note(self.dump_path) if self.servers is not None else "")
         task = task_message(issue_number=job.issue_number,
                                        repository=job.repo.full_name if job.repo else str(job.checkout.name),
                                        report=report, context=context, human_text=human, extra=extra)
@@ -259,6 +266,13 @@ class _Run:
             self._took(proposal)
         self.outcome.reason = f"build or tests still failed after {rounds} round(s)"
         self.progress.set("Build & test", "failed", self.outcome.reason)
+
+    def _stop_tool_servers(self) -> None:
+        """Whatever ended the model loop (an answer, a budget, an error, Ctrl+C): the servers stop here."""
+        if self.servers is not None:
+            self.outcome.tool_servers = self.servers.use()
+            self.servers.close()
+            self.servers = None
 
     def _stopped(self, error: CrashfixError) -> None:
         self.outcome.reason = error.one_line()

@@ -64,6 +64,8 @@ class IssueRecord(Strict):
     last_comment_at: str | None = None
     commented: Baseline = Field(default_factory=Baseline)
     duplicate_of: int | None = None
+    dump_path: str | None = Field(default=None, description="The newest dump, as a fix runner reads it (the "
+                                  "uploader's share_paths); for a dump-inspecting tool server.")
 
 
 def now_iso(now: float) -> str:

@@ -3,7 +3,8 @@ the fix, so a first setup does not end in a failed Actions run. The server host'
 symbols and the service, is `crashfix doctor --host` (`host_doctor`).
 
 Nothing is written anywhere and the Anthropic API is not called (it would cost money): the
-key is only checked to be present.
+key is only checked to be present. Configured tool servers are started and asked for their
+tools (`toolserver_check`).
 """
 
 from __future__ import annotations
@@ -134,6 +135,10 @@ def run_checks(target: Path, repo: str | None, config_path: Path | None, environ
     name = repository_name(repo, environ) or config.uploader.repo or repository_from_checkout(target)
     checks += check_github(name, config, environ)
     checks.append(check_api_key(environ))
+    if config_check.state == "ok":
+        from crashfix.setup.toolserver_check import check_tool_servers  # starts the servers: only when configured
+
+        checks += check_tool_servers(target, config, environ)
     return checks
 
 

@@ -40,6 +40,7 @@ from crashfix.issues.body import (
     update_body,
 )
 from crashfix.issues.counted import is_counted, note_counted
+from crashfix.issues.dumps import shared_dump_path
 from crashfix.issues.record import (
     Baseline,
     IssueRecord,
@@ -164,6 +165,8 @@ class Filer:
             record.last_seen = max(record.last_seen, seen)
             record.first_seen = min(record.first_seen, seen)
             note_counted(record.counted, self.host_id, occurrence.row.content_hash, occurrence.file_time)
+            shared = shared_dump_path(occurrence.row.files, self.settings.share_paths)
+            record.dump_path = shared or record.dump_path
         return fresh
 
     def _labels_for(self, record: IssueRecord) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -24,6 +24,9 @@ from crashfix.fixer.agent.claude import ModelError, ModelReply, ModelRequest, Mo
 from crashfix.fixer.agent.pricing import Usage
 from crashfix.fixer.checkout.workspace import ToolError, Workspace
 from crashfix.fixer.models import FixProposal
+
+if TYPE_CHECKING:
+    from crashfix.fixer.agent.toolservers import ToolServers
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +73,19 @@ class FixSession:
     tool_counts: Counter[str] = field(default_factory=Counter)
     system: str = field(default_factory=lambda: prompt_file("system.md"))
     tools: list[dict[str, Any]] = field(default_factory=tool_definitions)
+    servers: ToolServers | None = None  # the team's MCP tool servers ([[fix.mcp]]), started by the run
     _pending: list[dict[str, Any]] = field(default_factory=list)
     _bound: int = 0
 
+    def __post_init__(self) -> None:
+        if self.servers is not None:
+            self.tools = [*self.tools, *self.servers.definitions]
+            self.system += self.servers.prompt_note()
+
     def propose(self, text: str) -> FixProposal:
         """Send `text` and run the model's tool calls until it calls `finish` with a valid answer."""
+        if self.servers is not None:
+            self.servers.rebase()  # a build may have run since the last look at the checkout
         self._append_user([*self._pending, {"type": "text", "text": text}])
         self._pending = []
         nudges = 0
@@ -92,6 +103,8 @@ class FixSession:
                 continue
             results, proposal = self._run_tools(reply)
             if proposal is not None:
+                if self.servers is not None:
+                    self.servers.settled()  # nothing changed behind the model's back before the build
                 self._pending = results  # answered at the start of the next message (repair feedback)
                 return proposal
             self._append_user(results)
@@ -143,19 +156,27 @@ class FixSession:
                 text, proposal = self._finish(use.get("input"))
                 results.append(_result(use, text, error=proposal is None))
                 continue
+            if self.servers is not None and self.servers.owns(use["name"]):
+                self.on_event(self.servers.label(use["name"]))
+                output, is_error = self.servers.call(use["name"], use.get("input"), self.budget.seconds_left())
+                results.append(_result(use, output, error=is_error, limit=None))  # trimmed to the server's cap
+                continue
             try:
                 output, is_error = self._tool(use["name"], use.get("input")), False
             except ToolError as error:
                 output, is_error = str(error), True
             except Exception as error:  # one failed tool call must not end the run
                 output, is_error = self._tool_failure(use["name"], error), True
+            if use["name"] == "edit" and not is_error and self.servers is not None:
+                self.servers.after_edit(self.workspace.relative(str(use["input"]["path"])))
             results.append(_result(use, output, error=is_error))
         return results, proposal
 
     def _tool(self, name: str, arguments: object) -> str:
         spec = _ARGUMENTS.get(name)
         if spec is None:
-            raise ToolError(f"there is no tool named {name!r}; use one of {', '.join([*_ARGUMENTS, 'finish'])}")
+            raise ToolError(f"there is no tool named {name!r}; use one of {', '.join([*_ARGUMENTS, 'finish'])}"
+                            + (" or a tool server's SERVER__TOOL" if self.servers is not None else ""))
         checked = _check_arguments(name, arguments, spec)
         self.on_event(f"{name} {checked.get('path') or checked.get('name') or checked.get('pattern') or ''}".strip())
         workspace = self.workspace
@@ -233,9 +254,9 @@ def _check_arguments(name: str, arguments: object, spec: dict[str, tuple[type, b
     return checked
 
 
-def _result(use: dict[str, Any], text: str, *, error: bool) -> dict[str, Any]:
-    if len(text) > MAX_RESULT_CHARS:
-        text = text[:MAX_RESULT_CHARS] + f"\n[... cut: {len(text) - MAX_RESULT_CHARS} more characters]"
+def _result(use: dict[str, Any], text: str, *, error: bool, limit: int | None = MAX_RESULT_CHARS) -> dict[str, Any]:
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + f"\n[... cut: {len(text) - limit} more characters]"
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": use["id"], "content": text}
     if error:
         block["is_error"] = True

@@ -133,6 +133,15 @@ class Git:
         lines = self.run("status", "--porcelain", "--untracked-files=all").splitlines()
         return [line[3:] for line in lines if line.strip()]
 
+    def file_at(self, rev: str, path: str) -> bytes | None:
+        """A file's bytes at `rev`, or None when it does not exist there (what a tool server's edit started from)."""
+        try:
+            done = procs.run(["git", "cat-file", "blob", f"{rev}:{path}"], timeout=self.timeout, env=self._env,
+                             cwd=self.root)
+        except FileNotFoundError:
+            raise GitError("git is not installed or not on PATH", "install git on the runner") from None
+        return done.stdout if done.ok else None
+
     def persisted_credentials(self) -> list[str]:
         """Config keys or remote URLs through which a build could read a push credential (included files too)."""
         found = []
