@@ -30,7 +30,7 @@ def test_calls_are_listed_with_their_time_and_a_failing_servers_words_cannot_act
     assert "| 3 | `kb__lookup` | 30.00 s | timed out |" in body
     assert "| 4 | `kb__lookup__x` | 0.01 s | error result |" in body  # no backtick or pipe breaks the table
     assert "_90 more call(s) not listed._" in body
-    assert "`@octocat`" in body and "fixes `#12`" in body and "hidden" not in body
+    assert "`@octocat`" in body and "`fixes #12`" in body and "hidden" not in body  # inert, still readable
     state = read_state(render_state(outcome(use)))
     assert state is not None
     assert state["tool_servers"] == {"serena": {"calls": 2, "errors": 0, "seconds": 1.75},

@@ -325,6 +325,11 @@ class Workspace:
         self.written[relative] = data
         return f"created {relative} ({_plain(text).count(chr(10)) + 1} lines)"
 
+    def adopt(self, relative: str, data: bytes, original: bytes | None) -> None:
+        """A change a tool server made, passed by the write guard: part of the fix like an `edit`."""
+        self.originals.setdefault(relative, original)
+        self.written[relative] = data
+
     def changed_paths(self) -> list[str]:
         """Files the model changed (an edit undone by another is not a change)."""
         return sorted(relative for relative, data in self.written.items() if data != self.originals.get(relative))

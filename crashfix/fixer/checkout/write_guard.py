@@ -97,7 +97,10 @@ class CheckoutWatch:
         for path in changed:
             self._jail(call, path)
         for path in changed:
-            self.workspace.originals.setdefault(path, self.git.file_at("HEAD", path))
+            file = self.root / path
+            if not file.is_file():
+                raise WriteViolation(f"{call} deleted {path}; a fix changes files, it does not delete them", STOP_HINT)
+            self.workspace.adopt(path, file.read_bytes(), self.git.file_at("HEAD", path))
         return changed
 
     def jail_arguments(self, server: str, tool: str, arguments: Mapping[str, object]) -> None:
