@@ -12,11 +12,15 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import keyring
 import pytest
+
+if TYPE_CHECKING:
+    from tests.fakes.anthropic_server import FakeAnthropic
 from keyring.backends import fail as fail_keyring
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +56,17 @@ def no_real_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ANTHROPIC_BASE_URL", closed)
     monkeypatch.setenv("CRASHFIX_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("CRASHFIX_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def anthropic() -> Iterator[FakeAnthropic]:
+    """The fake Anthropic Messages API behind the real SDK, checked for failed scripts at the end."""
+    from tests.fakes.anthropic_server import FakeAnthropic
+    from tests.fixer.helpers import API_KEY  # it imports this module
+
+    with FakeAnthropic(api_key=API_KEY) as fake:
+        yield fake
+        assert not fake.server_errors, fake.server_errors[0]
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from crashfix.setup.init_repo import LABELS
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
 from tests.fakes.git_http import GitHttpServer
 from tests.fakes.github_server import FakeGitHub
-from tests.fixer.helpers import API_KEY, FIX_CONFIG, TOKEN, file_crash, fix_environment, game_repository, git
+from tests.fixer.helpers import FIX_CONFIG, TOKEN, file_crash, fix_environment, game_repository, git
 from tests.fixer.test_fix_e2e import FIXED, NULL_CHECK, event
 from tests.stats.helpers import seed_crash
 from tests.uploader.helpers import REPO, write_crashes
@@ -47,13 +47,6 @@ def github() -> Iterator[FakeGitHub]:
         fake.add_token("ro-fine", "crashfix-bot", permissions=READ)
         fake.actions_token("ro-actions", READ)
         fake.add_token("ro-classic", "reader", kind="classic")
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
-
-
-@pytest.fixture
-def anthropic() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=API_KEY) as fake:
         yield fake
         assert not fake.server_errors, fake.server_errors[0]
 

@@ -78,13 +78,6 @@ def github() -> Iterator[FakeGitHub]:
 
 
 @pytest.fixture
-def anthropic() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=API_KEY) as fake:
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
-
-
-@pytest.fixture
 def run(act_setup: tuple[str, Path, Path], github: FakeGitHub, anthropic: FakeAnthropic, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> Iterator[ActRun]:
     """The game server with the workflow `crashfix init` writes, pushed to a private origin served over smart

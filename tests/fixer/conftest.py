@@ -1,5 +1,5 @@
 """Fixtures the fixer's tests share (a module's own fixture of the same name takes precedence): the fake
-Anthropic API behind the real SDK (`anthropic`, or `fake` in the tool-server tests), a committed
+Anthropic API as the tool-server tests call it (`fake`; `anthropic` is the root conftest's), a committed
 checkout, and tool-server rigs closed after the test."""
 
 from __future__ import annotations
@@ -12,13 +12,6 @@ import pytest
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fixer.helpers import API_KEY
 from tests.fixer.toolserver_rig import Rig, checkout
-
-
-@pytest.fixture
-def anthropic() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=API_KEY) as fake:
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
 
 
 @pytest.fixture
