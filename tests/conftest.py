@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 import keyring
 import pytest
+from keyring.backends import fail as fail_keyring
 
 if TYPE_CHECKING:
     from tests.fakes.anthropic_server import FakeAnthropic
-from keyring.backends import fail as fail_keyring
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
