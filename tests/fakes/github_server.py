@@ -152,13 +152,15 @@ class FakeGitHub(RepoState):
             self.pulls[pull["number"]]["commit_messages"] = list(commits)
             return pull
 
-    def close_pull(self, number: int, *, merged: bool, at: Any = None, user: str | None = None) -> Json:
+    def close_pull(self, number: int, *, merged: bool, at: Any = None, user: str | None = None,
+                   merge_commit: str | None = None) -> Json:
         """Merge (or close unmerged) a pull request at a given time, as a maintainer would; a merge into the
-        default branch closes the issues its body and commits name with closing keywords."""
+        default branch closes the issues its body and commits name with closing keywords. With a linked git
+        repository the merge is a real merge commit, unless `merge_commit` names the commit it made (a squash)."""
         with self.lock:
             when, closer = timestamp(at), user or self.owner
             if merged:
-                return self.merge_pull(number, when, closer)
+                return self.merge_pull(number, when, closer, merge_commit)
             self.issue(number).update(state="closed", closed_at=objects.iso(when), closed_by=self.user(closer),
                                       updated_at=objects.iso(when))
             self.reindex(number)
