@@ -28,7 +28,10 @@ def commit_link(web_url: str | None, sha: str) -> str:
 
 
 def hours(value: float) -> str:
-    return f"{value:.1f} h" if value >= 0.1 else f"{value * 60:.1f} min"
+    """Hours of uptime as people read them: `72.3 h`, `4.5 min`, `8 s`."""
+    if value >= 0.1:
+        return f"{value:.1f} h"
+    return f"{value * 60:.1f} min" if value * 60 >= 1 else f"{value * 3600:.0f} s"
 
 
 def revisions_cell(record: IssueRecord, web_url: str | None) -> str:

@@ -75,7 +75,7 @@ def count_revision(revisions: dict[str, int], revision: str) -> None:
 def note_uptime(uptime: dict[str, dict[str, float]], host: str, hours: dict[str, float]) -> None:
     """This host's hours per revision (the newest figures replace the old); capped in revisions and hosts."""
     kept = dict(sorted(hours.items(), key=lambda item: -item[1])[:MAX_UPTIME_REVISIONS])
-    uptime[host] = {revision: round(value, 2) for revision, value in kept.items()}
+    uptime[host] = {revision: round(value, 4) for revision, value in kept.items()}
     while len(uptime) > MAX_HOSTS:
         del uptime[next(name for name in uptime if name != host)]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from crashfix.analysis.analyze import rules_for
@@ -90,8 +91,9 @@ class Occurrence:
 
     def seen(self, host: str) -> Seen:
         when = now_iso(self.file_time).replace("T", " ").replace("Z", " UTC")
+        name = PurePath(self.row.files[0]).name if self.row.files else self.row.stem
         return Seen(self.row.revision, self.commit, self.report, self.row.found_at,
-                    f"{code(self.row.stem)} on {code(host)}, {when}")
+                    f"{code(name)} on {code(host)}, {when}")
 
 
 class Filer:

@@ -93,5 +93,5 @@ def regression_range(repo: RepoAPI, commits: Commits, uptime: UptimeLog, report:
                               date=_iso(titles[sha].date)) for sha in newest_first[:limit]]
     log.info("regression range %s..%s (%d commits): %d touch the stack's files", good[:12], bad[:12],
              comparison.total_commits, len(newest_first))
-    return RegressionRange(good=good, good_hours=round(hours, 2), bad=bad, commits_in_range=comparison.total_commits,
+    return RegressionRange(good=good, good_hours=round(hours, 4), bad=bad, commits_in_range=comparison.total_commits,
                            suspects=suspects, more_suspects=max(0, len(newest_first) - limit))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from crashfix.analysis.models import CrashReport
 from crashfix.github.records import GitHubError, GitHubNotFound, IssueData
 from crashfix.issues.body import update_body
-from crashfix.issues.fix_text import verified_comment
+from crashfix.issues.fix_text import hours, verified_comment
 from crashfix.issues.lifecycle import RegressionRange, note_uptime, total_uptime
 from crashfix.issues.record import IssueRecord, find_signature, now_iso, parse_record
 from crashfix.uploader.provenance import FULL_SHA, clean
@@ -147,12 +147,12 @@ class WatchRound:
         if total >= window:
             if not filer._spend(required=False):
                 return  # GitHub's content limit: next round
-            fix.status, fix.verified_at, fix.verified_hours = "verified", now_iso(filer.clock()), round(total, 2)
+            fix.status, fix.verified_at, fix.verified_hours = "verified", now_iso(filer.clock()), round(total, 4)
             label = filer.settings.verified_label
             self._write(issue, record, add=(label,))
             filer.repo.comment(issue.number, verified_comment(fix, with_fix, filer.links.web_url, label))
-            log.info("#%s: fix %s verified after %.1f h of uptime on builds containing it", issue.number,
-                     fix.commit[:12], total)
+            log.info("#%s: fix %s verified after %s of uptime on builds containing it", issue.number,
+                     fix.commit[:12], hours(total))
         elif mine - reported >= window / 12:  # the record shows this host's hours now and then, not every round
             self._write(issue, record)
             filer.spool.db.execute("UPDATE fixes SET reported_hours = ? WHERE number = ?", (mine, issue.number))

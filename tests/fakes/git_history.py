@@ -63,3 +63,9 @@ class GitHistory:
     def fetch(self) -> None:
         """Take what the fake GitHub did to the origin (a merge) into the work clone."""
         git(self.work, "fetch", "-q", "origin")
+
+    def follow(self, branch: str = "main") -> str:
+        """Continue on `branch` as the origin has it now (after the fake GitHub merged into it)."""
+        self.fetch()
+        git(self.work, "checkout", "-q", "-B", branch, f"origin/{branch}")
+        return self.head()
