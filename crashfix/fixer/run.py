@@ -21,6 +21,7 @@ from crashfix.fixer.checkout.gitops import Git, GitError
 from crashfix.fixer.checkout.workspace import Workspace
 from crashfix.fixer.deliver import deliver
 from crashfix.fixer.gate import REFUSED_MARKER, decide, refusal_comment
+from crashfix.fixer.history import History, commit_history
 from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResult
 from crashfix.fixer.prompt import reanalyze_text, repair_message, task_message
@@ -55,6 +56,7 @@ class _Run:
         self.budget: Budget | None = None
         self.session: FixSession | None = None
         self.base_branch: str | None = None
+        self.history = History()
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
                                   trigger=job.trigger.describe())
@@ -151,13 +153,16 @@ class _Run:
             self.base_branch = base
             self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base,
                                                              token=job.token)
+        self.history = commit_history(parse_record(self.issue.body) if job.repo is not None else None, job.repo,
+                                      self.git, self.settings.context_tokens)  # suspect commits, a failed fix
         context = locate(report, job.checkout, path_mappings=self.settings.path_mappings,
-                         context_tokens=self.settings.context_tokens,
+                         context_tokens=self.settings.context_tokens - self.history.tokens,
                          instructions_file=self.settings.instructions_file)
         self.outcome.located = context.paths()
         found = sum(1 for f in context.frames if f.path)
+        history = f"; the diffs of {len(self.history.commits)} earlier commit(s)" if self.history.commits else ""
         self.progress.set("Locate", "done", f"{len(context.snippets)} snippet(s) from {len(context.paths())} "
-                                            f"file(s); {found} frame(s) mapped")
+                                            f"file(s); {found} frame(s) mapped{history}")
         self.report("crashfix is working on this crash")
         return context
 
@@ -167,7 +172,7 @@ class _Run:
                              clock=job.clock, started=self.started)
         self.session = FixSession(job.model(), self.workspace, self.budget, self.settings.model,
                                   on_event=self._tool_event)
-        extra = self._reanalysis()
+        extra = self._reanalysis() + self.history.text
         task = task_message(issue_number=job.issue_number,
                                        repository=job.repo.full_name if job.repo else str(job.checkout.name),
                                        report=report, context=context, human_text=human, extra=extra)
