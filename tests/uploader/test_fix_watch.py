@@ -215,3 +215,29 @@ def _hours(state: Path, revision: str) -> float:
     finally:
         db.close()
     return float(row[0] or 0.0)
+
+
+def test_a_fix_labelled_by_hand_is_watched_too(github: FakeGitHub, tmp_path: Path) -> None:
+    history, old = game_history(tmp_path)
+    fix = history.commit("Null check, pushed straight to main", {"src/server/game/Game.cpp": "void Spell::Effect0() "
+                                                                 "{ if (target) target->Hit(); }\n"})
+    github.use_git(history.origin)
+    revision = tmp_path / "revision.txt"
+    revision.write_text(old)
+    config = write_config(tmp_path, server={"revision_file": str(revision)})
+    folder, state = tmp_path / "crashes", tmp_path / "state"
+    crash_file(folder, "first", 0)
+    watch_once(github, folder, state, config)
+    [number] = list(github.issues)
+    github.set_permission("maintainer", "maintain")
+    with github.lock:
+        github.edit_issue(number, {"state": "closed"}, actor="maintainer")  # closed by hand: no commit named
+    github.label_issue(number, f"fixed-in:{fix[:9]}", "maintainer")
+    revision.write_text(fix)
+    crash_file(folder, "again", 1)
+    watch_once(github, folder, state, config)
+    record = record_of(github, number)
+    assert record.fix is not None and (record.fix.source, record.fix.commit, record.fix.status) == (
+        "label", fix, "ineffective")
+    assert github.issues[number]["state"] == "open" and "crashfix:fix-ineffective" in labels(github, number)
+    assert "a `fixed-in` label" in github.issues[number]["body"]
