@@ -29,12 +29,10 @@ from github.IssueEvent import IssueEvent
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
+from crashfix.github.commit_records import ClosingEvent, CommitData, Comparison
 from crashfix.github.permissions import WRITE_ROLE, Family, refusal_hint
 from crashfix.github.records import (
-    ClosingEvent,
     CommentData,
-    CommitData,
-    Comparison,
     GitHubAuthError,
     GitHubError,
     GitHubInvalid,

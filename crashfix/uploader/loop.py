@@ -24,9 +24,9 @@ from subprocess import Popen
 from crashfix import procs
 from crashfix.uploader import lock
 from crashfix.uploader.pipeline import Uploader
+from crashfix.uploader.schedule import NEXT_AT, watch_due
 from crashfix.uploader.spool import Spool
 from crashfix.uploader.state import StateFolderError, state_error
-from crashfix.uploader.watch_round import NEXT_AT, watch_due
 from crashfix.uploader.watcher import CompletenessTracker, DirectoryWatcher, scan
 
 log = logging.getLogger(__name__)

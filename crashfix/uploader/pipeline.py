@@ -16,19 +16,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crashfix.analysis.blame import SkipRules
 from crashfix.analysis.models import CrashReport
 from crashfix.config import UploaderSettings
 from crashfix.github.records import GitHubError, GitHubRateLimited
 from crashfix.uploader.analysing import Analyser, Analysis
-from crashfix.uploader.filing import Filer
 from crashfix.uploader.pacing import ContentDeferred
 from crashfix.uploader.provenance import Provenance
+from crashfix.uploader.schedule import NEXT_AT, watch_due
 from crashfix.uploader.spool import CrashRow, FileInfo, Spool
 from crashfix.uploader.uptime import RevisionReader, ServerWatch, UptimeLog
-from crashfix.uploader.watch_round import NEXT_AT, watch_due
 from crashfix.uploader.watcher import CompletenessTracker, matches, primary_first, scan
+
+if TYPE_CHECKING:  # the filer (and PyGithub behind it) loads only in the filing process
+    from crashfix.uploader.filing import Filer
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from crashfix.analysis.models import CrashReport
-from crashfix.github.records import CommitData, Comparison, GitHubAuthError
+from crashfix.github.records import GitHubAuthError
 from crashfix.uploader.uptime import RevisionReader, UptimeLog
 
 if TYPE_CHECKING:
     from crashfix.github.api import RepoAPI
+    from crashfix.github.commit_records import CommitData, Comparison
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

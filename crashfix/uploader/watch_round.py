@@ -22,7 +22,7 @@ from crashfix.issues.fix_text import hours, verified_comment
 from crashfix.issues.lifecycle import RegressionRange, note_uptime, total_uptime
 from crashfix.issues.record import IssueRecord, find_signature, now_iso, parse_record
 from crashfix.uploader.provenance import FULL_SHA, clean
-from crashfix.uploader.spool import Spool
+from crashfix.uploader.schedule import NEXT_AT
 from crashfix.uploader.suspects import regression_range
 from crashfix.uploader.uptime import UptimeLog
 
@@ -33,15 +33,7 @@ log = logging.getLogger(__name__)
 
 SYNC_MARGIN = 120.0
 MAX_CLOSES = 100  # issues whose closing event is read in one round (a first round over an old repository)
-NEXT_AT = "fix_watch_next_at"
 SYNCED_AT = "fix_watch_synced_at"
-
-
-def watch_due(spool: Spool, now: float) -> bool:
-    """Whether the filing process should run a round: there are crash issues, and the interval has passed."""
-    if float(spool.get_meta(NEXT_AT) or 0) > now:
-        return False
-    return spool.db.execute("SELECT 1 FROM issues LIMIT 1").fetchone() is not None
 
 
 class WatchRound:

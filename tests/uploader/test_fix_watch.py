@@ -22,7 +22,7 @@ from tests.fakes.git_history import GitHistory
 from tests.fakes.github_server import FakeGitHub
 from tests.uploader.fix_loop_helpers import GameServer, game_history, write_config
 from tests.uploader.helpers import REPO, gdb_crash
-from tests.uploader.process_helpers import crashfix, record_of, wait_for, watch_once
+from tests.uploader.process_helpers import crashfix, record_of, run, wait_for, watch_once
 
 
 @pytest.fixture()
@@ -155,6 +155,8 @@ def test_a_fix_without_recurrence_for_the_window_is_verified(github: FakeGitHub,
     db.close()
     assert [(found, rev) for found, rev, _ in runs] == [(pid, merge)]
     assert runs[0][2] >= 0.0006 * 3600  # the server really ran that long, as psutil saw it
+    status = run("status", "--state-dir", str(state), github=github).stdout
+    assert f"server:       pid {pid}, revision {merge}" in status and "fixes:        verified 1" in status
 
 
 def test_a_new_signature_after_clean_uptime_lists_the_commit_that_touched_its_file(
