@@ -92,8 +92,7 @@ class Occurrence:
     def seen(self, host: str) -> Seen:
         when = now_iso(self.file_time).replace("T", " ").replace("Z", " UTC")
         name = PurePath(self.row.files[0]).name if self.row.files else self.row.stem
-        return Seen(self.row.revision, self.commit, self.report, self.row.found_at,
-                    f"{code(name)} on {code(host)}, {when}")
+        return Seen(self.row.revision, self.commit, self.report, f"{code(name)} on {code(host)}, {when}")
 
 
 class Filer:

@@ -55,7 +55,6 @@ class Seen:
     revision: str | None
     commit: str | None
     report: CrashReport
-    found_at: float
     describe: str
 
 
@@ -82,6 +81,7 @@ class FixTracker:
         self.links = links
         self.clock = clock
         self.reads = 0  # closing events read through the API
+        self._told: set[str] = set()
 
     # --- learning a fix -------------------------------------------------------------------
 
@@ -114,7 +114,9 @@ class FixTracker:
                 sha = self.commits.resolve(label[len(prefix):])
                 if sha is not None:
                     return sha
-                log.warning("#%s: the label %s names no commit of %s", issue.number, label, self.repo.full_name)
+                if label not in self._told:
+                    self._told.add(label)
+                    log.warning("#%s: the label %s names no commit of %s", issue.number, label, self.repo.full_name)
         return None
 
     def _closing_commit(self, number: int, closed_at: float) -> str | None:

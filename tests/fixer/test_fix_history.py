@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,28 +24,16 @@ from tests.conftest import FIXTURES, require_tools
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
 from tests.fakes.git_history import GitHistory, git
 from tests.fakes.github_server import FakeGitHub
-from tests.fixer.helpers import API_KEY, FIX_CONFIG, TOKEN, fix_environment, run_cli
+from tests.fixer import test_fix_e2e
+from tests.fixer.helpers import FIX_CONFIG, fix_environment, run_cli
 from tests.fixer.test_fix_e2e import FIXED, NULL_CHECK, event
 from tests.uploader.helpers import make_uploader
 
 pytestmark = pytest.mark.tools
+anthropic, github = test_fix_e2e.anthropic, test_fix_e2e.github  # the same fake servers as the end-to-end tests
 
 UNCHECKED = "    if (target->GetHealth() > 0)\n"
 GUARDED = "    if (target && target->GetHealth() > 0)\n"
-
-
-@pytest.fixture
-def anthropic() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=API_KEY) as fake:
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub(owner="acme", repo="worldserver", token=TOKEN) as fake:
-        yield fake
-        assert not fake.server_errors, fake.server_errors[0]
 
 
 def planted_history(tmp_path: Path) -> tuple[GitHistory, str, str, str]:
