@@ -52,14 +52,7 @@ def main() -> int:
     crashes.mkdir()
     config = work / "crashfix.toml"
     config.write_text('[uploader]\nrepo = "acme/worldserver"\n')
-    server = None
-    if args.server:
-        binary = work / "worldserver"
-        shutil.copy(shutil.which("sleep") or "sleep", binary)
-        server = subprocess.Popen([str(binary), str(int(args.seconds * 3 + 120))])
-        (work / "revision.txt").write_text("0123456789ab\n")
-        config.write_text(config.read_text() + f'[uploader.server]\nprocess = "worldserver"\nrevision_file = '
-                          f'"{(work / "revision.txt").as_posix()}"\nsample_seconds = {args.sample_seconds}\n')
+    server = stand_in_server(work, config, args) if args.server else None
     print(f"settings: --seconds {args.seconds:g}, server sampling "
           f"{'every ' + format(args.sample_seconds, 'g') + ' s' if args.server else 'off'}")
     with FakeGitHub(owner="acme", repo="worldserver") as github:
@@ -99,12 +92,22 @@ def main() -> int:
             if server is not None:
                 server.kill()
                 server.wait(10)
-    if args.server:
+    if server is not None:
         db = sqlite3.connect(str(work / "state" / "spool.sqlite3"))
         runs = db.execute("SELECT pid, revision, last_seen - started FROM server_runs").fetchall()
         db.close()
         print(f"server runs recorded: {[(pid, revision, round(seconds)) for pid, revision, seconds in runs]}")
     return 0
+
+
+def stand_in_server(work: Path, config: Path, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """A process named `worldserver` (a copy of `sleep`) and the config that samples it."""
+    binary = work / "worldserver"
+    shutil.copy(shutil.which("sleep") or "sleep", binary)
+    (work / "revision.txt").write_text("0123456789ab\n")
+    config.write_text(config.read_text() + f'[uploader.server]\nprocess = "worldserver"\nrevision_file = '
+                      f'"{(work / "revision.txt").as_posix()}"\nsample_seconds = {args.sample_seconds}\n')
+    return subprocess.Popen([str(binary), str(int(args.seconds * 3 + 120))])
 
 
 def report(phase: str, process: psutil.Process, seconds: float) -> None:

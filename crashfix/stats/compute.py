@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from crashfix.github.records import CommentData, IssueData, PullData
 from crashfix.issues.progress import PROGRESS_MARKER, read_state
 from crashfix.issues.record import IssueRecord, find_signature, now_iso, parse_iso, parse_record
-from crashfix.stats.fix_figures import crash_to_verified, fix_figures, revision_stats
+from crashfix.stats.fix_figures import loop_figures
 from crashfix.stats.models import CrashStats, Duration, IssueStat, Money, Ratio, TopSignature
 
 PROCESSED = ("fix-proposed", "needs-human")
@@ -208,7 +208,6 @@ def compute(snapshot: Snapshot) -> CrashStats:
     spent = [row.cost_usd for row in processed if row.cost_usd is not None]
     median = statistics.median(times) if times else None
     top = sorted(issues, key=lambda issue: (-issue.occurrences, issue.data.number))[:TOP]
-    records = [issue.record for issue in issues if issue.record is not None]
 
     return CrashStats(
         repository=snapshot.repository, generated_at=now_iso(snapshot.now),
@@ -252,6 +251,5 @@ def compute(snapshot: Snapshot) -> CrashStats:
                         for issue in top],
         daily_occurrences=_daily(issues, snapshot.since),
         crash_to_pr_seconds=sorted(times), issues=rows, requests=snapshot.requests,
-        fixes=fix_figures(records), crash_to_verified=crash_to_verified(records, nearest_rank),
-        revisions=revision_stats(records),
+        **loop_figures([issue.record for issue in issues if issue.record is not None], nearest_rank),
     )

@@ -10,11 +10,18 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from crashfix.issues.record import IssueRecord, parse_iso
 from crashfix.stats.models import Duration, FixFigures, RevisionStat
 
 MAX_REVISIONS = 20
+
+
+def loop_figures(records: list[IssueRecord], percentile: Callable[[list[float], float], float]) -> dict[str, Any]:
+    """The `CrashStats` fields these figures fill."""
+    return {"fixes": fix_figures(records), "crash_to_verified": crash_to_verified(records, percentile),
+            "revisions": revision_stats(records)}
 
 
 def fix_figures(records: list[IssueRecord]) -> FixFigures:

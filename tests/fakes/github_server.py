@@ -171,10 +171,11 @@ class FakeGitHub(RepoState):
         with self.lock:
             return self.branches.seed(name, sha)
 
-    def use_git(self, git_dir: Path) -> None:
-        """Take branches (and merged commits' messages) from this bare repository, e.g. the origin pushed to."""
+    def use_git(self, git_dir: Path | None) -> None:
+        """Take branches, commits and merged commits' messages from this bare repository, e.g. the origin
+        pushed to (None: no repository any more)."""
         with self.lock:
-            self.branches.git_dir = Path(git_dir)
+            self.branches.git_dir = Path(git_dir) if git_dir is not None else None
 
     def push_to_pull(self, number: int, sha: str) -> None:
         """Someone pushes to the pull request's branch: its head moves to `sha`."""

@@ -22,7 +22,6 @@ import copy
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from tests.conftest import ROOT
-from tests.fakes.git_history import GitHistory
+from tests.fakes.contract_commits import exercise_commits
 from tests.fakes.github_routes import ROUTES
 from tests.fakes.github_server import FakeGitHub, RecordedRequest
 
@@ -378,39 +377,8 @@ def _exercise(fake: FakeGitHub) -> None:
     fake.fail_next(1, 502, path=r"/issues/1$")
     _expect_error(502, lambda: repo.get_issue(1))
     _exercise_refusals(fake, repo)
-    _exercise_commits(fake, repo)
+    exercise_commits(fake, repo, _expect_error)
     assert not fake.server_errors, fake.server_errors[0]
-
-
-def _exercise_commits(fake: FakeGitHub, repo: Any) -> None:
-    """Commits, listings and comparisons (every status) read from a linked git repository; a real merge."""
-    history = GitHistory(Path(tempfile.mkdtemp(prefix="fake-github-git-")))
-    base = history.commit("game server", {"src/Game.cpp": "int main() {}\n", "README": "hi\n"})
-    fix = history.commit("Null check in Game\n\nFixes #2", {"src/Game.cpp": "int main() { return 0; }\n"})
-    docs = history.commit("Docs", {"README": "hello\n"})
-    history.branch("feature", base)
-    side = history.commit("Side work", {"src/Other.cpp": "void f() {}\n"}, branch="feature")
-    fake.use_git(history.origin)
-    commit = repo.get_commit(fix[:7])
-    assert commit.sha == fix and [f.filename for f in commit.files] == ["src/Game.cpp"]
-    assert commit.files[0].patch.startswith("@@") and commit.stats.total == 2
-    _expect_error(422, lambda: repo.get_commit("0" * 40).sha)
-    assert [c.sha for c in repo.get_commits(sha="main", path="src/Game.cpp")] == [fix, base]
-    _expect_error(404, lambda: list(repo.get_commits(sha="no-such-branch")))
-    ahead = repo.compare(base, "main")
-    assert (ahead.status, ahead.ahead_by, ahead.behind_by) == ("ahead", 2, 0)
-    assert [c.sha for c in ahead.commits] == [fix, docs]
-    assert {f.filename for f in ahead.files} == {"src/Game.cpp", "README"}
-    assert repo.compare("main", base).status == "behind"
-    assert repo.compare(fix, fix).status == "identical"
-    assert repo.compare(side, "main").status == "diverged"
-    _expect_error(404, lambda: repo.compare("no-such-branch", "main").status)
-    pull = repo.create_pull(title="Side work", body="Closes #3", head="feature", base="main")
-    fake.close_pull(pull.number, merged=True)
-    merged = repo.get_pull(pull.number).merge_commit_sha
-    assert [p.sha for p in repo.get_commit(merged).parents][1] == side  # a real merge commit on main
-    closed = [e for e in repo.get_issue(3).get_events() if e.event == "closed"]
-    assert closed[-1].commit_id == merged
 
 
 def _exercise_refusals(fake: FakeGitHub, repo: Any) -> None:
