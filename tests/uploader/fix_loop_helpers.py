@@ -3,6 +3,7 @@ its `[uploader.server]` section, and a stand-in game server process (a copy of `
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,17 +52,22 @@ def _toml(value: object) -> str:
 
 
 class GameServer:
-    """A process named like the game server (a copy of `sleep`), started and stopped as the host would."""
+    """A process named like the game server (a copy of `sleep`, on Windows of `ping`), started and stopped as
+    the host would."""
 
     def __init__(self, folder: Path, name: str = "worldserver") -> None:
-        require_tools("sleep")
         folder.mkdir(parents=True, exist_ok=True)
-        self.binary = folder / name
-        shutil.copy(shutil.which("sleep") or "sleep", self.binary)
+        if os.name == "nt":  # pragma: no cover - Windows hosts
+            source = Path(os.environ.get("SystemRoot", "C:/Windows")) / "System32" / "PING.EXE"
+            self.binary, self.args = folder / f"{name}.exe", ["-n", "600", "127.0.0.1"]
+        else:
+            require_tools("sleep")
+            source, self.binary, self.args = Path(shutil.which("sleep") or "sleep"), folder / name, ["600"]
+        shutil.copy(source, self.binary)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> int:
-        self.process = subprocess.Popen([str(self.binary), "300"])
+        self.process = subprocess.Popen([str(self.binary), *self.args], stdout=subprocess.DEVNULL)
         return self.process.pid
 
     def crash(self) -> None:
