@@ -1,6 +1,7 @@
 """The filer's periodic round for the fix watch, and the host's uptime in the records it writes.
 
-Every `fix_watch_interval_seconds` (and whenever crashes are filed) the filing process:
+Every `fix_watch_interval_seconds` (asked after each filing pass, and by the watcher, which starts the
+filing process for it) the filing process:
 1. lists the crash issues updated since its last round (one listing, 100 a page) and records
    each new fix: a merged pull request's closing commit (one events read per close, at most
    `MAX_CLOSES` per round) or a `fixed-in:<commit>` label;
