@@ -1,6 +1,6 @@
 """Idle cost of `crashfix watch`: resident memory and CPU while nothing crashes (printed, not asserted).
 
-    python benchmarks/watch_idle.py [--seconds 60]
+    python benchmarks/watch_idle.py [--seconds 60] [--server] [--sample-seconds 60]
 
 Starts the real `crashfix watch` in a subprocess on an empty crash directory, pointed at a local
 fake GitHub, and samples its RSS and CPU time with psutil once a second. Target: RSS <= 40 MB,
@@ -8,12 +8,18 @@ CPU ~0 %. Then one crash (a gdb backtrace) is dropped in, and once its issue exi
 cost is measured again. The watcher files from a short-lived filing process (PyGithub keeps
 ~22 MB once imported), so the figure after filing is the watcher's own; the filing process is
 reported separately (it ends a few seconds after the queue is empty).
+
+With `--server`, a stand-in game server runs (a copy of `sleep` named `worldserver`) and the
+watcher samples it as `[uploader.server] process = "worldserver"` every `--sample-seconds`
+(revision from a revision file), so the figures include the uptime sampling.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -38,14 +44,21 @@ CRASH_LOG = """Program terminated with signal SIGSEGV, Segmentation fault.
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--server", action="store_true", help="sample a stand-in worldserver process")
+    parser.add_argument("--sample-seconds", type=float, default=60.0, help="[uploader.server] sample_seconds")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="crashfix-idle-"))
     crashes = work / "Crashes"
     crashes.mkdir()
+    config = work / "crashfix.toml"
+    config.write_text('[uploader]\nrepo = "acme/worldserver"\n')
+    server = stand_in_server(work, config, args) if args.server else None
+    print(f"settings: --seconds {args.seconds:g}, server sampling "
+          f"{'every ' + format(args.sample_seconds, 'g') + ' s' if args.server else 'off'}")
     with FakeGitHub(owner="acme", repo="worldserver") as github:
         env = {**os.environ, "GITHUB_TOKEN": github.token, "GITHUB_API_URL": github.url,
                "CRASHFIX_STATE_DIR": str(work / "state")}
-        command = [sys.executable, "-m", "crashfix", "watch", str(crashes), "--repo", "acme/worldserver"]
+        command = [sys.executable, "-m", "crashfix", "watch", str(crashes), "--config", str(config)]
         log = (work / "watch.log").open("wb")
         child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
         try:
@@ -76,7 +89,25 @@ def main() -> int:
             child.terminate()
             child.wait(timeout=10)
             log.close()
+            if server is not None:
+                server.kill()
+                server.wait(10)
+    if server is not None:
+        db = sqlite3.connect(str(work / "state" / "spool.sqlite3"))
+        runs = db.execute("SELECT pid, revision, last_seen - started FROM server_runs").fetchall()
+        db.close()
+        print(f"server runs recorded: {[(pid, revision, round(seconds)) for pid, revision, seconds in runs]}")
     return 0
+
+
+def stand_in_server(work: Path, config: Path, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """A process named `worldserver` (a copy of `sleep`) and the config that samples it."""
+    binary = work / "worldserver"
+    shutil.copy(shutil.which("sleep") or "sleep", binary)
+    (work / "revision.txt").write_text("0123456789ab\n")
+    config.write_text(config.read_text() + f'[uploader.server]\nprocess = "worldserver"\nrevision_file = '
+                      f'"{(work / "revision.txt").as_posix()}"\nsample_seconds = {args.sample_seconds}\n')
+    return subprocess.Popen([str(binary), str(int(args.seconds * 3 + 120))])
 
 
 def report(phase: str, process: psutil.Process, seconds: float) -> None:

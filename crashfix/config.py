@@ -84,6 +84,28 @@ class CdbSettings(Section):
     enabled: bool = True
 
 
+class ServerSettings(Section):
+    """`[uploader.server]`: the game server the uploader watches, for hours of uptime per revision.
+
+    The revision of a crash comes from the crash text when it says (a `Revision:` line, a
+    `rev. <hash>` banner), else from here: `revision_file` (the first commit id in it, else its
+    first line) or `revision_command` (its output, read the same way), read once per server process.
+    """
+
+    process: str | None = Field(default=None, description="The server's process name, e.g. worldserver.exe "
+                                "(case-insensitive; `.exe` optional); unset: no uptime is recorded.")
+    revision_file: Path | None = Field(default=None, description="A file naming the running build's commit.")
+    revision_command: tuple[str, ...] = Field(default=(), description="A command printing it (argv; no shell), "
+                                              "run with a scrubbed environment and a timeout.")
+    command_timeout_seconds: float = Field(default=10.0, gt=0)
+    sample_seconds: float = Field(default=60.0, gt=0, description="How often the process is looked for.")
+
+    @field_validator("revision_command", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return tuple(shlex.split(value)) if isinstance(value, str) else value
+
+
 class UploaderSettings(Section):
     """`crashfix watch` / `crashfix file`: where crashes appear and how they are filed."""
 
@@ -122,6 +144,18 @@ class UploaderSettings(Section):
         default_factory=dict, description="Crash folder -> the same folder as a fix runner reads it (a share): "
                                           "the issue records where the dump is, for a dump-inspecting tool server.")
     cdb: CdbSettings = Field(default_factory=CdbSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    verify_after_hours: float = Field(default=72.0, gt=0, description="A recorded fix is verified after this many "
+                                      "hours of server uptime on revisions containing it without the crash.")
+    suspect_after_hours: float = Field(default=24.0, gt=0, description="A new crash's regression range starts at "
+                                       "the last revision the server ran this long without it.")
+    fix_watch_interval_seconds: float = Field(default=3600.0, gt=0, description="How often closed crash issues are "
+                                              "checked for fixes, and fixes for verification.")
+    max_suspect_commits: int = Field(default=10, ge=0, description="Suspect commits listed on a new crash issue.")
+    fix_label_prefix: str = Field(default="fixed-in:", description="A label `fixed-in:<commit>` records a fix by "
+                                  "hand.")
+    ineffective_label: str = "crashfix:fix-ineffective"
+    verified_label: str = "crashfix:verified-fixed"
 
 
 Command = tuple[str, ...]

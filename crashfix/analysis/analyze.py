@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from crashfix.analysis.blame import SkipRules, default_rules, find_blame, mark_project_frames
+from crashfix.analysis.build_banner import find_build
 from crashfix.analysis.models import MAX_FRAMES, CrashReport, SourceFormat, replace_index
 from crashfix.analysis.parsers import BINARY_PARSERS, MIN_CONFIDENCE, TEXT_PARSERS, rank_text_formats
 from crashfix.analysis.parsers.assertion import assertion_frame
@@ -94,7 +95,7 @@ def analyze_text(text: str, fmt: SourceFormat | None = None, rules: SkipRules | 
     if fmt is not None:
         if fmt not in TEXT_PARSERS:
             raise ParseError(f"'{fmt.value}' is a binary format; give the file itself, not its text")
-        return finish(TEXT_PARSERS[fmt].parse(text), rules)
+        return finish(_parse(fmt, text), rules)
     candidates = [(score, f) for score, f in rank_text_formats(text) if score >= MIN_CONFIDENCE]
     if not candidates:
         raise ParseError(f"not a crash report crashfix recognises (looked for {_TRIED})",
@@ -102,11 +103,22 @@ def analyze_text(text: str, fmt: SourceFormat | None = None, rules: SkipRules | 
     first_error: ParseError | None = None
     for _, candidate in candidates:
         try:
-            return finish(TEXT_PARSERS[candidate].parse(text), rules)
+            return finish(_parse(candidate, text), rules)
         except ParseError as error:
             first_error = first_error or error
     assert first_error is not None
     raise first_error
+
+
+def _parse(fmt: SourceFormat, text: str) -> CrashReport:
+    """One parser's reading; the build a `Revision:` line or version banner names, where the parser found none."""
+    report = TEXT_PARSERS[fmt].parse(text)
+    if report.build is None or not report.build.revision:
+        found = find_build(text)
+        if found is not None:
+            report.build = found if report.build is None else report.build.model_copy(
+                update={key: value for key, value in found.model_dump().items() if value is not None})
+    return report
 
 
 def analyze_bytes(data: bytes, fmt: SourceFormat | None = None, rules: SkipRules | None = None) -> CrashReport:

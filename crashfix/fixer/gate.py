@@ -28,7 +28,7 @@ REFUSED_MARKER = "<!-- crashfix:refused -->"
 class Trigger:
     """Why this run started: a new issue, a label added by someone, or a person at a terminal."""
 
-    kind: Literal["opened", "labeled", "manual"]
+    kind: Literal["opened", "labeled", "reopened", "manual"]
     actor: str | None = None
     label: str | None = None
 
@@ -37,6 +37,8 @@ class Trigger:
             return f"label `{self.label}` added by @{self.actor or 'unknown'}"
         if self.kind == "opened":
             return f"issue opened by @{self.actor or 'unknown'}"
+        if self.kind == "reopened":
+            return f"issue reopened by @{self.actor or 'unknown'}"
         return f"run by hand{f' as @{self.actor}' if self.actor else ''}"
 
 
@@ -57,8 +59,10 @@ def trigger_from_event(event_path: str | None, event_name: str | None) -> Trigge
     sender = (event.get("sender") or {}).get("login")
     if event_name == "issues" and event.get("action") == "labeled":
         return Trigger("labeled", sender, (event.get("label") or {}).get("name"))
-    if event_name == "issues" and event.get("action") in ("opened", "reopened"):
+    if event_name == "issues" and event.get("action") == "opened":
         return Trigger("opened", sender)
+    if event_name == "issues" and event.get("action") == "reopened":
+        return Trigger("reopened", sender)
     return Trigger("manual", sender)
 
 
@@ -76,6 +80,11 @@ def decide(repo: RepoAPI, issue: IssueData, trigger: Trigger, settings: FixSetti
     if trigger.kind == "labeled" and (trigger.label or "").casefold() == settings.reanalyze_label.casefold():
         actor = trigger.actor or repo.label_adder(issue.number, settings.reanalyze_label)
         return _by_permission(repo, actor, f"`{settings.reanalyze_label}` was added by")
+    if trigger.kind == "reopened":  # the uploader reopens a crash whose merged fix did not hold; nobody else starts one
+        if settings.uploader_login and (trigger.actor or "").casefold() == settings.uploader_login.casefold():
+            return Decision(True, f"reopened by the uploader account @{trigger.actor}: the crash came back")
+        return Decision(False, f"a reopen starts a fix only when the uploader account reopens a crash that came back "
+                               f"(this one: @{trigger.actor or 'unknown'}); add `{settings.reanalyze_label}` to run it")
     if settings.uploader_login and (issue.author or "").casefold() == settings.uploader_login.casefold():
         return Decision(True, f"filed by the uploader account @{issue.author}")
     if trigger.kind == "manual":

@@ -41,7 +41,7 @@ def gate(repo: RepoAPI, number: int, trigger: Trigger, config: Config) -> GateRe
     if issue.is_pull_request:
         return GateResult(False, f"#{number} is a pull request")
     crash_labels = {label.casefold() for label in config.uploader.labels}
-    if trigger.kind == "opened" and not crash_labels & {label.casefold() for label in issue.labels}:
+    if trigger.kind in ("opened", "reopened") and not crash_labels & {label.casefold() for label in issue.labels}:
         wanted = ", ".join(f"`{label}`" for label in config.uploader.labels)
         return GateResult(False, f"#{number} is not a crash issue (no {wanted} label)")
     decision = decide(repo, issue, trigger, settings)

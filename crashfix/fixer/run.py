@@ -30,6 +30,7 @@ from crashfix.fixer.checkout.workspace import ChangedBehindTheModel, Workspace
 from crashfix.fixer.cost_cap import cap_reason, remaining_budget
 from crashfix.fixer.deliver import Delivery, commit_message, deliver
 from crashfix.fixer.gate import REFUSED_MARKER, decide, refusal_comment
+from crashfix.fixer.history import History, commit_history
 from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResult
 from crashfix.fixer.prompt import dump_note, reanalyze_text, repair_message, task_message
@@ -69,6 +70,7 @@ class _Run:
         self.remote_tip: str | None = None  # the branch's remote tip when the run started ("" if absent)
         self.hashes: dict[str, str] = {}  # the sealed commit's files: path -> blob hash
         self.spend_limit: float | None = None  # what is left of the per-issue cost cap
+        self.history = History()
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
                                   trigger=job.trigger.describe())
@@ -173,13 +175,16 @@ class _Run:
             self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base,
                                                              token=job.token)
             self.remote_tip = self.outcome.base_commit if self.git.continued else ""
+        self.history = commit_history(parse_record(self.issue.body) if job.repo is not None else None, job.repo,
+                                      self.git, self.settings.context_tokens)  # suspect commits, a failed fix
         context = locate(report, job.checkout, path_mappings=self.settings.path_mappings,
-                         context_tokens=self.settings.context_tokens,
+                         context_tokens=self.settings.context_tokens - self.history.tokens,
                          instructions_file=self.settings.instructions_file)
         self.outcome.located = context.paths()
         found = sum(1 for f in context.frames if f.path)
+        history = f"; the diffs of {len(self.history.commits)} earlier commit(s)" if self.history.commits else ""
         self.progress.set("Locate", "done", f"{len(context.snippets)} snippet(s) from {len(context.paths())} "
-                                            f"file(s); {found} frame(s) mapped")
+                                            f"file(s); {found} frame(s) mapped{history}")
         self.report("crashfix is working on this crash")
         return context
 
@@ -212,7 +217,8 @@ class _Run:
         self.servers = start_tool_servers(self.settings.mcp, self.workspace, self.git, job.environ, job.secrets)
         self.session = FixSession(job.model(), self.workspace, self.budget, self.settings.model,
                                   on_event=self._tool_event, servers=self.servers)
-        extra = self._reanalysis() + (dump_note(self.dump_path) if self.servers is not None else "")
+        extra = (self._reanalysis() + (dump_note(self.dump_path) if self.servers is not None else "")
+                 + self.history.text)
         task = task_message(issue_number=job.issue_number,
                                        repository=job.repo.full_name if job.repo else str(job.checkout.name),
                                        report=report, context=context, human_text=human, extra=extra)

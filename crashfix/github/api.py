@@ -1,7 +1,6 @@
 """The one module that talks to GitHub (through PyGithub).
 
-Everything else sees plain records (`IssueData`, `CommentData`) and one error family,
-defined in `github_types` so that importing them does not load PyGithub.
+Everything else sees plain records and one error family (`records`, which loads no PyGithub).
 Etiquette lives here too:
 - reads and idempotent writes (GET, PATCH, PUT, DELETE) are retried on 5xx and network
   errors, with PyGithub's GithubRetry honouring `Retry-After` and `X-RateLimit-Reset`;
@@ -18,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
+from itertools import islice
 from typing import TypeVar
 
 import requests
@@ -25,9 +25,11 @@ from github import Auth, Github, GithubException, GithubRetry
 from github.GithubObject import NotSet
 from github.Issue import Issue
 from github.IssueComment import IssueComment
+from github.IssueEvent import IssueEvent
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
+from crashfix.github.commit_records import ClosingEvent, CommitData, Comparison
 from crashfix.github.permissions import WRITE_ROLE, Family, refusal_hint
 from crashfix.github.records import (
     CommentData,
@@ -353,6 +355,44 @@ class RepoAPI:
         self._call(lambda: comment.edit(body), f"update comment {comment_id}", "PATCH")
         return _comment(comment)
 
+    # -- commits (the uploader's fix watch and suspect commits, the fixer's context) -------------
+
+    def commit(self, ref: str) -> CommitData | None:
+        """One commit with its files' patches (`ref` may be a short sha or a branch); None when there is none."""
+        data = self._known(lambda: self._repo.get_commit(ref).raw_data, f"read commit {ref}")
+        return None if data is None else CommitData.from_json(data)
+
+    def compare(self, base: str, head: str) -> Comparison | None:
+        """`base...head` in one request (its first 250 commits); None when either commit is unknown."""
+        data = self._known(lambda: self._repo.compare(base, head).raw_data, f"compare {base[:12]}...{head[:12]}")
+        return None if data is None else Comparison.from_json(data)
+
+    def _known(self, action: Callable[[], dict[str, object]], what: str) -> dict[str, object] | None:
+        try:
+            return self._call(action, what, "GET", "contents")
+        except (GitHubInvalid, GitHubNotFound):  # GitHub: 404, or 422 "No commit found for SHA"
+            return None
+
+    def commits_touching(self, head: str, path: str, limit: int = 100) -> list[CommitData]:
+        """The newest `limit` commits reachable from `head` that changed `path` (100 a page)."""
+        try:
+            items = list(islice(self._pages(self._repo.get_commits(sha=head, path=path), f"list commits of {path}",
+                                            "contents"), limit))
+        except GitHubNotFound:
+            return []
+        return [CommitData(sha=i.sha, message=i.commit.message or "", html_url=i.html_url or "",
+                           date=_timestamp(i.commit.committer.date if i.commit.committer else None)) for i in items]
+
+    def closing_event(self, number: int) -> ClosingEvent | None:
+        """The issue's latest `closed` event (a merged pull request's names the commit), or None."""
+        last = next((e for e in reversed(self._events(number)) if e.event == "closed"), None)
+        return None if last is None else ClosingEvent(commit=last.commit_id or None, at=_timestamp(last.created_at),
+                                                      actor=last.actor.login if last.actor else None)
+
+    def _events(self, number: int) -> list[IssueEvent]:
+        issue = self._lazy(number)
+        return self._call(lambda: list(issue.get_events()), f"read the events of #{number}", "GET")
+
     # -- the fixer's operations ------------------------------------------------------------------
 
     @property
@@ -378,9 +418,7 @@ class RepoAPI:
 
     def label_adder(self, number: int, label: str) -> str | None:
         """Who most recently added `label` to the issue, from its events (None if nobody did)."""
-        issue = self._lazy(number)
-        events = self._call(lambda: list(issue.get_events()), f"read the events of #{number}", "GET")
-        adders = [e.actor.login for e in events
+        adders = [e.actor.login for e in self._events(number)
                   if e.event == "labeled" and e.label is not None and e.label.name.casefold() == label.casefold()
                   and e.actor is not None]
         return adders[-1] if adders else None

@@ -2,7 +2,7 @@
 
 Kept apart from `github_api` so that modules which only handle GitHub's answers (the
 uploader's loop, the filer) do not import PyGithub; a watcher that has nothing to file
-stays small (PyGithub alone is about 30 MB resident).
+stays small (PyGithub alone is about 30 MB resident); the models are built on first use, too.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class GitHubInvalid(GitHubError):
 
 
 class IssueData(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     number: int
     title: str
@@ -73,7 +73,7 @@ class IssueData(BaseModel):
 
 
 class CommentData(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: int
     body: str
@@ -84,7 +84,7 @@ class CommentData(BaseModel):
 
 
 class PullData(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     number: int
     title: str
@@ -105,7 +105,7 @@ class PullData(BaseModel):
 class ReviewNote(BaseModel):
     """A review or review comment on a pull request: who said what, and where."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     author: str | None
     body: str

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from crashfix.analysis.models import CrashReport, Frame
 from crashfix.analysis.render import describe_exception
+from crashfix.issues.fix_text import fix_cell, revisions_cell, suspects_section
+from crashfix.issues.markdown import code, fenced
 from crashfix.issues.record import SIGNATURE_MARKER, IssueRecord, parse_iso, render_record, replace_record
 from crashfix.untrusted import code_span
 
@@ -49,16 +51,6 @@ class SourceLinks:
             return None
         anchor = f"#L{frame.line}" if frame.line else ""
         return f"{self.web_url}/blob/{revision.rstrip('+')}/{relative}{anchor}"
-
-
-def code(text: str) -> str:
-    """An inline code span safe for any content, including backticks and table pipes."""
-    return code_span(text.replace("|", "\\|"))
-
-
-def fenced(text: str) -> str:
-    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    return f"{fence}text\n{text}\n{fence}"
 
 
 def title_for(report: CrashReport) -> str:
@@ -103,6 +95,8 @@ def render_summary(record: IssueRecord, links: SourceLinks, frame_rows: int = TO
         ("Last seen", record.last_seen.replace("T", " ").replace("Z", " UTC")),
         ("Occurrences", str(record.occurrences)),
         ("Builds", _counts(record.builds)),
+        *([("Revisions", revisions_cell(record, links.web_url))] if record.revisions else []),
+        *([("Fix", fix_cell(record.fix, links.web_url))] if record.fix else []),
         ("Hosts", _counts(record.hosts)),
         ("Signature", f"{code(signature.id)} {code(signature.crash_class + ' | ' + signature.text)}"),
         *([("Merged signatures", "<br>".join(f"{code(m.id)} {code(m.text)} (closed as a duplicate: #{m.issue})"
@@ -115,6 +109,8 @@ def render_summary(record: IssueRecord, links: SourceLinks, frame_rows: int = TO
         lines.append(f"| Assertion | {code(report.assertion.condition or report.assertion.message or '')} |")
     if record.duplicate_of:
         lines.append(f"\nDuplicate of #{record.duplicate_of}.")
+    if record.regression is not None:
+        lines += suspects_section(record.regression, links.web_url)
     if report.frames and frame_rows:
         lines += ["", "### Top frames", "", "| # | Frame | Source |", "|---|---|---|"]
         for frame in report.frames[:frame_rows]:

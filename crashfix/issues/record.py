@@ -6,7 +6,9 @@ crash files already counted per host (so counting is idempotent across retries, 
 and lost spools; see `counted`), and the signatures merged into the issue when a
 maintainer closed their issues as its duplicates.
 
-Version 1 records (per-spool `watermarks` instead of `counted`) are still read.
+Version 3 adds the crash's life beyond counting (see `lifecycle`): occurrences per revision,
+uptime per revision, the fix under watch and a new crash's suspect commits. Version 2 records
+(without them) and version 1 records (per-spool `watermarks` instead of `counted`) are still read.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from pydantic import Field, ValidationError
 
 from crashfix.analysis.models import CrashReport, Frame, RelatedStack, Signature, Strict
 from crashfix.issues.counted import HostCounted
+from crashfix.issues.lifecycle import FixWatch, RegressionRange
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
 MAX_FRAMES = 64
 MAX_RELATED_FRAMES = 32
 MAX_TEXT = 500
@@ -66,6 +69,14 @@ class IssueRecord(Strict):
     duplicate_of: int | None = None
     dump_path: str | None = Field(default=None, description="The newest dump, as a fix runner reads it (the "
                                   "uploader's share_paths); for a dump-inspecting tool server.")
+    revisions: dict[str, int] = Field(default_factory=dict, description="Occurrences per revision (full commit "
+                                      "ids where known, else as the build named itself).")
+    first_revision: str | None = Field(default=None, description="The revision of the first occurrence.")
+    uptime: dict[str, dict[str, float]] = Field(default_factory=dict, description="Per host id: hours of server "
+                                                "uptime per revision, as of the host's last write.")
+    fix: FixWatch | None = None
+    past_fixes: list[FixWatch] = Field(default_factory=list)
+    regression: RegressionRange | None = None
 
 
 def now_iso(now: float) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from crashfix.github.records import CommentData, IssueData, PullData
 from crashfix.issues.progress import PROGRESS_MARKER, read_state
 from crashfix.issues.record import IssueRecord, find_signature, now_iso, parse_iso, parse_record
+from crashfix.stats.fix_figures import loop_figures
 from crashfix.stats.models import CrashStats, Duration, IssueStat, Money, Ratio, TopSignature
 
 PROCESSED = ("fix-proposed", "needs-human")
@@ -250,4 +251,5 @@ def compute(snapshot: Snapshot) -> CrashStats:
                         for issue in top],
         daily_occurrences=_daily(issues, snapshot.since),
         crash_to_pr_seconds=sorted(times), issues=rows, requests=snapshot.requests,
+        **loop_figures([issue.record for issue in issues if issue.record is not None], nearest_rank),
     )

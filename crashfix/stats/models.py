@@ -77,6 +77,27 @@ class IssueStat(Strict):
     cost_usd: float | None = None
 
 
+class FixFigures(Strict):
+    """Fixes under watch (from the records' fix state): did the merged fixes stop their crashes?"""
+
+    verified: int = 0
+    ineffective: int = Field(default=0, description="Current and earlier fixes the crash came back after.")
+    awaiting: int = 0
+    counted: str = ("fixes recorded on crash issues (a merged pull request's closing commit, or a fixed-in label): "
+                    "verified by uptime on builds containing them without the crash, ineffective when it came back on "
+                    "such a build (earlier fixes included), awaiting otherwise")
+
+
+class RevisionStat(Strict):
+    """One revision: its crashes against the hours servers ran it, and the signatures first seen on it."""
+
+    revision: str
+    crashes: int
+    uptime_hours: float | None = None
+    per_hour: float | None = Field(default=None, description="Crashes per hour of uptime, when uptime is known.")
+    new_signatures: int = 0
+
+
 class CrashStats(Strict):
     repository: str
     generated_at: str
@@ -102,4 +123,8 @@ class CrashStats(Strict):
     daily_occurrences: dict[str, int] = Field(default_factory=dict, description="UTC day -> crashes.")
     crash_to_pr_seconds: list[float] = Field(default_factory=list)
     issues: list[IssueStat] = Field(default_factory=list)
+    fixes: FixFigures = Field(default_factory=FixFigures)
+    crash_to_verified: Duration = Field(default_factory=lambda: Duration(
+        count=0, counted="from the crash's first sighting to its fix's verification (uptime without it)"))
+    revisions: list[RevisionStat] = Field(default_factory=list, description="Most crashes first.")
     requests: int | None = Field(default=None, description="GitHub API requests the figures took, when known.")

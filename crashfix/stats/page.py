@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from crashfix.stats.models import CrashStats
-from crashfix.stats.render import Row, rows
+from crashfix.stats.render import Row, revision_lines, rows
 
 BUCKETS = ((300, "< 5 min"), (900, "5–15 min"), (1800, "15–30 min"), (3600, "30–60 min"), (4 * 3600, "1–4 h"),
            (86400, "4–24 h"), (float("inf"), "> 1 day"))
@@ -88,6 +88,9 @@ def render(stats: CrashStats) -> str:
         f'<tr data-issue="{top.number}"><td><a href="{escape(top.url)}">#{top.number}</a></td>'
         f'<td class="occurrences">{top.occurrences}</td><td>{escape(top.state)}</td>'
         f"<td><code>{escape(top.text or top.title)}</code></td></tr>" for top in stats.top_signatures)
+    revision_rows = "".join(f'<tr data-revision="{escape(rev)}"><td><code>{escape(rev)}</code></td><td>{crashes}</td>'
+                            f"<td>{escape(up)}</td><td>{escape(rate)}</td><td>{new}</td></tr>"
+                            for rev, crashes, up, rate, new in revision_lines(stats))
     scope = (f"Crash issues filed since {escape(stats.since)}" if stats.since else "All crash issues") + (
         f" · generated {escape(stats.generated_at)}")
     if stats.requests is not None:
@@ -118,5 +121,9 @@ issues ended: their latest crashfix PR, else the fixer's outcome on the sticky c
 <h2>Top signatures by occurrences</h2>
 <table id="top"><thead><tr><th>Issue</th><th>Occurrences</th><th>State</th><th>Signature</th></tr></thead>
 <tbody>{top_rows}</tbody></table>
+<h2>Crashes per revision</h2>
+<table id="revisions"><thead><tr><th>Revision</th><th>Crashes</th><th>Uptime</th><th>Crashes per hour</th>
+<th>New signatures</th></tr></thead>
+<tbody>{revision_rows}</tbody></table>
 </body></html>
 """

@@ -50,7 +50,7 @@ def _ratio(key: str, name: str, ratio: Ratio) -> Row:
 
 
 def rows(stats: CrashStats) -> list[Row]:
-    timing, cost = stats.crash_to_pr, stats.cost
+    timing, cost, verified = stats.crash_to_pr, stats.cost, stats.crash_to_verified
     return [
         Row("occurrences", "Crashes", f"{stats.occurrences} occurrences, {stats.distinct_signatures} distinct "
             "signatures", f"occurrence counts in the hidden records of {stats.crash_issues} crash issues "
@@ -70,7 +70,18 @@ def rows(stats: CrashStats) -> list[Row]:
         _ratio("regressions", "Regressions", stats.regressions),
         Row("cost", "Cost per fix", f"median {dollars(cost.median_usd)} over {cost.count} fixes; total "
             f"{dollars(cost.total_usd)} over {cost.total_issues} processed issues", cost.counted),
+        Row("fixes", "Fixes in production", f"{stats.fixes.verified} verified, {stats.fixes.ineffective} ineffective, "
+            f"{stats.fixes.awaiting} awaiting", stats.fixes.counted),
+        Row("crash-to-verified", "Crash → verified fix", f"median {duration(verified.median_seconds)}, p90 "
+            f"{duration(verified.p90_seconds)} over {verified.count} issues", verified.counted),
     ]
+
+
+def revision_lines(stats: CrashStats) -> list[tuple[str, str, str, str, str]]:
+    """Per revision: (revision, crashes, uptime, crashes per hour, new signatures), as text."""
+    return [(stat.revision[:12], str(stat.crashes), f"{stat.uptime_hours:.1f} h" if stat.uptime_hours else "–",
+             f"{stat.per_hour:.3g}" if stat.per_hour is not None else "–", str(stat.new_signatures))
+            for stat in stats.revisions]
 
 
 def _scope(stats: CrashStats) -> str:
@@ -95,6 +106,11 @@ def terminal(stats: CrashStats) -> str:
         lines += ["", "Top signatures by occurrences:"]
         for top in stats.top_signatures:
             lines.append(f"  {top.occurrences:>6}  #{top.number:<6} {top.state:<6}  {top.text or top.title}")
+    if stats.revisions:
+        lines += ["", "Crashes per revision (uptime from the uploaders' records; new = signatures first seen on it):",
+                  f"  {'revision':<12}  {'crashes':>7}  {'uptime':>9}  {'per hour':>8}  {'new':>4}"]
+        lines += [f"  {rev:<12}  {crashes:>7}  {up:>9}  {rate:>8}  {new:>4}"
+                  for rev, crashes, up, rate, new in revision_lines(stats)]
     return "\n".join(lines) + "\n"
 
 
@@ -113,6 +129,11 @@ def markdown(stats: CrashStats) -> str:
                   "|---|---|---|---|"]
         lines += [f"| [#{top.number}]({top.url}) | {top.occurrences} | {top.state} | `{_cell(top.text or top.title)}` |"
                   for top in stats.top_signatures]
+    if stats.revisions:
+        lines += ["", "### Crashes per revision", "", "| Revision | Crashes | Uptime | Crashes per hour | "
+                  "New signatures |", "|---|---|---|---|---|"]
+        lines += [f"| `{rev}` | {crashes} | {up} | {rate} | {new} |"
+                  for rev, crashes, up, rate, new in revision_lines(stats)]
     return "\n".join(lines) + "\n"
 
 

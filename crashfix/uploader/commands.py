@@ -15,17 +15,20 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crashfix import logs, paths
 from crashfix.analysis.analyze import rules_for
 from crashfix.config import AnalysisSettings, NotifySettings, UploaderSettings
 from crashfix.errors import UsageError
-from crashfix.uploader.filing import Filer
 from crashfix.uploader.lock import StateFolderBusy, WatchLock, holder
 from crashfix.uploader.loop import FilingProcess, Watch, file_until_quiet
 from crashfix.uploader.pipeline import Uploader, host_name
 from crashfix.uploader.spool import Spool
 from crashfix.uploader.state import StateFolderError, open_spool, raise_state_error
+
+if TYPE_CHECKING:
+    from crashfix.uploader.filing import Filer
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +59,19 @@ def start_logging(folder: Path, verbose: bool, *, patient: bool) -> Path | None:
 
 def build_uploader(settings: UploaderSettings, analysis: AnalysisSettings, notify: NotifySettings | None,
                    spool: Spool, environ: Mapping[str, str]) -> Uploader:
-    """Spool and a lazily connecting filer (PyGithub is loaded only when there is something to file)."""
-    from crashfix.notify import notifier_from
-
+    """Spool and a lazily connecting filer (PyGithub, the filer and the chat notifier load only when there is
+    something to file: in the filing process, not in the watcher)."""
     if not settings.repo:
         raise UsageError("no repository to file into", hint="pass --repo OWNER/NAME or set [uploader] repo")
     repo_name = settings.repo
-    notifier = notifier_from(dict(environ), notify)
     rules = rules_for(analysis)
 
     def connect() -> Filer:
         from crashfix.github.connect import client_from
+        from crashfix.notify import notifier_from
+        from crashfix.uploader.filing import Filer
 
+        notifier = notifier_from(dict(environ), notify)
         client = client_from(environ, write_interval=settings.write_interval_seconds)
         return Filer(client.repository(repo_name), spool, settings, host_name(settings), time.time, notifier,
                      rules=rules)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from crashfix.analysis.analyze import rules_for
@@ -30,8 +30,8 @@ from crashfix.config import UploaderSettings
 from crashfix.github.records import GitHubUnavailable, IssueData
 from crashfix.issues.body import (
     SourceLinks,
+    code,
     duplicate_comment,
-    regression_comment,
     render_body,
     repeat_comment,
     replace_raw,
@@ -41,6 +41,7 @@ from crashfix.issues.body import (
 )
 from crashfix.issues.counted import is_counted, note_counted
 from crashfix.issues.dumps import shared_dump_path
+from crashfix.issues.lifecycle import count_revision
 from crashfix.issues.record import (
     Baseline,
     IssueRecord,
@@ -54,7 +55,11 @@ from crashfix.notify import EventKind, Notifier, NotifyEvent
 from crashfix.uploader.host import host_id as machine_host_id
 from crashfix.uploader.index import IssueIndex
 from crashfix.uploader.pacing import ContentBudget, ContentDeferred
+from crashfix.uploader.provenance import Commits, clean
 from crashfix.uploader.spool import CrashRow, Spool
+from crashfix.uploader.verification import LABEL_COLORS as FIX_LABEL_COLORS
+from crashfix.uploader.verification import FixTracker, Seen, Verdict, build_name
+from crashfix.uploader.watch_round import WatchRound
 
 if TYPE_CHECKING:  # the filer only calls it; importing it would load PyGithub
     from crashfix.github.api import RepoAPI
@@ -63,7 +68,8 @@ log = logging.getLogger(__name__)
 
 LABEL_COLORS = {"crash": ("b60205", "A crash filed by crashfix"),
                 "regression": ("d93f0b", "A fixed crash that came back"),
-                "crashfix:low-quality": ("c5def5", "Crash signature without symbols: may group unrelated crashes")}
+                "crashfix:low-quality": ("c5def5", "Crash signature without symbols: may group unrelated crashes"),
+                **FIX_LABEL_COLORS}
 RACE_WINDOW = 600.0
 SYNC_EVERY = 600.0
 
@@ -73,10 +79,21 @@ class Occurrence:
     row: CrashRow
     report: CrashReport
     seq: int
+    commit: str | None = None  # the crashing build's full commit id, when the repository has it
 
     @property
     def file_time(self) -> float:
         return self.row.crash_time if self.row.crash_time is not None else self.row.found_at
+
+    @property
+    def revision(self) -> str:
+        """How the record counts its build: the full commit, else the revision as named, else `unknown`."""
+        return self.commit or clean(self.row.revision) or "unknown"
+
+    def seen(self, host: str) -> Seen:
+        when = now_iso(self.file_time).replace("T", " ").replace("Z", " UTC")
+        name = PurePath(self.row.files[0]).name if self.row.files else self.row.stem
+        return Seen(self.row.revision, self.commit, self.report, f"{code(name)} on {code(host)}, {when}")
 
 
 class Filer:
@@ -95,6 +112,9 @@ class Filer:
         self.links = SourceLinks(repo.html_url, settings.source_roots)
         self.index = IssueIndex(repo, spool, settings, clock, self.links, rules or rules_for(None))
         self.budget = ContentBudget(spool.db, clock, settings.content_per_minute, settings.content_per_hour)
+        self.commits = Commits(repo, spool.db, clock)
+        self.fixes = FixTracker(repo, spool, settings, self.commits, self.links, clock)
+        self.round = WatchRound(self)
 
     def prepare(self, signatures: list[str]) -> None:
         """One listing per filing round when a signature is not in the map yet, or the last is a while ago
@@ -103,6 +123,14 @@ class Filer:
         if (self.clock() - last > SYNC_EVERY
                 or any(self.index.locate(signature) is None for signature in signatures)):
             self.index.sync()
+
+    def watch_round(self) -> None:
+        """The fix watch's periodic round (see `watch_round`)."""
+        self.round.run()
+
+    @staticmethod
+    def label_colors(label: str) -> tuple[str, str]:
+        return LABEL_COLORS.get(label, ("ededed", "crashfix"))
 
     def _spend(self, required: bool = True) -> bool:
         """Take one creation from GitHub's content budget; when spent, wait (required) or skip."""
@@ -119,8 +147,8 @@ class Filer:
     def file(self, signature: str, rows: list[CrashRow]) -> int:
         """Count these crashes on their signature's issue (creating it); returns the issue number."""
         seqs = self.spool.assign_file_seqs([row.id for row in rows])
-        occurrences = [Occurrence(row, CrashReport.model_validate_json(row.report or "{}"), seqs[row.id])
-                       for row in rows]
+        occurrences = [Occurrence(row, CrashReport.model_validate_json(row.report or "{}"), seqs[row.id],
+                                  self.commits.resolve(row.revision)) for row in rows]
         chain: list[IssueData] = []
         report_signature = occurrences[0].report.signature
         for _ in range(5):  # an issue found unusable is forgotten: look again
@@ -144,7 +172,7 @@ class Filer:
         assert first.report.signature is not None
         seen = now_iso(first.row.found_at)
         return IssueRecord(signature=first.report.signature, report=trimmed_report(first.report),
-                           first_seen=seen, last_seen=seen)
+                           first_seen=seen, last_seen=seen, first_revision=first.revision)
 
     def _apply(self, record: IssueRecord, occurrences: list[Occurrence],
                before: tuple[IssueRecord, ...] = ()) -> list[Occurrence]:
@@ -157,8 +185,9 @@ class Filer:
         fresh = [o for o in occurrences if not counted(o)]
         for occurrence in fresh:
             record.occurrences += 1
-            build = _build_name(occurrence.report)
+            build = build_name(occurrence.report)
             record.builds[build] = record.builds.get(build, 0) + 1
+            count_revision(record.revisions, occurrence.revision)
             record.hosts[self.host] = record.hosts.get(self.host, 0) + 1
             seen = now_iso(occurrence.row.found_at)
             count_day(record, seen)
@@ -167,6 +196,8 @@ class Filer:
             note_counted(record.counted, self.host_id, occurrence.row.content_hash, occurrence.file_time)
             shared = shared_dump_path(occurrence.row.files, self.settings.share_paths)
             record.dump_path = shared or record.dump_path
+        if fresh:
+            self.round.note_uptime(record)
         return fresh
 
     def _labels_for(self, record: IssueRecord) -> tuple[str, ...]:
@@ -185,6 +216,7 @@ class Filer:
                                     hosts=list(record.hosts))
         record.last_comment_at = record.last_seen
         first = occurrences[0]
+        record.regression = self.round.regression_range(first.report, first.commit, first.file_time)
         body = render_body(record, self.links, first.row.raw, _raw_title(first.report))
         self._spend()
         labels = self._labels_for(record)
@@ -252,27 +284,40 @@ class Filer:
         fresh = self._apply(record, occurrences, earlier)
         if not fresh:
             return issue
+        self.fixes.learn(issue, record)  # a close (or a `fixed-in:` label) not seen yet
+        verdict = self.fixes.judge(issue, record, [occurrence.seen(self.host) for occurrence in fresh])
+        return self._apply_verdict(issue, record, verdict)
+
+    def _apply_verdict(self, issue: IssueData, record: IssueRecord, verdict: Verdict) -> IssueData:
+        """Write the counts, and what the fix watch decided: a reopen, labels, a comment (or a repeat comment)."""
         now = self.clock()
-        regression = self._regression(issue, fresh)
-        if regression is not None:
+        if verdict.reopen:
             self._spend()  # the reopen is explained by a comment: both wait for room
+        elif verdict.comment is not None and not self._spend(required=False):
+            verdict.comment = None  # no room now: the next crash on a build without the fix says it
+        if verdict.kind == "without-fix" and verdict.comment is not None and record.fix is not None:
+            record.fix.without_comment_at = now_iso(now)
         comment = None
-        if (regression is None and issue.state == "open" and self._comment_due(record, now)
-                and self._spend(required=False)):  # no room: the next repeat comment says it all
+        if (verdict.comment is None and not verdict.reopen and issue.state == "open"
+                and self._comment_due(record, now) and self._spend(required=False)):  # else the next one says it all
             comment = repeat_comment(record, now)
             record.last_comment_at = now_iso(now)
             record.commented = Baseline(occurrences=record.occurrences, builds=list(record.builds),
                                         hosts=list(record.hosts))
         body = update_body(issue.body, record, self.links)
-        updated = self.repo.edit_issue(issue.number, body=body, state="open" if regression else None)
-        if regression is not None:
-            self.repo.ensure_label(self.settings.regression_label, *LABEL_COLORS["regression"])
-            self.repo.add_labels(issue.number, (self.settings.regression_label,))
-            self.repo.comment(issue.number, regression)
-            log.info("#%s reopened as a regression", issue.number)
-            self._notify("regression", updated, regression)
-        elif comment is not None:
-            self.repo.comment(issue.number, comment)
+        updated = self.repo.edit_issue(issue.number, body=body, state="open" if verdict.reopen else None)
+        for label in verdict.add:
+            self.repo.ensure_label(label, *self.label_colors(label))
+        if verdict.add:
+            self.repo.add_labels(issue.number, verdict.add)
+        for label in verdict.remove:
+            self.repo.remove_label(issue.number, label)
+        if verdict.comment is not None or comment is not None:
+            self.repo.comment(issue.number, verdict.comment or comment or "")
+        if verdict.reopen:
+            log.info("#%s reopened (%s)", issue.number, verdict.kind)
+            self._notify("regression", updated, verdict.comment or "")
+        self.fixes.remember(issue.number, record)
         return updated
 
     def refresh(self, row: CrashRow, report: CrashReport, raw: str | None) -> str:
@@ -302,45 +347,10 @@ class Filer:
     def _comment_due(self, record: IssueRecord, now: float) -> bool:
         return seconds_since(record.last_comment_at, now) >= self.settings.comment_interval_seconds
 
-    def _regression(self, issue: IssueData, fresh: list[Occurrence]) -> str | None:
-        """A comment explaining the reopen, when a fixed crash is seen on a build newer than the fix."""
-        if issue.state != "closed" or issue.closed_at is None or issue.state_reason not in (None, "completed"):
-            return None
-        for occurrence in fresh:
-            built = _build_time(occurrence.report)
-            if built is not None and built > issue.closed_at:
-                build = occurrence.report.build
-                return regression_comment(_build_name(occurrence.report),
-                                          build.date if build else None, now_iso(issue.closed_at))
-        return None
-
 
 def _is_duplicate(issue: IssueData) -> bool:
     record = parse_record(issue.body)
     return record is not None and record.duplicate_of is not None
-
-
-def _build_name(report: CrashReport) -> str:
-    build = report.build
-    if build is None:
-        return "unknown"
-    return (build.revision or build.version or build.date or "unknown").rstrip("+") or "unknown"
-
-
-def _build_time(report: CrashReport) -> float | None:
-    """When the crashing build was made, if the input says (TrinityCore's Revision line does)."""
-    build = report.build
-    if build is None or not build.date:
-        return None
-    for pattern in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S"):
-        try:
-            parsed = datetime.strptime(build.date, pattern)
-        except ValueError:
-            continue
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.timestamp()
-    return None
 
 
 def _raw_title(report: CrashReport) -> str:

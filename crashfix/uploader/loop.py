@@ -24,6 +24,7 @@ from subprocess import Popen
 from crashfix import procs
 from crashfix.uploader import lock
 from crashfix.uploader.pipeline import Uploader
+from crashfix.uploader.schedule import NEXT_AT, watch_due
 from crashfix.uploader.spool import Spool
 from crashfix.uploader.state import StateFolderError, state_error
 from crashfix.uploader.watcher import CompletenessTracker, DirectoryWatcher, scan
@@ -124,10 +125,12 @@ class Watch:
             self.next_rescan = now + self.settings.rescan_interval_seconds
         for group in self.tracker.poll(now):
             uploader.discover(group)
+        uploader.sample_server()
         uploader.analyse_due()
         if self.filer is None:
             uploader.file_due()
-        elif not self.filer.running() and uploader.spool.filing_due(uploader.clock()):
+        elif not self.filer.running() and (uploader.spool.filing_due(uploader.clock())
+                                           or watch_due(uploader.spool, uploader.clock())):
             self.filer.start()
         if now >= self.next_heartbeat:
             uploader.spool.set_meta("watcher", f"{os.getpid()} {now}")
@@ -138,6 +141,11 @@ class Watch:
                 log.info("pruned %d crash(es) older than %g days", pruned, self.settings.retention_days)
             self.next_prune = now + PRUNE_SECONDS
         deadlines = [self.next_rescan, self.next_heartbeat]
+        if uploader.server.enabled:
+            deadlines.append(uploader.server.next_at)
+        watch_next = float(uploader.spool.get_meta(NEXT_AT) or 0)
+        if watch_next > now:  # the fix watch's next round (one that is due starts the filing process above)
+            deadlines.append(watch_next)
         if self.filer is not None and self.filer.running():
             deadlines.append(now + 0.5)  # its filings may free the queue for the next one
         for candidate in (self.tracker.next_deadline(now), uploader.spool.next_due()):
@@ -181,5 +189,7 @@ def file_until_quiet(uploader: Uploader, parent: int) -> int:
             result = uploader.file_due()
             if result.filed:
                 quiet_since = time.monotonic()
+        elif watch_due(uploader.spool, uploader.clock()):
+            uploader.watch_round()
         time.sleep(0.2)
     return 0

@@ -16,16 +16,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crashfix.analysis.blame import SkipRules
 from crashfix.analysis.models import CrashReport
 from crashfix.config import UploaderSettings
 from crashfix.github.records import GitHubError, GitHubRateLimited
 from crashfix.uploader.analysing import Analyser, Analysis
-from crashfix.uploader.filing import Filer
 from crashfix.uploader.pacing import ContentDeferred
+from crashfix.uploader.provenance import Provenance
+from crashfix.uploader.schedule import NEXT_AT, watch_due
 from crashfix.uploader.spool import CrashRow, FileInfo, Spool
+from crashfix.uploader.uptime import RevisionReader, ServerWatch, UptimeLog
 from crashfix.uploader.watcher import CompletenessTracker, matches, primary_first, scan
+
+if TYPE_CHECKING:  # the filer (and PyGithub behind it) loads only in the filing process
+    from crashfix.uploader.filing import Filer
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,28 @@ class Uploader:
         self.clock = clock
         self.analyser = Analyser(settings, environ, rules, clock)
         self.patterns = tuple(settings.dump_patterns) + tuple(settings.text_patterns)
+        reader = RevisionReader(settings.server, environ)
+        self.server = ServerWatch(settings.server, reader)
+        self.provenance = Provenance(reader, slack=2 * settings.server.sample_seconds + 5)
+
+    # --- the server: which build runs, for how long ------------------------------------------
+
+    def sample_server(self) -> None:
+        """Note the server process's runs (see `uptime`), when a sample is due."""
+        now = self.clock()
+        if self.server.due(now):
+            self.server.sample(now, UptimeLog(self.spool.db))
+
+    def watch_round(self) -> None:
+        """The fix watch's round, when due; a GitHub failure is logged and the round tried again later."""
+        if not watch_due(self.spool, self.clock()):
+            return
+        try:
+            self._filer_now().watch_round()
+        except GitHubError as error:
+            retry = min(self.settings.fix_watch_interval_seconds, 300.0)
+            log.warning("the fix watch could not run: %s; trying again in %.0f s", error.one_line(), retry)
+            self.spool.set_meta(NEXT_AT, str(self.clock() + retry))
 
     # --- discovery ------------------------------------------------------------------------
 
@@ -158,6 +186,10 @@ class Uploader:
         detail = f"{report.format.value}: {signature.crash_class} | {signature.text}"
         if outcome.notes:
             detail += " (" + "; ".join(outcome.notes) + ")"
+        revision, source = self.provenance.of(report, row.crash_time or row.found_at, UptimeLog(self.spool.db))
+        self.spool.set_revision(row.id, revision, source)  # before it may be filed: the filer is another process
+        if revision:
+            detail += f" (revision {revision}, from the {source})"
         self.spool.set_analysed(row.id, report.model_dump_json(), outcome.raw, signature.id, signature.quality,
                                 now, detail)
         log.info("analysed %s: %s", row.stem, detail)
@@ -193,6 +225,7 @@ class Uploader:
             position += 1
         if result.error is None:
             self.refresh_due()
+            self.watch_round()
         return result
 
     def _defer(self, error: GitHubError, groups: list[tuple[str, list[CrashRow]]], position: int,
@@ -243,6 +276,7 @@ class Uploader:
         """Process what is there now, drain the queue; (exit code, summary)."""
         tracker = CompletenessTracker(self.settings.settle_seconds, self.patterns)
         started = self.clock()
+        self.sample_server()
         for path in scan(directories, self.settings.recursive):
             if not self.is_known(path):
                 tracker.observe(path, started)

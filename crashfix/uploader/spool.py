@@ -61,6 +61,8 @@ class CrashRow:
     last_error: str | None
     crash_time: float | None = None
     regrown: int = 0  # how often it grew since it was filed and its issue last shown it
+    revision: str | None = None  # the commit of the build that crashed, as the crash or the host said it
+    revision_source: str | None = None  # "crash" (its text), "host" (the server's revision), or None
 
 
 class Spool:
@@ -242,6 +244,16 @@ class Spool:
             )
             self._attempt(crash_id, now, "analyse", "ok", detail)
 
+    def set_revision(self, crash_id: int, revision: str | None, source: str | None) -> None:
+        """Which build crashed (see `uploader.provenance`); analysed anew, a crash is told again."""
+        self.db.execute("UPDATE crashes SET revision = ?, revision_source = ? WHERE id = ?",
+                        (revision, source, crash_id))
+
+    def pending_count(self) -> int:
+        """Crashes found or analysed but not filed yet (a fix is not judged while some wait)."""
+        row = self.db.execute("SELECT COUNT(*) AS n FROM crashes WHERE state IN ('found', 'analysed')").fetchone()
+        return int(row["n"])
+
     def set_vanished(self, crash_id: int, error: str, now: float) -> None:
         """Its files are gone: nothing to retry until one of them (or its content) reappears."""
         with self._transaction():
@@ -415,5 +427,6 @@ def _row(row: sqlite3.Row) -> CrashRow:
         files=json.loads(row["files"]), state=row["state"], found_at=row["found_at"], report=row["report"],
         raw=row["raw"], signature_id=row["signature_id"], quality=row["quality"], file_seq=row["file_seq"],
         issue_number=row["issue_number"], attempts=row["attempts"], last_error=row["last_error"],
-        crash_time=row["crash_time"], regrown=int(row["regrown"] or 0),
+        crash_time=row["crash_time"], regrown=int(row["regrown"] or 0), revision=row["revision"],
+        revision_source=row["revision_source"],
     )

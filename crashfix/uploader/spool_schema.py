@@ -58,11 +58,27 @@ CREATE INDEX IF NOT EXISTS issues_signature ON issues (signature_id);
 CREATE TABLE IF NOT EXISTS signature_keys (signature_id TEXT PRIMARY KEY, number INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS content_writes (at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS server_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pid INTEGER NOT NULL,
+    started REAL NOT NULL,
+    revision TEXT,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    UNIQUE (pid, started)
+);
+CREATE TABLE IF NOT EXISTS commits (ref TEXT PRIMARY KEY, sha TEXT, checked_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS comparisons (base TEXT NOT NULL, head TEXT NOT NULL, status TEXT NOT NULL,
+                                        PRIMARY KEY (base, head));
+CREATE TABLE IF NOT EXISTS fixes (number INTEGER PRIMARY KEY, sha TEXT NOT NULL, status TEXT NOT NULL,
+                                  reported_hours REAL NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS closes (number INTEGER PRIMARY KEY, closed_at REAL NOT NULL, sha TEXT);
 """
 
 # Columns added after the first release: (table, column, declaration), added to older spools on open.
 ADDED_COLUMNS = (("crashes", "crash_time", "REAL"), ("crashes", "regrown", "INTEGER NOT NULL DEFAULT 0"),
-                 ("issues", "checked_at", "REAL"), ("issues", "signature_json", "TEXT"))
+                 ("issues", "checked_at", "REAL"), ("issues", "signature_json", "TEXT"),
+                 ("crashes", "revision", "TEXT"), ("crashes", "revision_source", "TEXT"))
 
 
 def add_columns(db: sqlite3.Connection) -> None:

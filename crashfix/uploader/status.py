@@ -6,9 +6,11 @@ import sqlite3
 import time
 from pathlib import Path
 
+from crashfix.issues.fix_text import hours
 from crashfix.uploader.lock import holder
 from crashfix.uploader.spool import Spool
 from crashfix.uploader.state import state_error
+from crashfix.uploader.uptime import UptimeLog
 
 HEARTBEAT_STALE = 60.0
 
@@ -33,6 +35,24 @@ def watcher_state(spool: Spool, folder: Path, now: float) -> str:
     return "not running"
 
 
+def server_lines(spool: Spool, now: float) -> list[str]:
+    """The server's uptime per revision (newest run first) and the fixes under watch, when there are any."""
+    runs = UptimeLog(spool.db).runs()
+    lines = []
+    if runs:
+        latest = runs[-1]
+        up = "up" if now - latest.last_seen < 600 else f"last seen {_when(latest.last_seen, now)}"
+        lines.append(f"server:       pid {latest.pid}, revision {latest.revision or 'unknown'} ({up}, "
+                     f"{hours(latest.hours)} this run)")
+        per_revision = sorted(UptimeLog(spool.db).hours_by_revision().items(), key=lambda kv: -kv[1])[:5]
+        lines.append("uptime:       " + ", ".join(f"{revision[:12]} {hours(value)}"
+                                                  for revision, value in per_revision))
+    fixes = spool.db.execute("SELECT status, COUNT(*) AS n FROM fixes GROUP BY status").fetchall()
+    if fixes:
+        lines.append("fixes:        " + ", ".join(f"{row['status']} {row['n']}" for row in fixes))
+    return lines
+
+
 def describe_status(state_dir: Path, now: float) -> str:
     path = state_dir / "spool.sqlite3"
     if not path.exists():
@@ -54,6 +74,7 @@ def describe_status(state_dir: Path, now: float) -> str:
         if activity:
             at, action, outcome, stem = activity
             lines.append(f"last activity: {_when(at, now)} {action} {outcome}: {stem}")
+        lines += server_lines(spool, now)
         failing = spool.failing()
         if failing:
             lines.append(f"failing ({len(failing)}):")

@@ -72,6 +72,7 @@ DOC_PAGES = {
 CREATING = frozenset({"create_issue", "create_comment", "create_pull", "create_label"})
 
 _ISSUES, _SHARED, _PULLS, _META = ("issues",), ("issues", "pull_requests"), ("pull_requests",), ("metadata",)
+_CONTENTS = ("contents",)
 # The permission a fine-grained or installation token needs per route handler; `None`: none at all.
 # Endpoints shared by issues and pull requests accept either permission when the number is a pull request.
 NEEDS: dict[str, tuple[tuple[str, ...], str] | None] = {
@@ -88,6 +89,7 @@ NEEDS: dict[str, tuple[tuple[str, ...], str] | None] = {
     "list_labels": (_SHARED, "read"), "get_label": (_SHARED, "read"), "create_label": (_SHARED, "write"),
     "list_pulls": (_PULLS, "read"), "create_pull": (_PULLS, "write"), "get_pull": (_PULLS, "read"),
     "edit_pull": (_PULLS, "write"), "list_reviews": (_PULLS, "read"), "list_review_comments": (_PULLS, "read"),
+    "list_commits": (_CONTENTS, "read"), "get_commit": (_CONTENTS, "read"), "compare": (_CONTENTS, "read"),
 }
 _LABELLING = frozenset({"add_labels", "set_labels", "remove_all_labels", "remove_label"})
 

@@ -8,7 +8,8 @@ Closing keywords follow GitHub's "Linking a pull request to an issue": close, cl
 fix, fixes, fixed, resolve, resolves, resolved (any case, optionally followed by a colon),
 then `#N` or `OWNER/REPO#N`, in the pull request's body or its commits' messages, act only
 when the pull request is merged into the default branch, and only on issues of the same
-repository here (the fake holds one). In the body, text in Markdown code (`#1` in
+repository here (the fake holds one). With a linked repository a merge is a real merge commit
+on the base branch, and the `closed` event of each issue it closes names that commit. In the body, text in Markdown code (`#1` in
 backticks, fenced blocks) is not a reference, on GitHub as here; commit messages are not
 Markdown, so backticks there protect nothing.
 """
@@ -57,6 +58,13 @@ class Branches:
                                f"refs/heads/{base}..refs/heads/{head}"], capture_output=True, text=True, check=False)
         return [message.strip() for message in done.stdout.split("\0") if message.strip()]
 
+    def merge(self, base: str, head: str, message: str) -> str | None:
+        """Merge `head` into `base` for real (a merge commit on `base`); None without a linked repository
+        or when either branch is missing there (a seeded pull request)."""
+        if self.git_dir is None or self.sha(base) is None or self.sha(head) is None:
+            return None
+        return merge_into(self.git_dir, base, head, message)
+
 
 def closing_references(body: str | None, messages: list[str], full_name: str) -> list[int]:
     """Issue numbers of this repository that closing keywords in a PR's body and commits name, once each."""
@@ -68,3 +76,20 @@ def closing_references(body: str | None, messages: list[str], full_name: str) ->
             if (repo is None or repo.casefold() == full_name.casefold()) and number not in found:
                 found.append(number)
     return found
+
+
+def merge_into(git_dir: Path, base: str, head: str, message: str) -> str:
+    """A real merge commit of branch `head` into branch `base` of a bare repository (what a merged PR makes)."""
+    def run(*args: str) -> str:
+        done = subprocess.run(["git", "--git-dir", str(git_dir), "-c", "user.name=GitHub",
+                               "-c", "user.email=noreply@github.com", *args], capture_output=True, text=True,
+                              check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"cannot merge {head} into {base}: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout.strip()
+
+    base_sha, head_sha = run("rev-parse", f"refs/heads/{base}"), run("rev-parse", f"refs/heads/{head}")
+    tree = run("merge-tree", "--write-tree", base_sha, head_sha).split()[0]
+    merged = run("commit-tree", tree, "-p", base_sha, "-p", head_sha, "-m", message)
+    run("update-ref", f"refs/heads/{base}", merged, base_sha)
+    return merged

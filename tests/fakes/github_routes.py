@@ -5,7 +5,7 @@ raises `ApiError`; the server runs it under the state's lock. Validation mirrors
 GitHub answers for the mistakes a client can make (422 shapes, 404 for an absent label),
 because crashfix's error handling is tested against these answers. Who may call a route is
 decided before it runs (github_access); search and pull requests live in github_pulls, the
-helpers every handler shares in github_calls.
+helpers every handler shares in github_calls, commits and comparisons (real git) in github_commits.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from tests.fakes.github_calls import (
     since_of,
     sort_items,
 )
+from tests.fakes.github_commits import compare, get_commit, list_commits
 from tests.fakes.github_objects import Json
 from tests.fakes.github_pulls import (
     create_pull,
@@ -308,6 +309,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("PATCH", _PULL, edit_pull),
     ("GET", _PULL + r"/reviews", list_reviews),
     ("GET", _PULL + r"/comments", list_review_comments),
+    ("GET", _REPO + r"/commits", list_commits),
+    ("GET", _REPO + r"/commits/(?P<ref>[^/]+)", get_commit),
+    ("GET", _REPO + r"/compare/(?P<basehead>.+)", compare),
 ]
 _COMPILED = [(method, re.compile(pattern + "$"), handler) for method, pattern, handler in ROUTES]
 

@@ -152,13 +152,15 @@ class FakeGitHub(RepoState):
             self.pulls[pull["number"]]["commit_messages"] = list(commits)
             return pull
 
-    def close_pull(self, number: int, *, merged: bool, at: Any = None, user: str | None = None) -> Json:
+    def close_pull(self, number: int, *, merged: bool, at: Any = None, user: str | None = None,
+                   merge_commit: str | None = None) -> Json:
         """Merge (or close unmerged) a pull request at a given time, as a maintainer would; a merge into the
-        default branch closes the issues its body and commits name with closing keywords."""
+        default branch closes the issues its body and commits name with closing keywords. With a linked git
+        repository the merge is a real merge commit, unless `merge_commit` names the commit it made (a squash)."""
         with self.lock:
             when, closer = timestamp(at), user or self.owner
             if merged:
-                return self.merge_pull(number, when, closer)
+                return self.merge_pull(number, when, closer, merge_commit)
             self.issue(number).update(state="closed", closed_at=objects.iso(when), closed_by=self.user(closer),
                                       updated_at=objects.iso(when))
             self.reindex(number)
@@ -169,10 +171,11 @@ class FakeGitHub(RepoState):
         with self.lock:
             return self.branches.seed(name, sha)
 
-    def use_git(self, git_dir: Path) -> None:
-        """Take branches (and merged commits' messages) from this bare repository, e.g. the origin pushed to."""
+    def use_git(self, git_dir: Path | None) -> None:
+        """Take branches, commits and merged commits' messages from this bare repository, e.g. the origin
+        pushed to (None: no repository any more)."""
         with self.lock:
-            self.branches.git_dir = Path(git_dir)
+            self.branches.git_dir = Path(git_dir) if git_dir is not None else None
 
     def push_to_pull(self, number: int, sha: str) -> None:
         """Someone pushes to the pull request's branch: its head moves to `sha`."""

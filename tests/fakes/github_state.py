@@ -310,16 +310,22 @@ class RepoState:
         self.reindex(number)
         return self.pull(number)
 
-    def merge_pull(self, number: int, when: float, merger: str) -> Json:
-        """Merge: the PR closes, and closing keywords in its body and commits close issues (default branch only)."""
+    def merge_pull(self, number: int, when: float, merger: str, sha: str | None = None) -> Json:
+        """Merge: the PR closes, and closing keywords in its body and commits close issues (default branch only).
+
+        `sha` is the commit the merge made (a squash commit already on the base branch); by default a
+        real merge commit in the linked repository, else a made-up id."""
         issue, extra = self.issues[number], self.pulls[number]
+        base, head = extra["base"]["ref"], extra["head"]["ref"]
+        messages = extra["commit_messages"] or self.branches.messages(base, head)  # before the merge moves base
+        if sha is None:
+            sha = self.branches.merge(base, head, f"Merge pull request #{number} from {extra['head']['label']}\n\n"
+                                                  f"{issue['title']}") or objects.fake_sha("merge", number)
         issue.update(state="closed", closed_at=objects.iso(when), closed_by=self.user(merger),
                      updated_at=objects.iso(when))
-        sha = objects.fake_sha("merge", number)
         extra.update(merged_at=objects.iso(when), merge_commit_sha=sha)
         issue["pull_request"]["merged_at"] = extra["merged_at"]
-        if extra["base"]["ref"] == self.branches.default:
-            messages = extra["commit_messages"] or self.branches.messages(extra["base"]["ref"], extra["head"]["ref"])
+        if base == self.branches.default:
             for target in closing_references(issue["body"], messages, self.full_name):
                 found = self.issues.get(target)
                 if found is not None and "pull_request" not in found and found["state"] == "open":

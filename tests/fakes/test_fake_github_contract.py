@@ -38,6 +38,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from tests.conftest import ROOT
+from tests.fakes.contract_commits import exercise_commits
 from tests.fakes.github_routes import ROUTES
 from tests.fakes.github_server import FakeGitHub, RecordedRequest
 
@@ -376,6 +377,7 @@ def _exercise(fake: FakeGitHub) -> None:
     fake.fail_next(1, 502, path=r"/issues/1$")
     _expect_error(502, lambda: repo.get_issue(1))
     _exercise_refusals(fake, repo)
+    exercise_commits(fake, repo, _expect_error)
     assert not fake.server_errors, fake.server_errors[0]
 
 

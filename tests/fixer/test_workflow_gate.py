@@ -99,3 +99,19 @@ def test_a_broken_config_or_missing_issue_is_one_line(github: FakeGitHub, tmp_pa
     assert code != 0 and outputs == {} and "not found while trying to read issue #99" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert err.startswith("::error::crashfix: error:")  # an annotation on the run, in Actions only
+
+
+def test_a_reopen_by_the_uploader_starts_a_new_fix_and_nobody_elses_does(github: FakeGitHub, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The uploader reopens a crash issue whose merged fix did not hold: a new run; a person's reopen is not one."""
+    number = crash_issue(github)
+    github.issues[number].update(state="closed", state_reason="completed")
+    _, outputs, _ = gate(github, tmp_path, monkeypatch, number, "reopened", "Crash-Uploader")
+    assert outputs["fix"] == "true" and "reopened by the uploader account" in outputs["reason"]
+    for sender in ("maintainer", "writer", "drive-by"):
+        _, outputs, _ = gate(github, tmp_path, monkeypatch, number, "reopened", sender)
+        assert outputs["fix"] == "false" and f"@{sender}" in outputs["reason"] and "`reanalyze`" in outputs["reason"]
+    feature = int(github.seed_issue("Please add mounts", "text", user="crash-uploader")["number"])
+    _, outputs, _ = gate(github, tmp_path, monkeypatch, feature, "reopened", "crash-uploader")
+    assert outputs["fix"] == "false" and "not a crash issue" in outputs["reason"]
+    assert github.writes() == []

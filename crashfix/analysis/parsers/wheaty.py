@@ -13,6 +13,7 @@ import re
 from typing import NamedTuple
 
 from crashfix.analysis.blame import is_idle_stack
+from crashfix.analysis.build_banner import build_from_line
 from crashfix.analysis.crash_codes import describe_ntstatus, normalize_code
 from crashfix.analysis.models import (
     MAX_FRAMES,
@@ -53,7 +54,6 @@ _HEADERLESS_FRAME = re.compile(
 _NOISE = re.compile(r"^punting on symbol\b|partial output:$", re.IGNORECASE)
 _EXCEPTION = re.compile(rf"^\s*Exception code:\s*(?P<code>{_HEX}{{8}})\s*(?P<name>.*?)\s*$", re.M)
 _REVISION = re.compile(r"^\s*Revision:\s*(?P<text>.+?)\s*$", re.M)
-_HASH = re.compile(r"(?<![\d-])\b([0-9a-f]{7,40}\+?)(?=[\s)]|$)")
 _OS = re.compile(r"\*+\s*Operation System\s*\**:?\s*\n(?P<os>[^\n]*)")
 _MARKERS = (
     marker("Exception code:", 0.35, r"^\s*Exception code:\s*[0-9A-Fa-f]{8}"),
@@ -136,21 +136,7 @@ def _exception(text: str) -> ExceptionInfo | None:
 
 def _build(text: str) -> BuildInfo | None:
     match = _REVISION.search(text)
-    if not match:
-        return None
-    line = match.group("text")
-    product = line.split(" rev.", 1)[0].strip() if " rev." in line else None
-    revision = _HASH.search(line)
-    branch = re.search(r"\(([^()]*?) branch\)", line)
-    build_type = re.search(r"\((Win(?:32|64|ARM64)[^()]*)\)", line)
-    date = re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?: [+-]\d{4})?", line)
-    return BuildInfo(
-        product=product or None,
-        revision=revision.group(1) if revision else None,
-        branch=branch.group(1) if branch else None,
-        build_type=build_type.group(1) if build_type else None,
-        date=date.group(0) if date else None,
-    )
+    return build_from_line(match.group("text")) if match else None
 
 
 def _crash_stack(text: str, fault: Fault | None) -> tuple[list[Frame], bool]:
