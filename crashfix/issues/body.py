@@ -16,7 +16,6 @@ from crashfix.analysis.render import describe_exception
 from crashfix.issues.fix_text import fix_cell, revisions_cell, suspects_section
 from crashfix.issues.markdown import code, fenced
 from crashfix.issues.record import SIGNATURE_MARKER, IssueRecord, parse_iso, render_record, replace_record
-from crashfix.untrusted import code_span
 
 BODY_LIMIT = 65_536
 TITLE_LIMIT = 200

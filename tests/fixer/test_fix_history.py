@@ -30,7 +30,7 @@ from tests.fixer.test_fix_e2e import FIXED, NULL_CHECK, event
 from tests.uploader.helpers import make_uploader
 
 pytestmark = pytest.mark.tools
-anthropic, github = test_fix_e2e.anthropic, test_fix_e2e.github  # the same fake servers as the end-to-end tests
+github = test_fix_e2e.github  # the same fake GitHub as the end-to-end tests (anthropic: the root conftest)
 
 UNCHECKED = "    if (target->GetHealth() > 0)\n"
 GUARDED = "    if (target && target->GetHealth() > 0)\n"
