@@ -40,11 +40,30 @@ def build_from_line(line: str) -> BuildInfo:
 
 
 def find_build(text: str) -> BuildInfo | None:
-    """The build a `Revision:` line or a `... rev. <hash>` banner names, if the text has one with a commit."""
+    """The build a `Revision:` line or a `... rev. <hash>` banner names, if the text has one with a commit.
+
+    It runs on every input: the line patterns run only on the lines holding their literal.
+    """
     head = text[:SCAN_CHARS]
-    for pattern in (_REVISION_LINE, _BANNER_LINE):
-        for match in pattern.finditer(head):
+    for literal, pattern in (("Revision:", _REVISION_LINE), (" rev. ", _BANNER_LINE)):
+        for line in _lines_with(head, literal):
+            match = pattern.match(line)
+            if match is None:
+                continue
             build = build_from_line(match.group("text"))
             if build.revision:
                 return build
     return None
+
+
+def _lines_with(text: str, literal: str) -> list[str]:
+    """The lines of `text` that contain `literal`, in order (found by `str.find`, not a regex scan)."""
+    lines: list[str] = []
+    at = text.find(literal)
+    while at >= 0:
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at)
+        end = len(text) if end < 0 else end
+        lines.append(text[start:end])
+        at = text.find(literal, end)
+    return lines
