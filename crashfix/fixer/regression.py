@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from string import Template
 
 from crashfix.config import FixSettings
@@ -38,7 +37,6 @@ from crashfix.fixer.models import (
 from crashfix.fixer.test_framework import refusal
 from crashfix.fixer.verify.steps import run_round
 from crashfix.untrusted import inline, quote
-
 
 _CRASH_WORDS = ("crashed", "Sanitizer", "uncaught exception", "assertion failed", "was killed")
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -182,8 +183,7 @@ def run_round(
                                     timed_out=True, seconds=0.0,
                                     output_tail="not started: the run's time budget (max_wall_seconds) is used up"))
             break
-        step = _run_step(phase, argv, checkout, env, timeout, secrets,
-                         None if judge is None else (lambda done, text, at=index: judge(at, done, text)))
+        step = _run_step(phase, argv, checkout, env, timeout, secrets, None if judge is None else partial(judge, index))
         steps.append(step)
         if not step.passed and not (keep_going and phase == "test"):
             break
