@@ -284,7 +284,7 @@ class _Run:
                 self.outcome.status = "local" if self.job.local else "fix-proposed"
                 self.checks.conclude()
                 self.progress.set("Build & test", "done" if self.outcome.verified else "failed",
-                                  f"round {number}: {self.outcome.level_text}")
+                                  self.checks.done_detail(number))
                 return
             if self.checks.stuck_on_base_build(result):
                 self.outcome.reason = ("the base commit does not build either, and the change adds no new build "

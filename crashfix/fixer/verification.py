@@ -90,6 +90,12 @@ class Verification:
             return "repair", retry_text(self.outcome.regression, rounds_left)
         return "stop", ""
 
+    def done_detail(self, number: int) -> str:
+        """The progress row once the rounds are over: the level, and the base's failures left out."""
+        base = self.outcome.baseline
+        left_out = f"; {len(base.preexisting)} pre-existing test failure(s) left out" if base and base.preexisting else ""
+        return f"round {number}: {self.outcome.level_text}{left_out}"
+
     def conclude(self) -> None:
         """The verification level; with `required`, a fix that did not reach it is not delivered as verified."""
         outcome = self.outcome
