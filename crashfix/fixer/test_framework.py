@@ -90,12 +90,13 @@ def refusal(test: RegressionTest, changed: list[str], checkout: Path, settings: 
         return "every changed file is declared a test file: the fix itself must be in a file that is not a test"
     argv0 = test.command[0].replace("{checkout}", str(checkout))
     allowed = {_program(command[0]) for command in settings.test if command}
-    if _program(argv0) in allowed and "/" not in argv0.replace("\\", "/"):
-        return None
+    refused = (f"the command's program {test.command[0]!r} must be one the project's test commands run "
+               f"({', '.join(sorted(allowed)) or 'none'}) or a file inside the checkout")
+    if "/" not in argv0.replace("\\", "/"):  # a bare name is looked up on PATH: only the project's test runners
+        return None if _program(argv0) in allowed else refused
     path = Path(argv0) if Path(argv0).is_absolute() else checkout / argv0
     parts = PurePosixPath(argv0.replace("\\", "/")).parts
     inside = os.path.realpath(path).startswith(os.path.realpath(checkout) + os.sep)
     if ".." in parts or not inside:
-        return (f"the command's program {test.command[0]!r} must be one the project's test commands run "
-                f"({', '.join(sorted(allowed)) or 'none'}) or a file inside the checkout")
+        return refused
     return None
