@@ -109,19 +109,29 @@ class RegressionRunner:
 def _put(workspace: Workspace, paths: list[str], *, base: bool) -> None:
     """Write each file's base bytes (`base`) or the model's; a file the fix created is removed on the base."""
     for relative in paths:
-        file = workspace.root / relative
-        want = workspace.originals.get(relative) if base else workspace.written[relative]
-        exists = os.path.lexists(file)
-        if want is None:
-            if exists:
-                files.check(file, relative)  # a regular file, not a link leading elsewhere
-                file.unlink()
-            continue
-        if not exists:
-            files.create(file, relative, want)
-            continue
-        _, identity = files.read(file, relative, max(len(want), 1) + (1 << 20), workspace._is_inside)
-        files.overwrite(file, relative, want, identity, workspace._is_inside)
+        try:
+            _put_one(workspace, relative, base)
+        except (OSError, files.FileRefused) as error:
+            where = "the base commit's" if base else "the model's"
+            raise CheckoutNotRestored(f"could not put {where} bytes into {relative} for the regression test: "
+                                      f"{getattr(error, 'strerror', None) or error}",
+                                      "look for a build step that replaces or links source files") from None
+
+
+def _put_one(workspace: Workspace, relative: str, base: bool) -> None:
+    file = workspace.root / relative
+    want = workspace.originals.get(relative) if base else workspace.written[relative]
+    exists = os.path.lexists(file)
+    if want is None:
+        if exists:
+            files.check(file, relative)  # a regular file, not a link leading elsewhere
+            file.unlink()
+        return
+    if not exists:
+        files.create(file, relative, want)
+        return
+    _, identity = files.read(file, relative, max(len(want), workspace.limits.max_file_bytes), workspace._is_inside)
+    files.overwrite(file, relative, want, identity, workspace._is_inside)
 
 
 def _shown(step: StepResult) -> str:

@@ -96,7 +96,8 @@ def refusal(test: RegressionTest, changed: list[str], checkout: Path, settings: 
         return None if _program(argv0) in allowed else refused
     path = Path(argv0) if Path(argv0).is_absolute() else checkout / argv0
     parts = PurePosixPath(argv0.replace("\\", "/")).parts
-    inside = os.path.realpath(path).startswith(os.path.realpath(checkout) + os.sep)
+    root = os.path.normcase(os.path.realpath(checkout))
+    inside = os.path.normcase(os.path.realpath(path)).startswith(root.rstrip(os.sep) + os.sep)
     if ".." in parts or not inside:
         return refused
     return None

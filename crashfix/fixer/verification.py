@@ -93,7 +93,8 @@ class Verification:
     def done_detail(self, number: int) -> str:
         """The progress row once the rounds are over: the level, and the base's failures left out."""
         base = self.outcome.baseline
-        left_out = f"; {len(base.preexisting)} pre-existing test failure(s) left out" if base and base.preexisting else ""
+        left_out = (f"; {len(base.preexisting)} pre-existing test failure(s) left out"
+                    if base is not None and base.preexisting else "")
         return f"round {number}: {self.outcome.level_text}{left_out}"
 
     def conclude(self) -> None:
