@@ -185,7 +185,7 @@ class Baseline:
         else:
             known = (step.returncode == base.returncode and step.timed_out == base.timed_out
                      and _generic_failures(step) == _generic_failures(base))
-            preexisting = [f"exit status {_status(step)}, as on the base commit"] if known else []
+            preexisting = [f"`{_short(step)}` ({_status(step)}, as on the base commit)"] if known else []
         if known:
             return step.model_copy(update={"known_failure": True, "preexisting": preexisting})
         if not preexisting:
@@ -200,8 +200,8 @@ class Baseline:
             if step.phase != "build" or step.ok:
                 continue
             base = self._step(index)
-            return (base is not None and base.phase == "build" and not base.ok
-                    and _generic_failures(step) <= _generic_failures(base))
+            return (base is not None and base.phase == "build" and not base.ok and step.returncode == base.returncode
+                    and not step.timed_out and _generic_failures(step) <= _generic_failures(base))
         return False
 
     def prompt_note(self) -> str:
