@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from string import Template
 
+from crashfix.analysis.crash_codes import describe_signal
 from crashfix.config import FixSettings
 from crashfix.errors import CrashfixError
 from crashfix.fixer.agent.session import prompt_file
@@ -97,8 +98,8 @@ class RegressionRunner:
                 "could not show the crash there")})
         step = tested.steps[-1]
         said_crash = " ".join(d.message for d in step.diagnostics)
-        crashed = step.returncode is not None and (step.returncode < 0 or step.returncode >= 0xC0000000
-                                                   or any(word in said_crash for word in _CRASH_WORDS))
+        crashed = _signal(step.returncode) is not None or any(word in said_crash for word in _CRASH_WORDS) or (
+            step.returncode is not None and step.returncode >= 0xC0000000)  # a Windows exception code
         state = "passed" if step.ok else ("crashed" if crashed else "failed")
         said = {"passed": "passes on the base commit too (the crash is not reproduced)",
                 "crashed": f"crashes on the base commit ({_status(step)})",
@@ -139,10 +140,21 @@ def _shown(step: StepResult) -> str:
     return inline(text if len(text) <= 160 else text[:157] + "...", 200).replace("`", "'")
 
 
+def _signal(returncode: int | None) -> str | None:
+    """The signal that ended a POSIX process: negative from Python, 128+N as the contained runner reports it."""
+    if returncode is None or os.name == "nt":
+        return None
+    number = -returncode if returncode < 0 else (returncode - 128 if 128 < returncode <= 128 + 64 else 0)
+    return describe_signal(number)[0] if number else None
+
+
 def _status(step: StepResult) -> str:
     if step.timed_out:
         return "timed out"
-    return "could not start" if step.returncode is None else f"exit status {step.returncode}"
+    if step.returncode is None:
+        return "could not start"
+    signal = _signal(step.returncode)
+    return f"exit status {step.returncode}" + (f", {signal}" if signal else "")
 
 
 def level(outcome: FixOutcome) -> VerificationLevel:

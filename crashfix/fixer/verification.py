@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from crashfix.config import FixSettings
-from crashfix.fixer.models import FixOutcome, FixProposal, RegressionCheck, StepResult, VerifyResult
+from crashfix.fixer.models import FixOutcome, FixProposal, RegressionCheck, RegressionTest, StepResult, VerifyResult
 from crashfix.fixer.regression import RegressionRunner, level, request_text, retry_text
 from crashfix.fixer.test_framework import wanted
 from crashfix.fixer.verify.baseline import Baseline, establish
@@ -39,6 +39,7 @@ class Verification:
     ask_for_test: bool = False
     why_test: str = ""
     _checked: dict[str, RegressionCheck] = field(default_factory=dict)
+    _declared: RegressionTest | None = None  # a repair's `finish` need not declare the test again
 
     def start(self, base_commit: str, deadline: float | None) -> str:
         """Build and test the base commit (or reuse its cached result); one line for the progress table."""
@@ -67,7 +68,8 @@ class Verification:
                    rounds_left: int) -> tuple[Verdict, str]:
         """A round passed: run the declared regression test; accept, or ask for another round (the message)."""
         required = self.settings.regression_test == "required"
-        test = proposal.regression_test if self.settings.regression_test != "off" else None
+        self._declared = proposal.regression_test or self._declared
+        test = self._declared if self.settings.regression_test != "off" else None
         if test is None:
             self.outcome.regression = RegressionCheck(detail="no regression test was declared") \
                 if self.ask_for_test else None

@@ -228,3 +228,32 @@ def test_a_base_commit_that_does_not_build_is_said_and_ends_the_rounds(
     assert len(outcome["rounds"]) == 1 and len(anthropic.message_requests()) == 1  # no repair round on old errors
     assert outcome["status"] == "needs-human" and outcome["verification"] == "not-verified"
     assert "the base commit does not build either" in outcome["reason"]
+
+
+def test_a_declared_test_that_fails_on_the_fix_is_a_failed_round_for_the_model(
+        anthropic: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], crash_text: str) -> None:
+    _, checkout = game_repository(tmp_path)
+    binary_only = {"path": "CMakeLists.txt", "old_text": "add_test(NAME game_tests COMMAND game_tests)\n",
+                   "new_text": "add_test(NAME game_tests COMMAND game_tests)\n"
+                               "add_executable(regression_tests tests/regression_tests.cpp)\n"
+                               "target_link_libraries(regression_tests PRIVATE game)\n"}  # not in ctest's run
+    not_a_fix = {"path": "src/Player.cpp", "old_text": "    Unit* target = GetTarget();\n",
+                 "new_text": "    Unit* target = GetTarget(); // the current target\n"}
+    declared = {"files": ["CMakeLists.txt", "tests/regression_tests.cpp"], "command": ["build/regression_tests"]}
+
+    def repair(request: dict[str, Any]) -> Turn:
+        said = request["messages"][-1]["content"][-1]["text"]
+        assert "The regression test you declared fails on your fix" in said and "build/regression_tests" in said
+        return Turn([tool_use("edit", {**NULL_CHECK, "old_text": not_a_fix["new_text"]}),
+                     tool_use("finish", FIXED)])  # the test is not declared again: the first declaration holds
+
+    anthropic.enqueue(Turn([tool_use("edit", binary_only), tool_use("edit", not_a_fix),
+                            tool_use("edit", {"path": "tests/regression_tests.cpp", "old_text": "",
+                                              "new_text": REPRODUCES}),
+                            tool_use("finish", {**FIXED, "regression_test": declared})]), repair)
+    outcome = local_run(monkeypatch, capsys, anthropic, tmp_path, checkout, crash_text)
+    first = outcome["rounds"][0]["steps"]
+    assert first[-1]["command"] == ["build/regression_tests"] and first[-1]["returncode"] != 0
+    assert outcome["status"] == "local" and outcome["verification"] == "reproduced-and-fixed"
+    assert outcome["regression"]["on_base"] == "crashed" and "SIGSEGV" in outcome["regression"]["detail"]
