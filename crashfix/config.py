@@ -270,6 +270,10 @@ class FixSettings(Section):
     build_timeout_seconds: float = Field(default=1800.0, gt=0)
     test_timeout_seconds: float = Field(default=900.0, gt=0)
     repair_rounds: int = Field(default=3, ge=1, le=10, description="Build/test rounds, the first included.")
+    regression_test: Literal["auto", "off", "required"] = Field(
+        default="auto", description="Ask the model for a test that crashes on the base and passes on the fix: "
+                                    "auto (when the repository has a test framework), off, or required (a fix "
+                                    "without such a test is not delivered as verified).")
     path_mappings: dict[str, str] = Field(
         default_factory=dict, description="Build-machine path prefix -> repository-relative prefix."
     )

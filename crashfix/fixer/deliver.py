@@ -39,7 +39,7 @@ def commit_message(outcome: FixOutcome, verified: bool) -> str:
     if outcome.issue_number is not None:
         body.append(f"{'Fixes' if verified else 'Refs'} #{outcome.issue_number}")
     body.append(f"Crash-Signature: {outcome.signature}")
-    body.append("Proposed-By: crashfix (" + ("built and tested" if verified else "NOT verified") + ")")
+    body.append("Proposed-By: crashfix (" + (outcome.level_text if verified else "NOT verified") + ")")
     return subject + "\n\n" + "\n".join(body).strip() + "\n"
 
 
@@ -64,7 +64,7 @@ def deliver(run: Delivery) -> None:
     success = outcome.status in ("fix-proposed", "local") and outcome.commit is not None
     if run.repo is None:
         if success:
-            outcome.reason = f"fixed on local branch {outcome.branch}; nothing was pushed"
+            outcome.reason = f"{outcome.level_text}: committed on local branch {outcome.branch}; nothing was pushed"
         return
     if success:
         try:
@@ -101,7 +101,7 @@ def _propose(run: Delivery) -> None:
         base = run.base_branch or repo.default_branch
         pull = repo.create_pull(title=title, body=body, head=outcome.branch, base=base)
     outcome.pull_number, outcome.pull_url = pull.number, pull.html_url
-    outcome.reason = f"draft PR #{pull.number} ({outcome.diff_stats}) builds and passes the tests"
+    outcome.reason = f"draft PR #{pull.number} ({outcome.diff_stats}): {outcome.level_text}"
     assert run.channel is not None
     run.channel.labels(add=(run.settings.fix_proposed_label,), remove=(run.settings.needs_human_label,))
     run.progress.set("Deliver", "done", f"draft PR #{pull.number}")

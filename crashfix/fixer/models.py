@@ -11,6 +11,13 @@ from typing import Literal
 from pydantic import Field
 
 from crashfix.analysis.models import Strict
+from crashfix.fixer.models_verification import (
+    LEVEL_TEXT,
+    BaselineSummary,
+    RegressionCheck,
+    RegressionTest,
+    VerificationLevel,
+)
 
 # -- verify ----------------------------------------------------------------------------------
 
@@ -38,10 +45,19 @@ class StepResult(Strict):
     seconds: float
     output_tail: str = Field(default="", description="The last part of stdout+stderr, secrets redacted.")
     diagnostics: list[Diagnostic] = Field(default_factory=list)
+    failed_tests: list[str] = Field(default_factory=list, description="Failing tests named in the output.")
+    preexisting: list[str] = Field(default_factory=list,
+                                   description="Those of its failures that the base commit had too (`baseline`).")
+    known_failure: bool = Field(default=False, description="It failed only as on the base commit: not the change's.")
 
     @property
     def ok(self) -> bool:
         return not self.timed_out and self.returncode == 0
+
+    @property
+    def passed(self) -> bool:
+        """Passed, or failed exactly as it did before any edit (pre-existing failures only)."""
+        return self.ok or self.known_failure
 
 
 class VerifyResult(Strict):
@@ -53,12 +69,12 @@ class VerifyResult(Strict):
 
     @property
     def ok(self) -> bool:
-        return bool(self.steps) and all(step.ok for step in self.steps)
+        return bool(self.steps) and all(step.passed for step in self.steps)
 
     @property
     def failed_phase(self) -> str | None:
         for step in self.steps:
-            if not step.ok:
+            if not step.passed:
                 return step.phase
         return None
 
@@ -76,6 +92,7 @@ class FixProposal(Strict):
     confidence: Literal["low", "medium", "high"]
     risk: Literal["low", "medium", "high"]
     guard_only: bool = Field(description="True when the patch only adds a check without addressing why.")
+    regression_test: RegressionTest | None = Field(default=None, description="The test that reproduces the crash.")
 
 
 # -- tool servers ----------------------------------------------------------------------------
@@ -139,7 +156,21 @@ class FixOutcome(Strict):
     tool_servers: ToolServerUse | None = Field(default=None, description="Set when [[fix.mcp]] servers were used.")
     seconds: float = 0.0
     retry_hint: str = ""
+    baseline: BaselineSummary | None = Field(default=None, description="The base commit's build and tests.")
+    regression: RegressionCheck | None = Field(default=None, description="The model's regression test, if run.")
+    verification: VerificationLevel | None = Field(default=None, description="Set by the run; see `level`.")
+
+    @property
+    def level(self) -> VerificationLevel:
+        """What the fix reached: set by the run, else derived from the last round (records of older runs)."""
+        if self.verification is not None:
+            return self.verification
+        return "built-and-tests-pass" if bool(self.rounds) and self.rounds[-1].ok else "not-verified"
+
+    @property
+    def level_text(self) -> str:
+        return LEVEL_TEXT[self.level]
 
     @property
     def verified(self) -> bool:
-        return bool(self.rounds) and self.rounds[-1].ok
+        return bool(self.rounds) and self.rounds[-1].ok and self.level != "not-verified"

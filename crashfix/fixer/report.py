@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from crashfix.config import NotifySettings
 from crashfix.fixer.models import FixOutcome, StepResult, VerifyResult
 from crashfix.fixer.report_tools import tool_server_appendix, tool_server_state
+from crashfix.fixer.report_verification import baseline_line, level_line, state_fields, verification_block
 from crashfix.issues.progress import PROGRESS_MARKER, state_block
 from crashfix.issues.record import now_iso
 from crashfix.notify import NotifyEvent, notifier_from
@@ -87,7 +88,7 @@ def render_state(outcome: FixOutcome, previous: dict[str, object] | None = None)
              "attempts": earlier + 1,
              "reanalyzed": int(_number(before.get("reanalyzed"))) + (outcome.trigger.startswith("label ")),
              "total_cost_usd": round(earlier_cost + (use.cost_usd or 0.0), 6)}
-    return state_block({**state, **tool_server_state(outcome)})
+    return state_block({**state, **state_fields(outcome), **tool_server_state(outcome)})
 
 
 def round_line(result: VerifyResult) -> str:
@@ -99,9 +100,10 @@ def round_line(result: VerifyResult) -> str:
 def _step_cell(steps: list[StepResult]) -> str:
     if not steps:
         return "–"
-    failed = next((s for s in steps if not s.ok), None)
+    failed = next((s for s in steps if not s.passed), None)
     if failed is None:
-        return "✅ passed"
+        known = sum(len(s.preexisting) or 1 for s in steps if s.known_failure)
+        return f"✅ passed ({known} pre-existing failure(s) only)" if known else "✅ passed"
     why = f"timed out after {failed.seconds:.0f} s" if failed.timed_out else f"exit {failed.returncode}"
     first = failed.diagnostics[0] if failed.diagnostics else None
     message = model_text(first.message, 120, one_line=True) if first else ""
@@ -136,7 +138,7 @@ def pr_body(outcome: FixOutcome, note: str = "") -> str:
     assert proposal is not None
     guard = ("\n> ⚠️ **Guard only:** this patch adds a check without removing why the state arises. "
              "Review whether the root cause needs more.\n" if proposal.guard_only else "")
-    verified = "✅ builds and tests pass" if outcome.verified else "❌ not verified: see the rounds below"
+    verified = level_line(outcome) if outcome.verified else "❌ not verified: see the rounds below"
     parts = [
         f"Fixes #{outcome.issue_number}", "",
         "> Draft opened by crashfix. Review it like any other change; nothing is merged without a human.",
@@ -147,7 +149,7 @@ def pr_body(outcome: FixOutcome, note: str = "") -> str:
         f"**Verified:** {verified} · **Confidence:** {proposal.confidence} · **Risk:** {proposal.risk} · "
         f"**Guard only:** {'yes' if proposal.guard_only else 'no'}", "",
         "<details><summary>Explanation</summary>", "", model_text(proposal.explanation, 8000), "", "</details>", "",
-        "## Verification", verification_table(outcome), "",
+        "## Verification", *verification_block(outcome, model_text), "", verification_table(outcome), "",
         "## Changes", f"{outcome.diff_stats or ''}: " + ", ".join(code_span(p) for p in outcome.changed_files), "",
         "## Crash", f"Signature {code_span(outcome.signature or '?')} — {model_text(outcome.crash_title, 300)}",
         f"Code shown up front: {', '.join(code_span(p) for p in outcome.located[:8]) or 'none'}", "",
@@ -169,6 +171,7 @@ def failure_text(outcome: FixOutcome) -> str:
                       for name, count in sorted(outcome.tool_calls.items()))
     if tried:
         lines.append(f"**Tried:** {tried}; {len(outcome.rounds)} build/test round(s).")
+    lines += ["", *verification_block(outcome, model_text)]
     if outcome.rounds:
         lines += ["", verification_table(outcome)]
     if outcome.branch and outcome.commit:
@@ -192,6 +195,8 @@ def job_summary(outcome: FixOutcome, handed_over: bool = False) -> str:
              model_text(outcome.reason, 1000), ""]
     if outcome.pull_url:
         lines.append(f"Pull request: {outcome.pull_url}")
+    if outcome.status not in ("refused", "skipped"):
+        lines += verification_block(outcome, model_text)
     if outcome.rounds:
         lines += ["", verification_table(outcome)]
     lines += ["", usage_line(outcome)]
@@ -208,6 +213,9 @@ def terminal_summary(outcome: FixOutcome) -> str:
         lines.append(f"pull request: {outcome.pull_url}")
     for result in outcome.rounds:
         lines.append(f"round {result.round}: " + ("passed" if result.ok else f"{result.failed_phase} failed"))
+    if outcome.status not in ("refused", "skipped"):
+        lines += [line for line in (f"verification: {outcome.level_text}", baseline_line(outcome),
+                                    outcome.regression.detail if outcome.regression else "") if line]
     lines.append(usage_line(outcome).replace(" · ", ", "))
     return "\n".join(lines)
 

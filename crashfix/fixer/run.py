@@ -34,7 +34,9 @@ from crashfix.fixer.history import History, commit_history
 from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResult
 from crashfix.fixer.prompt import dump_note, reanalyze_text, repair_message, task_message
+from crashfix.fixer.regression import RegressionRunner
 from crashfix.fixer.report import Progress
+from crashfix.fixer.verification import Verification
 from crashfix.fixer.verify.steps import require_commands, run_round
 from crashfix.issues.body import human_text, title_for
 from crashfix.issues.record import parse_record
@@ -74,6 +76,8 @@ class _Run:
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
                                   trigger=job.trigger.describe())
+        self.checks = Verification(job.checkout, self.settings, job.environ, self.outcome,
+                                   secret_values=job.secrets, clock=job.clock)
 
     # -- the pipeline ----------------------------------------------------------------------------
 
@@ -175,6 +179,7 @@ class _Run:
             self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base,
                                                              token=job.token)
             self.remote_tip = self.outcome.base_commit if self.git.continued else ""
+        self._baseline()
         self.history = commit_history(parse_record(self.issue.body) if job.repo is not None else None, job.repo,
                                       self.git, self.settings.context_tokens)  # suspect commits, a failed fix
         context = locate(report, job.checkout, path_mappings=self.settings.path_mappings,
@@ -187,6 +192,14 @@ class _Run:
                                             f"file(s); {found} frame(s) mapped{history}")
         self.report("crashfix is working on this crash")
         return context
+
+    def _baseline(self) -> None:
+        """Build and test the base commit before the model's first edit (or reuse that result)."""
+        assert self.outcome.base_commit is not None
+        self.progress.set("Build & test", "running", "building and testing the base commit first")
+        self.report("crashfix is working on this crash")
+        line = self.checks.start(self.outcome.base_commit, self.started + self.settings.budget.max_wall_seconds)
+        self.progress.set("Build & test", "pending", line)
 
     def _over_cost_cap(self) -> bool:
         """Past `max_cost_per_issue_usd` over all attempts (the sticky comment's record): no model call at all."""
@@ -218,7 +231,7 @@ class _Run:
         self.session = FixSession(job.model(), self.workspace, self.budget, self.settings.model,
                                   on_event=self._tool_event, servers=self.servers)
         extra = (self._reanalysis() + (dump_note(self.dump_path) if self.servers is not None else "")
-                 + self.history.text)
+                 + self.history.text + self.checks.task_extra())
         task = task_message(issue_number=job.issue_number,
                                        repository=job.repo.full_name if job.repo else str(job.checkout.name),
                                        report=report, context=context, human_text=human, extra=extra)
@@ -259,16 +272,30 @@ class _Run:
             assert self.budget is not None and self.session is not None
             result = run_round(self.job.checkout, self.settings, self.job.environ, number,
                                       secret_values=self.job.secrets, deadline=self.budget.deadline,
-                                      clock=self.job.clock)
+                                      clock=self.job.clock, judge=self.checks.judge)
             self.outcome.rounds.append(result)
+            verdict, again = "repair", ""
             if result.ok:
-                self.progress.set("Build & test", "done", f"passed in round {number}")
+                runner = RegressionRunner(self.workspace, self.settings, self.job.environ,
+                                          secret_values=self.job.secrets, deadline=self.budget.deadline,
+                                          clock=self.job.clock)
+                verdict, again = self.checks.after_pass(result, proposal, runner, rounds - number)
+            if verdict == "accept" or (verdict == "stop" and result.ok):
                 self.outcome.status = "local" if self.job.local else "fix-proposed"
+                self.checks.conclude()
+                self.progress.set("Build & test", "done" if self.outcome.verified else "failed",
+                                  self.checks.done_detail(number))
                 return
-            self.progress.set("Build & test", "running", f"round {number}: {result.failed_phase} failed")
+            if self.checks.stuck_on_base_build(result):
+                self.outcome.reason = ("the base commit does not build either, and the change adds no new build "
+                                       "error: it could not be built or tested")
+                self.progress.set("Build & test", "failed", self.outcome.reason)
+                return
+            self.progress.set("Build & test", "running", f"round {number}: {result.failed_phase or 'regression test'} "
+                                                         "failed")
             if number == rounds:
                 break
-            proposal = self.session.propose(repair_message(result, rounds - number))
+            proposal = self.session.propose(again or repair_message(result, rounds - number))
             self._took(proposal)
         self.outcome.reason = f"build or tests still failed after {rounds} round(s)"
         self.progress.set("Build & test", "failed", self.outcome.reason)
@@ -314,6 +341,7 @@ class _Run:
             outcome.diff = self.git.diff(outcome.base_commit, outcome.commit)
         except (ChangedBehindTheModel, GitError) as error:
             outcome.status = "needs-human" if verified else outcome.status
+            outcome.verification = "not-verified"
             outcome.reason = f"nothing was committed: {error.one_line()}"
             outcome.commit = None
             log.warning("%s", outcome.reason)
@@ -353,6 +381,10 @@ class _Run:
                                      cost_usd=None if spent is None else spent + budget.reserved_usd)
         outcome.changed_files = self.workspace.changed_paths()
         outcome.seconds = self.job.clock() - self.started
+        if outcome.status not in ("fix-proposed", "local"):
+            outcome.verification = "not-verified"  # whatever a round showed, nothing verified is delivered
+        elif outcome.verification is None:
+            outcome.verification = outcome.level
 
     def report(self, headline: str, footer: str = "", final: bool = False) -> None:
         if self.channel is not None:

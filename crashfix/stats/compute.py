@@ -165,7 +165,18 @@ def _issue_stat(issue: _Issue, snapshot: Snapshot) -> IssueStat:
         pull=issue.pulls[-1].number if issue.pulls else None,
         crash_to_pr_seconds=max(0.0, first_pull.created_at - issue.first_seen) if first_pull else None,
         reanalyzed=reanalyzed, human_commits=_human_commits(issue),
-        regression=snapshot.regression_label.casefold() in labels, cost_usd=_cost(issue))
+        regression=snapshot.regression_label.casefold() in labels, cost_usd=_cost(issue),
+        verification=_verification(state))
+
+
+def _verification(state: dict[str, object]) -> str | None:
+    """The level the last run recorded; a record from before levels: built-and-tests-pass if verified."""
+    level = state.get("verification")
+    if isinstance(level, str):
+        return level
+    if "verified" in state:
+        return "built-and-tests-pass" if state.get("verified") is True else "not-verified"
+    return None
 
 
 def _daily(issues: list[_Issue], since: float | None) -> dict[str, int]:
@@ -209,7 +220,9 @@ def compute(snapshot: Snapshot) -> CrashStats:
     median = statistics.median(times) if times else None
     top = sorted(issues, key=lambda issue: (-issue.occurrences, issue.data.number))[:TOP]
 
+    levels = Counter(row.verification for row in processed if row.verification)
     return CrashStats(
+        verification=dict(sorted(levels.items())),
         repository=snapshot.repository, generated_at=now_iso(snapshot.now),
         since=now_iso(snapshot.since) if snapshot.since is not None else None,
         crash_issues=len(rows), distinct_signatures=len({row.signature for row in rows}),

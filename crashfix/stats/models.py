@@ -75,6 +75,8 @@ class IssueStat(Strict):
     human_commits: bool = False
     regression: bool = False
     cost_usd: float | None = None
+    verification: str | None = Field(default=None, description="The fix's verification level (the sticky record): "
+                                     "reproduced-and-fixed, built-and-tests-pass or not-verified.")
 
 
 class FixFigures(Strict):
@@ -128,3 +130,5 @@ class CrashStats(Strict):
         count=0, counted="from the crash's first sighting to its fix's verification (uptime without it)"))
     revisions: list[RevisionStat] = Field(default_factory=list, description="Most crashes first.")
     requests: int | None = Field(default=None, description="GitHub API requests the figures took, when known.")
+    verification: dict[str, int] = Field(default_factory=dict, description="Processed issues by the verification "
+                                         "level their last fix run reached (runs before levels: derived).")

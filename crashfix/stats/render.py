@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from crashfix.stats.models import CrashStats, Ratio
 from crashfix.untrusted import code_span
 
+# The fixer's verification levels as its reports word them (crashfix.fixer.models_verification.LEVEL_TEXT).
+LEVEL_TEXT = {"reproduced-and-fixed": "reproduced and fixed",
+              "built-and-tests-pass": "built and tests pass (crash not reproduced)",
+              "not-verified": "not verified"}
+
 
 @dataclass(frozen=True)
 class Row:
@@ -73,6 +78,10 @@ def rows(stats: CrashStats) -> list[Row]:
             f"{dollars(cost.total_usd)} over {cost.total_issues} processed issues", cost.counted),
         Row("fixes", "Fixes in production", f"{stats.fixes.verified} verified, {stats.fixes.ineffective} ineffective, "
             f"{stats.fixes.awaiting} awaiting", stats.fixes.counted),
+        Row("verification", "Fix verification", ", ".join(
+            f"{stats.verification.get(level, 0)} {text}" for level, text in LEVEL_TEXT.items()),
+            "processed issues by the level their last fix run reached: a regression test that failed on the base "
+            "and passes on the fix, the build and tests only, or neither"),
         Row("crash-to-verified", "Crash → verified fix", f"median {duration(verified.median_seconds)}, p90 "
             f"{duration(verified.p90_seconds)} over {verified.count} issues", verified.counted),
     ]

@@ -42,11 +42,17 @@ def git(cwd: Path, *args: str) -> str:
     return done.stdout
 
 
-def game_repository(tmp_path: Path, config: str = FIX_CONFIG) -> tuple[Path, Path]:
-    """The test game server committed to a bare `origin` (main), and a fresh clone of it."""
+def game_repository(tmp_path: Path, config: str = FIX_CONFIG, files: dict[str, str] | None = None,
+                    ) -> tuple[Path, Path]:
+    """The test game server committed to a bare `origin` (main), and a fresh clone of it.
+
+    `files`: repository-relative paths written (or appended to, with a leading `+`) before the commit."""
     require_tools("git", "cmake", "c++")
     seed = tmp_path / "seed"
     shutil.copytree(FIXTURES / "gameserver", seed)
+    for name, content in (files or {}).items():
+        target = seed / name.lstrip("+")
+        target.write_text((target.read_text() if name.startswith("+") else "") + content)
     (seed / ".github").mkdir()
     (seed / ".github" / "crashfix.toml").write_text(config)
     (seed / ".github" / "workflows").mkdir()

@@ -55,9 +55,9 @@ def history(fake: FakeGitHub) -> dict[str, int]:
     fake.seed_comment(n["A"], "Seen **3** more times (total 40).", user=UPLOADER, created_at=T0 + 2 * DAY)
     fake.seed_comment(n["E"], "Happens on realm-2 too.", user="player-one", created_at=T0 + 3 * DAY + 7200)
 
-    def proposed(key: str, cost: float, minutes: float, sha: str) -> int:
+    def proposed(key: str, cost: float, minutes: float, sha: str, level: str | None = None) -> int:
         start = T0 + {"A": 0, "D": 3 * DAY}[key]
-        result = outcome(n[key], "fix-proposed", cost=cost, commit=sha)
+        result = outcome(n[key], "fix-proposed", cost=cost, commit=sha).model_copy(update={"verification": level})
         pull = seed_pull(fake, result, start + minutes * MIN, sha=sha)
         sticky(fake, n[key], result.model_copy(update={"pull_number": pull}), start + minutes * MIN + 5)
         return pull
@@ -72,7 +72,7 @@ def history(fake: FakeGitHub) -> dict[str, int]:
     pull_c = seed_pull(fake, result_c, T0 + 2 * DAY + 40 * MIN, sha="d" * 40)
     sticky(fake, n["C"], result_c.model_copy(update={"pull_number": pull_c}), T0 + 2 * DAY + 50 * MIN,
            previous={"status": "needs-human", "attempts": 1, "reanalyzed": 0, "total_cost_usd": 0.35})
-    proposed("D", 0.20, 4, "e" * 40)
+    proposed("D", 0.20, 4, "e" * 40, "reproduced-and-fixed")  # its regression test crashed on the base
     sticky(fake, n["E"], outcome(n["E"], "needs-human", cost=1.10), T0 + 3 * DAY + 5000)
     result_h = outcome(n["H"], "fix-proposed", cost=0.42)
     pull_h = seed_pull(fake, result_h, T0 + 4 * DAY + 7200 + 2 * 3600)
@@ -143,6 +143,9 @@ def test_figures_over_a_seeded_history_match_the_hand_count(github: FakeGitHub,
     assert by_number[n["B"]]["human_commits"] and not by_number[n["A"]]["human_commits"]
     assert n["G"] not in by_number
     assert stats["requests"] == 3  # one page each: issues, pull requests, comments
+    # D's record says reproduced-and-fixed; H's old record only "verified"; the others ran no round
+    assert stats["verification"] == {"built-and-tests-pass": 1, "not-verified": 5, "reproduced-and-fixed": 1}
+    assert by_number[n["D"]]["verification"] == "reproduced-and-fixed"
     assert all(fig["counted"] for fig in stats["figures"])
 
 

@@ -189,6 +189,9 @@ def _tail_lines(step: StepResult, room: int) -> list[str]:
 
 def _step_feedback(step: StepResult, limit: int) -> str:
     parts = [_step_header(step)]
+    if step.preexisting:  # named nowhere in what the model reads: they are not its to fix
+        parts.append(f"({len(step.preexisting)} test failure(s) that were there before your change, on the base "
+                     "commit, are left out of what follows.)")
     errors = [d for d in step.diagnostics if d.severity != "warning"]
     chosen = errors or step.diagnostics
     if chosen:
@@ -212,7 +215,7 @@ def feedback_text(result_or_steps: VerifyResult | StepResult | Iterable[StepResu
         steps = [result_or_steps]
     else:
         steps = list(result_or_steps)
-    failed = [step for step in steps if not step.ok]
+    failed = [step for step in steps if not step.passed]  # a failure the base commit had is not the model's
     if not failed:
         return ""
     texts: list[str] = []

@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -115,8 +116,13 @@ def _not_started(phase: Literal["build", "test"], argv: list[str], message: str)
                       diagnostics=[Diagnostic(tool="other", message=message)])
 
 
+# Looks at a finished step and its whole (redacted) output: the baseline's comparison (`baseline.Judge`).
+StepJudge = Callable[[int, StepResult, str], StepResult]
+
+
 def _run_step(phase: Literal["build", "test"], argv: list[str], checkout: Path, env: dict[str, str],
-              timeout: float, secrets: list[str]) -> StepResult:
+              timeout: float, secrets: list[str], judge: Callable[[StepResult, str], StepResult] | None = None,
+              ) -> StepResult:
     """Run one command; a missing program or a failure to start is a failed step, not an exception."""
     shown = [redact(part, secrets) for part in argv]
     program = _resolve(argv[0], checkout, env)
@@ -133,11 +139,12 @@ def _run_step(phase: Literal["build", "test"], argv: list[str], checkout: Path, 
     stdout, stderr = decode_output(completed.stdout), decode_output(completed.stderr)
     joined = stdout + ("\n" if stdout and not stdout.endswith("\n") and stderr else "") + stderr
     text = redact(strip_ansi(joined), secrets)
-    return StepResult(
+    step = StepResult(
         phase=phase, command=shown, returncode=completed.returncode, timed_out=completed.timed_out,
         seconds=round(completed.seconds, 3), output_tail=_tail(text),
         diagnostics=_keep_first(parse_diagnostics(text, checkout)) if not completed.ok else [],
     )
+    return judge(step, text) if judge is not None else step
 
 
 def run_round(
@@ -149,8 +156,14 @@ def run_round(
     secret_values: Iterable[str] = (),
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    judge: StepJudge | None = None,
+    keep_going: bool = False,
 ) -> VerifyResult:
-    """Run the build commands, then (if they all passed) the test commands, stopping at the first failure."""
+    """Run the build commands, then (if they all passed) the test commands, stopping at the first failure.
+
+    `judge(index, step, output)` may mark a failure as the base commit's own (`baseline`): then the
+    round goes on. `keep_going`: every test command runs even after one failed (the baseline run).
+    """
     plan: list[tuple[Literal["build", "test"], tuple[str, ...], float]] = [
         *(("build", command, settings.build_timeout_seconds) for command in settings.build if command),
         *(("test", command, settings.test_timeout_seconds) for command in settings.test if command),
@@ -162,7 +175,7 @@ def run_round(
     secrets = [*secret_values, *secret_values_in(environ, settings.keep_env)]
     env = _environment(environ, settings.keep_env, secrets)
     steps: list[StepResult] = []
-    for phase, command, step_timeout in plan:
+    for index, (phase, command, step_timeout) in enumerate(plan):
         argv = [part.replace("{checkout}", str(checkout)) for part in command]
         timeout = step_timeout if deadline is None else min(step_timeout, deadline - clock())
         if timeout <= 0:
@@ -170,9 +183,9 @@ def run_round(
                                     timed_out=True, seconds=0.0,
                                     output_tail="not started: the run's time budget (max_wall_seconds) is used up"))
             break
-        step = _run_step(phase, argv, checkout, env, timeout, secrets)
+        step = _run_step(phase, argv, checkout, env, timeout, secrets, None if judge is None else partial(judge, index))
         steps.append(step)
-        if not step.ok:
+        if not step.passed and not (keep_going and phase == "test"):
             break
     result = VerifyResult(round=round_number, steps=steps)
     if not result.ok:
