@@ -35,6 +35,8 @@ from crashfix.fixer.job import FixJob
 from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResult
 from crashfix.fixer.prompt import dump_note, reanalyze_text, repair_message, task_message
 from crashfix.fixer.report import Progress
+from crashfix.fixer.timing import time_split
+from crashfix.fixer.verify.build_folder import WarmBuild, resolve_root, warm_build
 from crashfix.fixer.verify.steps import require_commands, run_round
 from crashfix.issues.body import human_text, title_for
 from crashfix.issues.record import parse_record
@@ -71,6 +73,7 @@ class _Run:
         self.hashes: dict[str, str] = {}  # the sealed commit's files: path -> blob hash
         self.spend_limit: float | None = None  # what is left of the per-issue cost cap
         self.history = History()
+        self.model_seconds = 0.0  # in the model's turns (its tool calls included), for the time split
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
                                   trigger=job.trigger.describe())
@@ -154,6 +157,8 @@ class _Run:
     def _prepare(self, report: CrashReport) -> CodeContext:
         job = self.job
         require_commands(self.settings)  # before any money is spent on the model
+        if self.settings.build_dir is not None:
+            resolve_root(self.settings.build_dir, job.checkout, job.environ)  # a bad build_dir: before the model
         self.git.ensure_repository()
         leaks = self.git.persisted_credentials()
         if leaks:
@@ -224,9 +229,17 @@ class _Run:
                                        report=report, context=context, human_text=human, extra=extra)
         self.progress.set("Analyse", "running", f"asking {self.settings.model}")
         self.report("crashfix is working on this crash")
-        proposal = self.session.propose(task)
+        proposal = self._propose(task)
         self._took(proposal)
         return proposal
+
+    def _propose(self, message: str) -> FixProposal:
+        assert self.session is not None
+        started = self.job.clock()
+        try:
+            return self.session.propose(message)
+        finally:
+            self.model_seconds += self.job.clock() - started
 
     def _reanalysis(self) -> str:
         """For a `reanalyze` run: remove the label; hand over the last outcome and maintainers' reviews."""
@@ -247,6 +260,18 @@ class _Run:
         self.progress.set("Analyse", "done" if proposal.status == "fixed" else "failed", detail)
 
     def _verify_loop(self, proposal: FixProposal) -> None:
+        """The rounds hold the run's build folder (`[fix] build_dir`, locked) from the first build to the last."""
+        if proposal.status != "fixed":
+            self._rounds(proposal, WarmBuild(folder=None))
+            return
+        repository = self.job.repo.full_name if self.job.repo else self.git.run(
+            "remote", "get-url", "origin", check=False).strip()
+        with warm_build(self.settings, self.job.checkout, self.job.environ, repository=repository or
+                        self.job.checkout.name, say=self.job.on_event) as warm:
+            self.outcome.build_folder = warm.use
+            self._rounds(proposal, warm)
+
+    def _rounds(self, proposal: FixProposal, warm: WarmBuild) -> None:
         rounds = self.settings.repair_rounds
         for number in range(1, rounds + 1):
             if proposal.status != "fixed":
@@ -259,7 +284,7 @@ class _Run:
             assert self.budget is not None and self.session is not None
             result = run_round(self.job.checkout, self.settings, self.job.environ, number,
                                       secret_values=self.job.secrets, deadline=self.budget.deadline,
-                                      clock=self.job.clock)
+                                      clock=self.job.clock, warm=warm)
             self.outcome.rounds.append(result)
             if result.ok:
                 self.progress.set("Build & test", "done", f"passed in round {number}")
@@ -268,7 +293,7 @@ class _Run:
             self.progress.set("Build & test", "running", f"round {number}: {result.failed_phase} failed")
             if number == rounds:
                 break
-            proposal = self.session.propose(repair_message(result, rounds - number))
+            proposal = self._propose(repair_message(result, rounds - number))
             self._took(proposal)
         self.outcome.reason = f"build or tests still failed after {rounds} round(s)"
         self.progress.set("Build & test", "failed", self.outcome.reason)
@@ -353,6 +378,7 @@ class _Run:
                                      cost_usd=None if spent is None else spent + budget.reserved_usd)
         outcome.changed_files = self.workspace.changed_paths()
         outcome.seconds = self.job.clock() - self.started
+        outcome.time_split = time_split(outcome.rounds, self.model_seconds)
 
     def report(self, headline: str, footer: str = "", final: bool = False) -> None:
         if self.channel is not None:

@@ -22,6 +22,7 @@ from crashfix.analysis.textclean import decode
 from crashfix.config import FixSettings
 from crashfix.errors import CrashfixError, UsageError
 from crashfix.fixer.models import Diagnostic, StepResult, VerifyResult
+from crashfix.fixer.verify.build_folder import WarmBuild
 from crashfix.fixer.verify.diagnostics import feedback_text, parse_diagnostics, strip_ansi
 from crashfix.scrub import redact, scrubbed_environment, secret_values_in
 
@@ -149,8 +150,11 @@ def run_round(
     secret_values: Iterable[str] = (),
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    warm: WarmBuild | None = None,
 ) -> VerifyResult:
-    """Run the build commands, then (if they all passed) the test commands, stopping at the first failure."""
+    """Run the build commands, then (if they all passed) the test commands, stopping at the first failure.
+
+    `warm`: the run's build folder (`{build_dir}`) and compiler cache (`build_folder.warm_build`)."""
     plan: list[tuple[Literal["build", "test"], tuple[str, ...], float]] = [
         *(("build", command, settings.build_timeout_seconds) for command in settings.build if command),
         *(("test", command, settings.test_timeout_seconds) for command in settings.test if command),
@@ -161,9 +165,11 @@ def run_round(
         raise CrashfixError(f"cannot verify: the checkout {checkout} is not a directory")
     secrets = [*secret_values, *secret_values_in(environ, settings.keep_env)]
     env = _environment(environ, settings.keep_env, secrets)
+    warm = warm or WarmBuild(folder=None)
+    env.update(warm.env)
     steps: list[StepResult] = []
     for phase, command, step_timeout in plan:
-        argv = [part.replace("{checkout}", str(checkout)) for part in command]
+        argv = warm.expand(command, checkout)
         timeout = step_timeout if deadline is None else min(step_timeout, deadline - clock())
         if timeout <= 0:
             steps.append(StepResult(phase=phase, command=[redact(part, secrets) for part in argv], returncode=None,
