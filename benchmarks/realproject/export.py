@@ -47,8 +47,9 @@ def missing_blobs(mirror: Path, commit: str) -> list[str]:
     return [path for (_, path), answer in zip(blobs, answers) if answer.endswith("missing")]
 
 
-def export(mirror: Path, commit: str, checkout: Path, config_text: str) -> Export:
-    """`commit` of `mirror` into `checkout` (replaced) as a one-commit repository on branch main."""
+def export(mirror: Path, commit: str, checkout: Path, config_text: str, origin: str = "") -> Export:
+    """`commit` of `mirror` into `checkout` (replaced) as a one-commit repository on branch main; `origin`
+    (e.g. the project's GitHub URL, never fetched) names the repository as a clone's remote would."""
     if checkout.exists():
         shutil.rmtree(checkout)
     checkout.mkdir(parents=True)
@@ -65,6 +66,8 @@ def export(mirror: Path, commit: str, checkout: Path, config_text: str) -> Expor
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(config_text, encoding="utf-8")
     git(checkout, "init", "-q", "-b", "main")
+    if origin:
+        git(checkout, "remote", "add", "origin", origin)
     git(checkout, "add", "-A")
     git(checkout, *IDENTITY, "commit", "-q", "-m", f"export of {commit[:12]} (placeholders: {len(missing)})")
     return Export(checkout=checkout, commit=git(checkout, "rev-parse", "HEAD").strip(), placeholders=missing)

@@ -38,7 +38,8 @@ class Bench:
         if kind == "warm" and (self.checkout / ".git").is_dir():
             reset(self.checkout)
             return
-        done = export(self.mirror, self.case["parent_commit"], self.checkout, self.config)
+        origin = f"https://github.com/{self.recipe.repository}.git" if self.recipe.repository else ""
+        done = export(self.mirror, self.case["parent_commit"], self.checkout, self.config, origin)
         if done.placeholders:
             print(f"  export: {len(done.placeholders)} blob(s) missing from the mirror, empty placeholders: "
                   f"{', '.join(done.placeholders[:3])}")
@@ -106,8 +107,11 @@ class Bench:
                 state = "ok" if step.ok else ("timed out" if step.timed_out else f"exit {step.returncode}")
                 shown = " ".join(step.command)[:90]
                 print(f"  round {result.round} {step.phase:5} {step.seconds:7.1f} s  {state:9} {shown}")
-            for diagnostic in [d for s in result.steps for d in s.diagnostics][:3]:
-                print(f"    diagnostic: {diagnostic.path}:{diagnostic.line}: {diagnostic.message[:120]}")
+            found = [d for s in result.steps for d in s.diagnostics]
+            for diagnostic in sorted(found, key=lambda d: d.severity == "warning")[:3]:
+                where = f"{diagnostic.path}:{diagnostic.line}"
+                print(f"    diagnostic ({len(found)} in all): {diagnostic.severity} {where}: "
+                      f"{diagnostic.message[:100]}")
         for said in feedback[:1]:
             lines = [line for line in said.splitlines() if line.strip()]
             print("  fed back to the model (first lines):")

@@ -63,11 +63,8 @@ def find_compiler_cache(setting: str, environ: Mapping[str, str], checkout: Path
     wanted = TOOLS if setting == "auto" else (setting,)
     for tool in wanted:
         found = shutil.which(tool, path=_path_of(environ))
-        if found:
-            env = {}
-            if tool == "ccache" and not any(key.upper() == "CCACHE_BASEDIR" for key in environ):
-                env["CCACHE_BASEDIR"] = str(checkout)  # paths relative to the checkout: hits after a move too
-            return CompilerCache(tool=tool, path=found, env=env)
+        if found:  # a stable checkout path and build folder hit the cache; a moved checkout needs CCACHE_BASEDIR
+            return CompilerCache(tool=tool, path=found)
     names = " or ".join(wanted)
     return CompilerCache(tool=setting, path=None,
                          note=f"compiler_cache = {setting!r}: {names} not found on the build PATH; building without")
