@@ -18,8 +18,9 @@ no --scripted, the real model runs instead and is scored against the developers'
 
 Runs (--runs, in order): `cold` a fresh export, an empty build folder and compiler cache;
 `warm` the same checkout reset as actions/checkout does (files crashfix changed get new times),
-the build folder kept; `fresh` a new export (every file new) with the build folder and compiler
-cache kept - what a runner that wipes its workspace gets. Nothing is asserted: it prints what ran.
+the build folder kept; `fresh` a new export with every file's time set to now, the build folder
+and compiler cache kept - what a runner that wipes its workspace gets (warm only with a compiler
+cache: --compiler-cache ccache). Nothing is asserted: it prints what ran.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ class Bench:
             return
         origin = f"https://github.com/{self.recipe.repository}.git" if self.recipe.repository else ""
         done = export(self.mirror, self.case["parent_commit"], self.checkout, self.config, origin)
+        if kind == "fresh":  # a wiped workspace: every file written now (git archive keeps the commit's time)
+            now = time.time()
+            for path in self.checkout.rglob("*"):
+                if path.is_file() and ".git" not in path.relative_to(self.checkout).parts[:1]:
+                    os.utime(path, (now, now))
         if done.placeholders:
             print(f"  export: {len(done.placeholders)} blob(s) missing from the mirror, empty placeholders: "
                   f"{', '.join(done.placeholders[:3])}")
