@@ -1,5 +1,6 @@
 """`crashfix doctor`: is the warm-build setup usable here? The build folder (`[fix] build_dir`) can be
-created and written, and the compiler cache asked for (`[fix] compiler_cache`) is on PATH."""
+created and written, and the compiler cache asked for (`[fix] compiler_cache`) is on PATH. Nothing
+configured is nothing to check (no line), as with tool servers."""
 
 from __future__ import annotations
 
@@ -12,18 +13,22 @@ from pathlib import Path
 from crashfix.config import Config
 from crashfix.errors import CrashfixError
 from crashfix.fixer.verify.compiler_cache import find_compiler_cache
-from crashfix.setup.checks import Check, failed, ok, skipped, warn
+from crashfix.setup.checks import Check, failed, ok, warn
 
 _CACHE_DIRS = {"ccache": "CCACHE_DIR", "sccache": "SCCACHE_DIR"}
 
 
-def check_build_dir(target: Path, config: Config, environ: Mapping[str, str]) -> Check:
+def warm_build_checks(target: Path, config: Config, environ: Mapping[str, str]) -> list[Check]:
+    checks = [check_build_dir(target, config, environ), check_compiler_cache(target, config, environ)]
+    return [check for check in checks if check is not None]
+
+
+def check_build_dir(target: Path, config: Config, environ: Mapping[str, str]) -> Check | None:
     from crashfix.fixer.verify.build_folder import resolve_root
 
     setting = config.fix.build_dir
     if setting is None:
-        return skipped("build folder", "no [fix] build_dir: each run builds cold in the checkout's build/ "
-                                       "(see docs/fixer.md, Warm builds)")
+        return None
     try:
         root = resolve_root(setting, target.resolve(), environ)
     except CrashfixError as error:
@@ -44,10 +49,10 @@ def check_build_dir(target: Path, config: Config, environ: Mapping[str, str]) ->
     return ok("build folder", detail)
 
 
-def check_compiler_cache(target: Path, config: Config, environ: Mapping[str, str]) -> Check:
+def check_compiler_cache(target: Path, config: Config, environ: Mapping[str, str]) -> Check | None:
     setting = config.fix.compiler_cache
     if setting == "off":
-        return skipped("compiler cache", 'compiler_cache is "off" (try "auto": ccache or sccache when found)')
+        return None
     found = find_compiler_cache(setting, environ, target)
     if found is None or found.path is None:
         wanted = "ccache or sccache" if setting == "auto" else setting
