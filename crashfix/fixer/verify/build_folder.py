@@ -124,7 +124,7 @@ def cmake_source_problem(folder: Path, checkout: Path) -> str | None:
     match = _CMAKE_HOME.search(text)
     if match is None:
         return None
-    home = match.group(1).strip()
+    home = match.group(1).strip()[:300]  # written by the last build: kept short
     if _same_or_inside(Path(home), checkout):
         return None
     return f"its CMakeCache.txt was configured for the source folder {home}, not this checkout"
@@ -178,7 +178,8 @@ def _unlock(handle: IO[bytes]) -> None:
 
 def _holder(root: Path, key: str) -> str:
     try:
-        return (root / f"{key}.owner").read_text(encoding="utf-8").strip() or "another run"
+        text = (root / f"{key}.owner").read_text(encoding="utf-8", errors="replace").strip()
+        return " ".join(text.split())[:120] or "another run"  # a build could have written it: one short line
     except OSError:
         return "another run"
 
