@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from crashfix.config import NotifySettings
 from crashfix.fixer.models import FixOutcome, StepResult, VerifyResult
 from crashfix.fixer.report_tools import tool_server_appendix, tool_server_state
-from crashfix.fixer.timing import build_folder_line, time_line
+from crashfix.fixer.timing import build_folder_line, rounds_line, time_line
 from crashfix.issues.progress import PROGRESS_MARKER, state_block
 from crashfix.issues.record import now_iso
 from crashfix.notify import NotifyEvent, notifier_from
@@ -220,7 +220,9 @@ def terminal_summary(outcome: FixOutcome) -> str:
 def time_text(outcome: FixOutcome) -> str:
     """The time split, and where it built (the folder's key and state, never the runner's path)."""
     folder = build_folder_line(outcome)
-    return f"**Time:** {time_line(outcome)}" + (f"  \n{model_text(folder, 400, one_line=True)}" if folder else "")
+    rounds = f" ({rounds_line(outcome)})" if len(outcome.time_split.rounds) > 1 else ""
+    return f"**Time:** {time_line(outcome)}{rounds}" + (f"  \n{model_text(folder, 400, one_line=True)}"
+                                                        if folder else "")
 
 
 def fix_event(outcome: FixOutcome, server_url: str = "https://github.com") -> NotifyEvent | None:

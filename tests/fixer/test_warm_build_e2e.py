@@ -70,6 +70,7 @@ def test_a_second_run_reuses_the_build_folder_and_the_outcome_splits_the_time(
     assert "Unit.cpp.o" in compiled(first, 1)  # cold: everything
     body = pr_body(first.model_copy(update={"issue_number": 7}))
     assert "**Time:**" in body and "building (2 builds)" in body and f"new {first.build_folder.key}" in body
+    assert "(round 1: build " in body and "; round 2: build " in body and ", tests " in body
     assert str(builds) not in body  # the key, never the runner's path
     assert "building (2 builds)" in summary.read_text()
     objects = {path: path.stat().st_mtime_ns for path in folder.rglob("*.cpp.o") if path.name != "Player.cpp.o"}
