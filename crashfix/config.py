@@ -291,6 +291,15 @@ class FixSettings(Section):
     keep_env: tuple[str, ...] = Field(
         default=(), description="Variables to pass to builds even though their names look secret."
     )
+    build_dir: str | None = Field(
+        default=None, description="Warm builds: a folder outside the checkout, kept between runs; commands get "
+        "<build_dir>/<key> as {build_dir} (key: repository and build commands). Default: {build_dir} is "
+        "<checkout>/build.")
+    build_dir_wait_seconds: float = Field(
+        default=600.0, ge=0, description="How long a run waits for another using the same build folder, then "
+        "builds in a fresh temporary one.")
+    compiler_cache: Literal["auto", "ccache", "sccache", "off"] = Field(
+        default="off", description="Adds CMAKE_<LANG>_COMPILER_LAUNCHER to cmake configure commands when found.")
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     mcp: tuple[ToolServerSettings, ...] = Field(
         default=(), description="MCP tool servers the model may use ([[fix.mcp]] entries); none by default.")

@@ -118,6 +118,32 @@ class ToolServerUse(Strict):
 
 # -- the run ---------------------------------------------------------------------------------
 
+
+class BuildFolderUse(Strict):
+    """Where the run built: its own `build/` in the checkout, or a kept `[fix] build_dir` folder, and how."""
+
+    key: str | None = Field(default=None, description="<build_dir>/<key>; None: in the checkout.")
+    state: Literal["in-checkout", "new", "reused", "reset", "fresh"]
+    reason: str = Field(default="", description="Why it was reset or fresh.")
+    compiler_cache: str = "off"
+
+
+class RoundTime(Strict):
+    round: int
+    build_seconds: float = 0.0
+    test_seconds: float = 0.0
+
+
+class TimeSplit(Strict):
+    """Where the wall clock went: builds, tests, the model (with its tool calls); the rest is crashfix and git."""
+
+    build_seconds: float = 0.0
+    test_seconds: float = 0.0
+    model_seconds: float = 0.0
+    regression_seconds: float = Field(default=0.0, description="The regression test on the base and the fix.")
+    builds: int = Field(default=0, description="Rounds whose build started (the base commit's is round 0).")
+    rounds: list[RoundTime] = Field(default_factory=list)
+
 FixStatus = Literal["fix-proposed", "needs-human", "refused", "skipped", "dry-run", "local"]
 
 
@@ -155,6 +181,8 @@ class FixOutcome(Strict):
     usage: TokenUse = Field(default_factory=TokenUse)
     tool_servers: ToolServerUse | None = Field(default=None, description="Set when [[fix.mcp]] servers were used.")
     seconds: float = 0.0
+    time_split: TimeSplit = Field(default_factory=TimeSplit)
+    build_folder: BuildFolderUse | None = None
     retry_hint: str = ""
     baseline: BaselineSummary | None = Field(default=None, description="The base commit's build and tests.")
     regression: RegressionCheck | None = Field(default=None, description="The model's regression test, if run.")

@@ -36,6 +36,7 @@ from crashfix.fixer.models import (
     VerifyResult,
 )
 from crashfix.fixer.test_framework import refusal
+from crashfix.fixer.verify.build_folder import WarmBuild
 from crashfix.fixer.verify.steps import run_round
 from crashfix.untrusted import inline, quote
 
@@ -51,14 +52,14 @@ class RegressionRunner:
 
     def __init__(self, workspace: Workspace, settings: FixSettings, environ: Mapping[str, str], *,
                  secret_values: Iterable[str] = (), deadline: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.workspace, self.settings, self.environ = workspace, settings, environ
+                 clock: Callable[[], float] = time.monotonic, warm: WarmBuild | None = None) -> None:
+        self.workspace, self.settings, self.environ, self.warm = workspace, settings, environ, warm
         self.secrets, self.deadline, self.clock = tuple(secret_values), deadline, clock
 
     def _run(self, build: bool, command: list[str] | None) -> VerifyResult:
         update = {"build": self.settings.build if build else (), "test": (tuple(command),) if command else ()}
         return run_round(self.workspace.root, self.settings.model_copy(update=update), self.environ, 0,
-                         secret_values=self.secrets, deadline=self.deadline, clock=self.clock)
+                         secret_values=self.secrets, deadline=self.deadline, clock=self.clock, warm=self.warm)
 
     def on_fix(self, test: RegressionTest) -> tuple[RegressionCheck, StepResult | None]:
         """Validate and run the test on the fix (already built); a failing run's step, for the model."""

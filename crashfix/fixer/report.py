@@ -17,6 +17,7 @@ from crashfix.config import NotifySettings
 from crashfix.fixer.models import FixOutcome, StepResult, VerifyResult
 from crashfix.fixer.report_tools import tool_server_appendix, tool_server_state
 from crashfix.fixer.report_verification import baseline_line, level_line, state_fields, verification_block
+from crashfix.fixer.timing import build_folder_line, rounds_line, time_line
 from crashfix.issues.progress import PROGRESS_MARKER, state_block
 from crashfix.issues.record import now_iso
 from crashfix.notify import NotifyEvent, notifier_from
@@ -153,7 +154,7 @@ def pr_body(outcome: FixOutcome, note: str = "") -> str:
         "## Changes", f"{outcome.diff_stats or ''}: " + ", ".join(code_span(p) for p in outcome.changed_files), "",
         "## Crash", f"Signature {code_span(outcome.signature or '?')} — {model_text(outcome.crash_title, 300)}",
         f"Code shown up front: {', '.join(code_span(p) for p in outcome.located[:8]) or 'none'}", "",
-        "## Cost", usage_line(outcome), "",
+        "## Cost", usage_line(outcome), "", time_text(outcome), "",
         tool_server_appendix(outcome, model_text),
         "_To retry with review feedback, add the label `reanalyze` to the issue; review comments from people "
         "with write access are given to the next attempt._",
@@ -180,6 +181,7 @@ def failure_text(outcome: FixOutcome) -> str:
     lines.append("\n" + (model_text(outcome.retry_hint, 600) if outcome.retry_hint
                          else "To try again, add the label `reanalyze` to this issue."))
     lines.append(f"\n{usage_line(outcome)}")
+    lines.append(f"\n{time_text(outcome)}")
     return "\n".join(lines)
 
 
@@ -199,7 +201,7 @@ def job_summary(outcome: FixOutcome, handed_over: bool = False) -> str:
         lines += verification_block(outcome, model_text)
     if outcome.rounds:
         lines += ["", verification_table(outcome)]
-    lines += ["", usage_line(outcome)]
+    lines += ["", usage_line(outcome), "", time_text(outcome)]
     return "\n".join(lines) + "\n"
 
 
@@ -217,7 +219,18 @@ def terminal_summary(outcome: FixOutcome) -> str:
         lines += [line for line in (f"verification: {outcome.level_text}", baseline_line(outcome),
                                     outcome.regression.detail if outcome.regression else "") if line]
     lines.append(usage_line(outcome).replace(" · ", ", "))
+    lines.append(time_line(outcome))
+    if outcome.build_folder is not None:
+        lines.append(build_folder_line(outcome))
     return "\n".join(lines)
+
+
+def time_text(outcome: FixOutcome) -> str:
+    """The time split, and where it built (the folder's key and state, never the runner's path)."""
+    folder = build_folder_line(outcome)
+    rounds = f" ({rounds_line(outcome)})" if len(outcome.time_split.rounds) > 1 else ""
+    return f"**Time:** {time_line(outcome)}{rounds}" + (f"  \n{model_text(folder, 400, one_line=True)}"
+                                                        if folder else "")
 
 
 def fix_event(outcome: FixOutcome, server_url: str = "https://github.com") -> NotifyEvent | None:

@@ -14,6 +14,7 @@ the deliver job does the rest (`deliver_job`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from crashfix.analysis.analyze import analyze_path, analyze_text, rules_for
@@ -36,7 +37,9 @@ from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResul
 from crashfix.fixer.prompt import dump_note, reanalyze_text, repair_message, task_message
 from crashfix.fixer.regression import RegressionRunner
 from crashfix.fixer.report import Progress
+from crashfix.fixer.timing import time_split
 from crashfix.fixer.verification import Verification
+from crashfix.fixer.verify.build_folder import WarmBuild, resolve_root, warm_build
 from crashfix.fixer.verify.steps import require_commands, run_round
 from crashfix.issues.body import human_text, title_for
 from crashfix.issues.record import parse_record
@@ -73,9 +76,12 @@ class _Run:
         self.hashes: dict[str, str] = {}  # the sealed commit's files: path -> blob hash
         self.spend_limit: float | None = None  # what is left of the per-issue cost cap
         self.history = History()
+        self.model_seconds = 0.0  # in the model's turns (its tool calls included), for the time split
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
                                   trigger=job.trigger.describe())
+        self.warm = WarmBuild(folder=None)
+        self._held = contextlib.ExitStack()
         self.checks = Verification(job.checkout, self.settings, job.environ, self.outcome,
                                    secret_values=job.secrets, clock=job.clock)
 
@@ -103,6 +109,7 @@ class _Run:
             self._stopped(error)
         finally:
             self._stop_tool_servers()
+            self._held.close()  # the build folder's lock
         self._deliver()
         return self._finish()
 
@@ -158,6 +165,8 @@ class _Run:
     def _prepare(self, report: CrashReport) -> CodeContext:
         job = self.job
         require_commands(self.settings)  # before any money is spent on the model
+        if self.settings.build_dir is not None:
+            resolve_root(self.settings.build_dir, job.checkout, job.environ)  # a bad build_dir: before the model
         self.git.ensure_repository()
         leaks = self.git.persisted_credentials()
         if leaks:
@@ -179,6 +188,7 @@ class _Run:
             self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base,
                                                              token=job.token)
             self.remote_tip = self.outcome.base_commit if self.git.continued else ""
+        self._hold_build_folder()
         self._baseline()
         self.history = commit_history(parse_record(self.issue.body) if job.repo is not None else None, job.repo,
                                       self.git, self.settings.context_tokens)  # suspect commits, a failed fix
@@ -237,9 +247,17 @@ class _Run:
                                        report=report, context=context, human_text=human, extra=extra)
         self.progress.set("Analyse", "running", f"asking {self.settings.model}")
         self.report("crashfix is working on this crash")
-        proposal = self.session.propose(task)
+        proposal = self._propose(task)
         self._took(proposal)
         return proposal
+
+    def _propose(self, message: str) -> FixProposal:
+        assert self.session is not None
+        started = self.job.clock()
+        try:
+            return self.session.propose(message)
+        finally:
+            self.model_seconds += self.job.clock() - started
 
     def _reanalysis(self) -> str:
         """For a `reanalyze` run: remove the label; hand over the last outcome and maintainers' reviews."""
@@ -259,7 +277,21 @@ class _Run:
         detail = f"{proposal.status}: {proposal.root_cause[:140]}"
         self.progress.set("Analyse", "done" if proposal.status == "fixed" else "failed", detail)
 
+    def _hold_build_folder(self) -> None:
+        """The run's build folder (`[fix] build_dir`, locked) and compiler cache, held from the baseline build
+        to the last round; released when the run ends (`run`)."""
+        repository = self.job.repo.full_name if self.job.repo else self.git.run(
+            "remote", "get-url", "origin", check=False).strip()
+        self.warm = self._held.enter_context(warm_build(self.settings, self.job.checkout, self.job.environ,
+                                                        repository=repository or self.job.checkout.name,
+                                                        say=self.job.on_event))
+        self.outcome.build_folder = self.warm.use
+        self.checks.warm = self.warm
+
     def _verify_loop(self, proposal: FixProposal) -> None:
+        self._rounds(proposal, self.warm)
+
+    def _rounds(self, proposal: FixProposal, warm: WarmBuild) -> None:
         rounds = self.settings.repair_rounds
         for number in range(1, rounds + 1):
             if proposal.status != "fixed":
@@ -272,13 +304,13 @@ class _Run:
             assert self.budget is not None and self.session is not None
             result = run_round(self.job.checkout, self.settings, self.job.environ, number,
                                       secret_values=self.job.secrets, deadline=self.budget.deadline,
-                                      clock=self.job.clock, judge=self.checks.judge)
+                                      clock=self.job.clock, judge=self.checks.judge, warm=warm)
             self.outcome.rounds.append(result)
             verdict, again = "repair", ""
             if result.ok:
                 runner = RegressionRunner(self.workspace, self.settings, self.job.environ,
                                           secret_values=self.job.secrets, deadline=self.budget.deadline,
-                                          clock=self.job.clock)
+                                          clock=self.job.clock, warm=warm)
                 verdict, again = self.checks.after_pass(result, proposal, runner, rounds - number)
             if verdict == "accept" or (verdict == "stop" and result.ok):
                 self.outcome.status = "local" if self.job.local else "fix-proposed"
@@ -295,7 +327,7 @@ class _Run:
                                                          "failed")
             if number == rounds:
                 break
-            proposal = self.session.propose(again or repair_message(result, rounds - number))
+            proposal = self._propose(again or repair_message(result, rounds - number))
             self._took(proposal)
         self.outcome.reason = f"build or tests still failed after {rounds} round(s)"
         self.progress.set("Build & test", "failed", self.outcome.reason)
@@ -385,6 +417,10 @@ class _Run:
             outcome.verification = "not-verified"  # whatever a round showed, nothing verified is delivered
         elif outcome.verification is None:
             outcome.verification = outcome.level
+        baseline = self.checks.baseline
+        outcome.time_split = time_split(outcome.rounds, self.model_seconds,
+                                        baseline=baseline.result if baseline and not baseline.cached else None,
+                                        regression_seconds=outcome.regression.seconds if outcome.regression else 0.0)
 
     def report(self, headline: str, footer: str = "", final: bool = False) -> None:
         if self.channel is not None:

@@ -20,6 +20,7 @@ from crashfix.fixer.models import FixOutcome, FixProposal, RegressionCheck, Regr
 from crashfix.fixer.regression import RegressionRunner, level, request_text, retry_text
 from crashfix.fixer.test_framework import wanted
 from crashfix.fixer.verify.baseline import Baseline, establish
+from crashfix.fixer.verify.build_folder import WarmBuild
 from crashfix.fixer.verify.diagnostics import feedback_text
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,13 @@ class Verification:
     why_test: str = ""
     _checked: dict[str, RegressionCheck] = field(default_factory=dict)
     _declared: RegressionTest | None = None  # a repair's `finish` need not declare the test again
+    warm: WarmBuild | None = None  # the run's build folder: the baseline builds where the rounds will
 
     def start(self, base_commit: str, deadline: float | None) -> str:
         """Build and test the base commit (or reuse its cached result); one line for the progress table."""
         self.baseline = establish(self.checkout, self.settings, self.environ, base_commit,
-                                  secret_values=self.secret_values, deadline=deadline, clock=self.clock)
+                                  secret_values=self.secret_values, deadline=deadline, clock=self.clock,
+                                  warm=self.warm)
         summary = self.outcome.baseline = self.baseline.summary()
         self.ask_for_test, self.why_test = wanted(self.checkout, self.settings)
         state = "builds" if summary.built else "does NOT build"

@@ -129,7 +129,9 @@ def run_checks(target: Path, repo: str | None, config_path: Path | None, environ
     checks = [config_check, check_workflow(target)]
     config = config or Config()
     if config_check.state == "ok":
-        checks.append(check_commands(target, config, environ))
+        from crashfix.setup.build_check import warm_build_checks
+
+        checks += [check_commands(target, config, environ), *warm_build_checks(target, config, environ)]
     else:
         checks.append(skipped("build and test", "the config did not load"))
     name = repository_name(repo, environ) or config.uploader.repo or repository_from_checkout(target)

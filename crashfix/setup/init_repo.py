@@ -127,7 +127,8 @@ def manual_steps(result: InitResult, options: InitOptions, repo_name: str | None
         f"Add the repository secret ANTHROPIC_API_KEY ({where}/secrets/actions).",
         f"Register a self-hosted runner with the labels {', '.join(options.runs_on)} ({where}/actions/runners); "
         "it needs Git Bash, Python 3.10+ and your build tools. It gets a read-only token: the GitHub-hosted "
-        "deliver job pushes and opens the pull request.",
+        "deliver job pushes and opens the pull request. For warm builds give it a folder outside the workspace: "
+        "uncomment build_dir (and compiler_cache) in the config.",
         "So that your CI runs on crashfix's pull requests, give the deliver job a GitHub App (variable "
         "CRASHFIX_APP_ID, secret CRASHFIX_APP_PRIVATE_KEY; Contents, Issues, Pull requests: read and write) or a "
         "fine-grained token (secret CRASHFIX_DELIVER_TOKEN, the same permissions). Without either it uses the "

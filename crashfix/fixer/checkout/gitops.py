@@ -234,6 +234,9 @@ class Git:
             self.run("update-ref", f"refs/heads/{branch}", commit)
             if self.run("symbolic-ref", "--quiet", "HEAD", check=False).strip() == f"refs/heads/{branch}":
                 self.run("read-tree", commit)  # the index follows the branch; the files already hold the edits
+                # read-tree drops the files' stat info: without a refresh the next `checkout -f` / `reset --hard`
+                # (actions/checkout) rewrites every file, and a kept build folder rebuilds everything
+                self.run("update-index", "-q", "--refresh", check=False)
         return commit
 
     def diff_stats(self, base: str, head: str) -> DiffStats:

@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from crashfix.analysis.models import Strict
 from crashfix.config import FixSettings
 from crashfix.fixer.models import BaselineSummary, StepResult, VerifyResult
+from crashfix.fixer.verify.build_folder import WarmBuild
 from crashfix.fixer.verify.diagnostics import format_diagnostic, parse_diagnostics
 from crashfix.fixer.verify.steps import _keep_first, _tail, run_round
 from crashfix.fixer.verify.test_ids import failed_tests, without_tests
@@ -233,7 +234,7 @@ def _status(step: StepResult) -> str:
 
 def establish(checkout: Path, settings: FixSettings, environ: Mapping[str, str], base_commit: str, *,
               secret_values: Iterable[str] = (), deadline: float | None = None,
-              clock: Callable[[], float] = time.monotonic) -> Baseline:
+              clock: Callable[[], float] = time.monotonic, warm: WarmBuild | None = None) -> Baseline:
     """The cached baseline for this commit and configuration, else a fresh build and test of the checkout."""
     key = baseline_key(base_commit, settings)
     path = cache_folder(environ) / f"{key}.json"
@@ -247,7 +248,7 @@ def establish(checkout: Path, settings: FixSettings, environ: Mapping[str, str],
         return step if step.ok else step.model_copy(update={"failed_tests": failed_tests(text)})
 
     result = run_round(checkout, settings, environ, 0, secret_values=secret_values, deadline=deadline, clock=clock,
-                       judge=judge, keep_going=True)
+                       judge=judge, keep_going=True, warm=warm)
     record = BaselineRecord(key=key, base_commit=base_commit, result=result, seconds=round(clock() - started, 3))
     if _cacheable(result):
         _save(path, record)

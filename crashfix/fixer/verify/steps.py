@@ -23,6 +23,7 @@ from crashfix.analysis.textclean import decode
 from crashfix.config import FixSettings
 from crashfix.errors import CrashfixError, UsageError
 from crashfix.fixer.models import Diagnostic, StepResult, VerifyResult
+from crashfix.fixer.verify.build_folder import WarmBuild
 from crashfix.fixer.verify.diagnostics import feedback_text, parse_diagnostics, strip_ansi
 from crashfix.scrub import redact, scrubbed_environment, secret_values_in
 
@@ -158,11 +159,13 @@ def run_round(
     clock: Callable[[], float] = time.monotonic,
     judge: StepJudge | None = None,
     keep_going: bool = False,
+    warm: WarmBuild | None = None,
 ) -> VerifyResult:
     """Run the build commands, then (if they all passed) the test commands, stopping at the first failure.
 
     `judge(index, step, output)` may mark a failure as the base commit's own (`baseline`): then the
     round goes on. `keep_going`: every test command runs even after one failed (the baseline run).
+    `warm`: the run's build folder (`{build_dir}`) and compiler cache (`build_folder.warm_build`).
     """
     plan: list[tuple[Literal["build", "test"], tuple[str, ...], float]] = [
         *(("build", command, settings.build_timeout_seconds) for command in settings.build if command),
@@ -174,9 +177,11 @@ def run_round(
         raise CrashfixError(f"cannot verify: the checkout {checkout} is not a directory")
     secrets = [*secret_values, *secret_values_in(environ, settings.keep_env)]
     env = _environment(environ, settings.keep_env, secrets)
+    warm = warm or WarmBuild(folder=None)
+    env.update(warm.env)
     steps: list[StepResult] = []
     for index, (phase, command, step_timeout) in enumerate(plan):
-        argv = [part.replace("{checkout}", str(checkout)) for part in command]
+        argv = warm.expand(command, checkout)
         timeout = step_timeout if deadline is None else min(step_timeout, deadline - clock())
         if timeout <= 0:
             steps.append(StepResult(phase=phase, command=[redact(part, secrets) for part in argv], returncode=None,
