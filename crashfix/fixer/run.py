@@ -19,7 +19,7 @@ import logging
 from crashfix.analysis.analyze import analyze_path, analyze_text, rules_for
 from crashfix.analysis.models import CrashReport
 from crashfix.errors import CrashfixError, ParseError
-from crashfix.fixer import bundle
+from crashfix.fixer import attempts, bundle
 from crashfix.fixer.agent.budget import Budget
 from crashfix.fixer.agent.pricing import cost
 from crashfix.fixer.agent.session import FixSession
@@ -71,6 +71,8 @@ class _Run:
         self.hashes: dict[str, str] = {}  # the sealed commit's files: path -> blob hash
         self.spend_limit: float | None = None  # what is left of the per-issue cost cap
         self.history = History()
+        self.returns_to: str | None = None  # --local: the branch or commit the checkout goes back to at the end
+        self.tip_replaceable = True  # the remote branch's tip is crashfix's unverified attempt (or absent)
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
                                   trigger=job.trigger.describe())
@@ -78,7 +80,16 @@ class _Run:
     # -- the pipeline ----------------------------------------------------------------------------
 
     def run(self) -> FixOutcome:
-        """Errors before the gate passes (unreadable issue or report) propagate: nothing to report them on."""
+        """Errors before the gate passes (unreadable issue or report) propagate: nothing to report them on.
+
+        So do a local run's setup errors (a dirty checkout, no build commands) before any model call.
+        """
+        try:
+            return self._run()
+        finally:
+            self._return_checkout()
+
+    def _run(self) -> FixOutcome:
         self._open_issue()
         if not self._gate():
             return self._finish()
@@ -96,6 +107,8 @@ class _Run:
             proposal = self._analyse(report, human, context)
             self._verify_loop(proposal)
         except CrashfixError as error:  # budgets, the model, git, the build setup: reported on the issue
+            if self.job.local and self.session is None:
+                raise  # nothing spent, no issue to tell: the command line says it, with its exit code
             self._stopped(error)
         finally:
             self._stop_tool_servers()
@@ -166,7 +179,8 @@ class _Run:
                            "commit or stash them first; crashfix commits only its own edits")
         if job.repo is None:
             sig = (self.outcome.signature or "crash")[:12]
-            self.outcome.branch = f"crashfix/local-{sig}"
+            self.returns_to = attempts.position(self.git)
+            self.outcome.branch = attempts.local_branch(self.git, f"crashfix/local-{sig}")  # never reset one
             self.outcome.base_commit = self.git.start_local_branch(self.outcome.branch)
         else:
             self.outcome.branch = f"{self.settings.branch_prefix}{job.issue_number}"
@@ -175,6 +189,7 @@ class _Run:
             self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base,
                                                              token=job.token)
             self.remote_tip = self.outcome.base_commit if self.git.continued else ""
+            self.tip_replaceable = not self.git.continued or attempts.replaceable(attempts.tip_message(self.git))
         self.history = commit_history(parse_record(self.issue.body) if job.repo is not None else None, job.repo,
                                       self.git, self.settings.context_tokens)  # suspect commits, a failed fix
         context = locate(report, job.checkout, path_mappings=self.settings.path_mappings,
@@ -307,6 +322,7 @@ class _Run:
             return
         verified = outcome.status in ("fix-proposed", "local")
         try:
+            self._route(verified)
             contents = self.git.line_ends(outcome.base_commit, self.workspace.verified_contents())
             outcome.commit = self.git.commit_contents(outcome.base_commit, contents,
                                                       commit_message(outcome, verified), branch=outcome.branch)
@@ -319,6 +335,33 @@ class _Run:
             log.warning("%s", outcome.reason)
             return
         self.hashes = {path: blob_hash(data) for path, data in contents.items()}
+
+    def _route(self, verified: bool) -> None:
+        """An unverified attempt never replaces a verified tip of the remote branch: it gets a branch of its own.
+
+        The deliver job of the split workflow decides the same for the fix job's result (`deliver_job`).
+        """
+        job, outcome = self.job, self.outcome
+        if verified or self.tip_replaceable or job.repo is None or job.bundle_out is not None or job.dry_run:
+            return
+        kept = outcome.branch
+        assert kept is not None
+        taken = self.git.remote_branches(job.remote, attempts.attempt_pattern(kept), job.token)
+        outcome.branch = attempts.attempt_branch(kept, taken)
+        self.remote_tip = ""  # a new branch: the push is refused if someone took the name meanwhile
+        outcome.reason += f"; the verified commit on {kept} was kept, this attempt went to {outcome.branch}"
+
+    def _return_checkout(self) -> None:
+        """--local: back to the branch or commit the run started on (after a fix, a failure or Ctrl+C)."""
+        if self.returns_to is None:
+            return
+        outcome = self.outcome
+        note = attempts.return_to(self.git, self.returns_to, outcome.branch)
+        if outcome.commit is None and attempts.drop_if_empty(self.git, outcome.branch, outcome.base_commit):
+            outcome.branch = None  # nothing of the attempt to keep: no branch left behind
+        if note:
+            outcome.reason = f"{outcome.reason}; {note}" if outcome.reason else note
+            log.info("%s", note)
 
     def _push(self) -> None:
         outcome = self.outcome

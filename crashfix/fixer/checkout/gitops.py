@@ -185,10 +185,16 @@ class Git:
         return url
 
     def start_local_branch(self, branch: str) -> str:
-        """`--local`: branch off whatever is checked out now; returns that commit."""
+        """`--local`: a new branch off whatever is checked out now (an existing one is never reset); that commit."""
         start = self.head()
-        self.run("checkout", "--quiet", "-B", branch, start)
+        self.run("checkout", "--quiet", "-b", branch, start)
         return start
+
+    def remote_branches(self, remote: str, pattern: str, token: str | None = None) -> list[str]:
+        """Branch names on `remote` (its URL recorded before the build) matching the ref pattern `pattern`."""
+        url = self._remote_urls.get(remote) or self.remember_remote(remote)
+        out = self.run("ls-remote", "--heads", url, pattern, extra_env=self.auth(token))
+        return [line.split("refs/heads/", 1)[1] for line in out.splitlines() if "refs/heads/" in line]
 
     # -- after the build: only plumbing, in a scratch repository ------------------------------------
 
