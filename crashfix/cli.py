@@ -296,31 +296,12 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
         config: Path | None, model: str | None, max_cost: float | None, remote: str, bundle_out: Path | None,
         as_json: bool, verbose: bool) -> None:
     """Turn a crash issue into a built, tested draft PR (or say on the issue why not)."""
-    from crashfix.fixer.job import FixOptions, build_job, publish
-    from crashfix.fixer.report import terminal_summary
-    from crashfix.fixer.run import run_fix
+    from crashfix.fixer.console import run_fix_command
+    from crashfix.fixer.job import FixOptions
 
-    logs.setup(paths.state_dir(), verbose=verbose)
     options = FixOptions(checkout=checkout, issue=issue, repo=repo, report=report, local=local, dry_run=dry_run,
                          config=config, model=model, max_cost_usd=max_cost, remote=remote, bundle_out=bundle_out)
-    from crashfix.actions import workflow
-
-    with workflow.group(f"crashfix fix #{issue}" if issue else "crashfix fix", os.environ):
-        with workflow.commands_off(os.environ):  # the log may quote the model: no `::` line is obeyed
-            job = build_job(options, os.environ)  # the config is read here, once: a build may rewrite the file
-            outcome = run_fix(job)
-    publish(outcome, os.environ, handed_over=bundle_out is not None)
-    if outcome.status == "needs-human" and workflow.in_actions(os.environ):
-        workflow.error(f"crashfix: no verified fix for #{issue}: {outcome.reason}", os.environ)
-    if not dry_run and bundle_out is None:  # the deliver job sends the message for the split workflow
-        from crashfix.fixer.report import after_fix
-
-        after_fix(outcome, os.environ, job.notify)  # a chat message, if configured
-    if as_json:  # JSON escapes newlines: no line of it can start a workflow command, and scripts parse it
-        click.echo(outcome.model_dump_json(indent=2))
-        return
-    with workflow.commands_off(os.environ):
-        click.echo(terminal_summary(outcome))
+    raise SystemExit(run_fix_command(options, as_json=as_json, verbose=verbose))
 
 
 @cli.command()

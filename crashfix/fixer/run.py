@@ -25,7 +25,7 @@ from crashfix.fixer.agent.pricing import cost
 from crashfix.fixer.agent.session import FixSession
 from crashfix.fixer.agent.toolservers import ToolServers, start_tool_servers
 from crashfix.fixer.channel import IssueChannel
-from crashfix.fixer.checkout.gitops import Git, GitError, blob_hash
+from crashfix.fixer.checkout.gitops import CheckoutNotReady, Git, GitError, blob_hash
 from crashfix.fixer.checkout.workspace import ChangedBehindTheModel, Workspace
 from crashfix.fixer.cost_cap import cap_reason, remaining_budget
 from crashfix.fixer.deliver import Delivery, commit_message, deliver
@@ -58,7 +58,7 @@ class _Run:
         self.job = job
         self.settings = job.settings
         self.started = job.clock()
-        self.progress = Progress(run_url=job.run_url)
+        self.progress = Progress(run_url=job.run_url, listener=job.on_progress)
         self.channel: IssueChannel | None = None
         self.git = Git(job.checkout, job.environ, secrets=job.secrets)
         self.workspace = Workspace(job.checkout)
@@ -170,13 +170,13 @@ class _Run:
         self.git.ensure_repository()
         leaks = self.git.persisted_credentials()
         if leaks:
-            raise GitError(f"the checkout's .git/config holds credentials ({', '.join(leaks)}) that a build "
-                           "could read", "check out with `persist-credentials: false`; crashfix pushes with the "
-                           "token itself")
+            raise CheckoutNotReady(f"the checkout's .git/config holds credentials ({', '.join(leaks)}) that a build "
+                                   "could read", "check out with `persist-credentials: false`; crashfix pushes "
+                                   "with the token itself")
         dirty = self.git.dirty_paths()
         if dirty:
-            raise GitError(f"the checkout has uncommitted changes ({', '.join(dirty[:5])})",
-                           "commit or stash them first; crashfix commits only its own edits")
+            raise CheckoutNotReady(f"the checkout has uncommitted changes ({', '.join(dirty[:5])})",
+                                   "commit or stash them first; crashfix commits only its own edits")
         if job.repo is None:
             sig = (self.outcome.signature or "crash")[:12]
             self.returns_to = attempts.position(self.git)
@@ -274,7 +274,7 @@ class _Run:
             assert self.budget is not None and self.session is not None
             result = run_round(self.job.checkout, self.settings, self.job.environ, number,
                                       secret_values=self.job.secrets, deadline=self.budget.deadline,
-                                      clock=self.job.clock)
+                                      clock=self.job.clock, on_step=self.job.on_step)
             self.outcome.rounds.append(result)
             if result.ok:
                 self.progress.set("Build & test", "done", f"passed in round {number}")
@@ -394,6 +394,8 @@ class _Run:
                                      cache_write_tokens=use.cache_write_tokens,
                                      cache_read_tokens=use.cache_read_tokens, turns=budget.turns,
                                      cost_usd=None if spent is None else spent + budget.reserved_usd)
+        else:  # stopped before the first model call: nothing was spent, which is known, not "unknown"
+            outcome.usage = TokenUse(cost_usd=0.0)
         outcome.changed_files = self.workspace.changed_paths()
         outcome.seconds = self.job.clock() - self.started
 

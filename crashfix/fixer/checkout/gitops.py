@@ -49,6 +49,12 @@ class GitError(CrashfixError):
     """A git command failed; the message carries git's own (redacted) words."""
 
 
+class CheckoutNotReady(GitError):
+    """Not a checkout crashfix can work in (not a git clone, uncommitted changes, a stored token): the user's to fix."""
+
+    exit_code = 2  # a usage error, like a bad option
+
+
 @dataclass(frozen=True)
 class DiffStats:
     files: int
@@ -124,7 +130,8 @@ class Git:
 
     def ensure_repository(self) -> None:
         if self.run("rev-parse", "--is-inside-work-tree", check=False).strip() != "true":
-            raise GitError(f"{self.root} is not a git checkout", "run crashfix fix inside a clone, or pass --checkout")
+            raise CheckoutNotReady(f"{self.root} is not a git checkout",
+                                   "run crashfix fix inside a clone, or pass --checkout")
 
     def head(self) -> str:
         return self.run("rev-parse", "HEAD").strip()

@@ -149,6 +149,7 @@ def run_round(
     secret_values: Iterable[str] = (),
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    on_step: Callable[[str, list[str]], None] | None = None,
 ) -> VerifyResult:
     """Run the build commands, then (if they all passed) the test commands, stopping at the first failure."""
     plan: list[tuple[Literal["build", "test"], tuple[str, ...], float]] = [
@@ -170,6 +171,8 @@ def run_round(
                                     timed_out=True, seconds=0.0,
                                     output_tail="not started: the run's time budget (max_wall_seconds) is used up"))
             break
+        if on_step is not None:  # e.g. the terminal's live line during a long build
+            on_step(phase, [redact(part, secrets) for part in argv])
         step = _run_step(phase, argv, checkout, env, timeout, secrets)
         steps.append(step)
         if not step.ok:
