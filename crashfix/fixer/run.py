@@ -348,6 +348,8 @@ class _Run:
         assert kept is not None
         taken = self.git.remote_branches(job.remote, attempts.attempt_pattern(kept), job.token)
         outcome.branch = attempts.attempt_branch(kept, taken)
+        if self.git.run("symbolic-ref", "--quiet", "HEAD", check=False).strip() == f"refs/heads/{kept}":
+            self.git.run("symbolic-ref", "HEAD", f"refs/heads/{outcome.branch}")  # the checkout follows the commit
         self.remote_tip = ""  # a new branch: the push is refused if someone took the name meanwhile
         outcome.reason += f"; the verified commit on {kept} was kept, this attempt went to {outcome.branch}"
 
