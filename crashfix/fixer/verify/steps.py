@@ -22,7 +22,7 @@ from crashfix.analysis.textclean import decode
 from crashfix.config import FixSettings
 from crashfix.errors import CrashfixError, UsageError
 from crashfix.fixer.models import Diagnostic, StepResult, VerifyResult
-from crashfix.fixer.verify.diagnostics import feedback_text, parse_diagnostics, strip_ansi
+from crashfix.fixer.verify.diagnostics import feedback_text, parse_diagnostics, relative_text, strip_ansi
 from crashfix.scrub import redact, scrubbed_environment, secret_values_in
 
 TAIL_CHARS = 8000
@@ -135,7 +135,7 @@ def _run_step(phase: Literal["build", "test"], argv: list[str], checkout: Path, 
     text = redact(strip_ansi(joined), secrets)
     return StepResult(
         phase=phase, command=shown, returncode=completed.returncode, timed_out=completed.timed_out,
-        seconds=round(completed.seconds, 3), output_tail=_tail(text),
+        seconds=round(completed.seconds, 3), output_tail=_tail(relative_text(text, checkout)),
         diagnostics=_keep_first(parse_diagnostics(text, checkout)) if not completed.ok else [],
     )
 
