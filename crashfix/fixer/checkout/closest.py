@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 MAX_WANTED_LINES = 60  # a longer old_text is compared by its first lines
 MAX_CANDIDATES = 40
@@ -24,7 +24,8 @@ _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_]{2,}")
 def mismatch(relative: str, text: str, old: str, count: int) -> str:
     """Tell the model precisely why its old_text did not match exactly once."""
     if count > 1:
-        starts, at = [], text.find(old)
+        starts: list[int] = []
+        at = text.find(old)
         while at >= 0 and len(starts) < 10:
             starts.append(text.count("\n", 0, at) + 1)
             at = text.find(old, at + 1)
@@ -78,11 +79,11 @@ def _candidates(lines: list[str], wanted: list[str], last: int) -> list[int]:
             if token in at and len(holding[token]) <= MAX_TOKEN_LINES:
                 holding[token].append(number)
     rare = {token: numbers for token, numbers in holding.items() if len(numbers) <= MAX_TOKEN_LINES}
-    votes: Counter[int] = Counter()
+    votes: dict[int, float] = defaultdict(float)
     for token, numbers in rare.items():
         weight = 1.0 / len(numbers)  # a token found in few lines points at few places
         for number in numbers:
             for offset in at[token]:
                 votes[min(max(number - offset, 0), last)] += weight
-    chosen = [start for start, _ in votes.most_common(MAX_CANDIDATES)]
+    chosen = sorted(votes, key=lambda start: (-votes[start], start))[:MAX_CANDIDATES]
     return chosen or sorted({0, last})
