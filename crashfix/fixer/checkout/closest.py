@@ -1,11 +1,11 @@
 """Why an `edit` did not match, and where the closest text is: bounded work on any file.
 
 Comparing the model's `old_text` with every window of a large file (difflib on each) took
-18 s of CPU on a 4,205-line file. Here only windows that share rare tokens with `old_text`
-are compared: one pass counts in how many lines each of its tokens occurs, a second pass
-votes for window starts by the lines holding the rarest of them, and difflib runs on the
-best `MAX_CANDIDATES` windows only, each cut to `MAX_COMPARE_CHARS`. The work grows with
-the file's size, not with its size times the window's.
+18 s of CPU on a 4,205-line file. Here one pass over the file finds the lines equal to a line
+of `old_text` (whitespace aside) and the lines sharing its tokens; they vote for where the
+window starts, the rarest evidence first and at most `VOTE_BUDGET` votes in all; difflib then
+runs on the best `MAX_CANDIDATES` windows only, each cut to `MAX_COMPARE_CHARS`. The work
+grows with the file's size, not with its size times the window's.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections import defaultdict
 MAX_WANTED_LINES = 60  # a longer old_text is compared by its first lines
 MAX_CANDIDATES = 40
 MAX_COMPARE_CHARS = 4000
-MAX_TOKEN_LINES = 200  # a token in more lines than this says nothing about where the text is
+VOTE_BUDGET = 400_000  # votes cast for window starts, at most: common tokens are left out first
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_]{2,}")
 
 
@@ -66,24 +66,35 @@ def closest(lines: list[str], wanted: list[str]) -> tuple[int, float]:
 
 
 def _candidates(lines: list[str], wanted: list[str], last: int) -> list[int]:
-    """Window starts worth comparing: voted for by lines that share the wanted lines' rarer tokens."""
-    at: dict[str, list[int]] = defaultdict(list)  # token -> the wanted lines holding it
+    """Window starts worth comparing, voted for by file lines equal to a wanted line (whitespace aside) and by
+    lines sharing the wanted lines' rarest tokens; at most `VOTE_BUDGET` votes are cast, whatever the file."""
+    votes: dict[int, float] = defaultdict(float)
+    same: dict[str, list[int]] = defaultdict(list)  # a wanted line's squeezed text -> where it is in old_text
+    at: dict[str, list[int]] = defaultdict(list)  # a token -> the wanted lines holding it
     for offset, line in enumerate(wanted):
+        if line.strip():
+            same[" ".join(line.split())].append(offset)
         for token in set(_TOKEN.findall(line)):
             at[token].append(offset)
-    if not at:
-        return sorted({0, last})
-    holding: dict[str, list[int]] = defaultdict(list)  # token -> the file lines holding it (capped)
+    found: dict[str, list[int]] = defaultdict(list)  # a wanted line's text -> the file lines equal to it
+    holding: dict[str, list[int]] = defaultdict(list)  # a token -> the file lines holding it
     for number, line in enumerate(lines):
+        squeezed = " ".join(line.split())
+        if squeezed in same:
+            found[squeezed].append(number)
         for token in set(_TOKEN.findall(line)):
-            if token in at and len(holding[token]) <= MAX_TOKEN_LINES:
+            if token in at:
                 holding[token].append(number)
-    rare = {token: numbers for token, numbers in holding.items() if len(numbers) <= MAX_TOKEN_LINES}
-    votes: dict[int, float] = defaultdict(float)
-    for token, numbers in rare.items():
-        weight = 1.0 / len(numbers)  # a token found in few lines points at few places
+    budget = VOTE_BUDGET
+    sources = [(numbers, same[text]) for text, numbers in found.items()]
+    sources += [(holding[token], at[token]) for token in sorted(holding, key=lambda t: len(holding[t]))]
+    for numbers, offsets in sorted(sources, key=lambda pair: len(pair[0])):  # the rarest evidence first
+        budget -= len(numbers) * len(offsets)
+        if budget < 0:
+            break
+        weight = 1.0 / len(numbers)  # found in few places: points at few places
         for number in numbers:
-            for offset in at[token]:
+            for offset in offsets:
                 votes[min(max(number - offset, 0), last)] += weight
     chosen = sorted(votes, key=lambda start: (-votes[start], start))[:MAX_CANDIDATES]
     return chosen or sorted({0, last})
