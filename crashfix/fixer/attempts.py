@@ -18,10 +18,14 @@ was on, unless that would carry uncommitted edits over to it.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 
 from crashfix.fixer.checkout.gitops import Git, GitError
+from crashfix.fixer.models import FixOutcome
+
+log = logging.getLogger(__name__)
 
 TRAILER = "Crashfix-Verified"
 _TRAILER_LINE = re.compile(rf"^{TRAILER}:\s*(yes|no)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -67,6 +71,16 @@ def tip_message(git: Git, rev: str = "HEAD", extra_env: dict[str, str] | None = 
     return git.run("log", "-1", "--format=%B", rev, extra_env=extra_env)
 
 
+def to_attempt_branch(git: Git, remote: str, token: str | None, outcome: FixOutcome) -> None:
+    """The one-job run's unverified result goes to the next free attempt branch; the checkout follows it."""
+    kept = outcome.branch
+    assert kept is not None
+    outcome.branch = attempt_branch(kept, git.remote_branches(remote, attempt_pattern(kept), token))
+    if git.run("symbolic-ref", "--quiet", "HEAD", check=False).strip() == f"refs/heads/{kept}":
+        git.run("symbolic-ref", "HEAD", f"refs/heads/{outcome.branch}")
+    outcome.reason += f"; the verified commit on {kept} was kept, this attempt went to {outcome.branch}"
+
+
 # -- locally -----------------------------------------------------------------------------------
 
 
@@ -107,3 +121,13 @@ def drop_if_empty(git: Git, branch: str | None, base: str | None) -> bool:
         return False
     git.run("update-ref", "-d", f"refs/heads/{branch}", base)
     return True
+
+
+def leave(git: Git, where: str, outcome: FixOutcome) -> None:
+    """The end of a local run: the checkout back on `where`, an attempt branch without a commit deleted."""
+    note = return_to(git, where, outcome.branch)
+    if outcome.commit is None and drop_if_empty(git, outcome.branch, outcome.base_commit):
+        outcome.branch = None  # nothing of the attempt to keep: no branch left behind
+    if note:
+        outcome.reason = f"{outcome.reason}; {note}" if outcome.reason else note
+        log.info("%s", note)

@@ -86,8 +86,25 @@ class _Run:
         """
         try:
             return self._run()
+        except KeyboardInterrupt:
+            self._keep_interrupted()
+            raise
         finally:
             self._return_checkout()
+
+    def _keep_interrupted(self) -> None:
+        """Ctrl+C in a local run: the model's edits so far go to the attempt branch (unverified), so the checkout
+        can return clean; the branch keeps them."""
+        if self.returns_to is None or self.outcome.commit is not None:
+            return
+        self.outcome.status, self.outcome.reason = "needs-human", "interrupted"
+        self.outcome.changed_files = self.workspace.changed_paths()
+        try:
+            self._seal()
+        except CrashfixError as error:  # the edits stay in the checkout; `_return_checkout` says so
+            log.warning("could not keep the interrupted attempt: %s", error.one_line())
+        if self.outcome.commit:
+            log.warning("interrupted: the edits so far are on %s (not verified)", self.outcome.branch)
 
     def _run(self) -> FixOutcome:
         self._open_issue()
@@ -337,33 +354,18 @@ class _Run:
         self.hashes = {path: blob_hash(data) for path, data in contents.items()}
 
     def _route(self, verified: bool) -> None:
-        """An unverified attempt never replaces a verified tip of the remote branch: it gets a branch of its own.
-
-        The deliver job of the split workflow decides the same for the fix job's result (`deliver_job`).
-        """
-        job, outcome = self.job, self.outcome
+        """An unverified attempt never replaces a verified tip of the remote branch: it gets a branch of its own
+        (`attempts`; the deliver job of the split workflow decides the same for the fix job's result)."""
+        job = self.job
         if verified or self.tip_replaceable or job.repo is None or job.bundle_out is not None or job.dry_run:
             return
-        kept = outcome.branch
-        assert kept is not None
-        taken = self.git.remote_branches(job.remote, attempts.attempt_pattern(kept), job.token)
-        outcome.branch = attempts.attempt_branch(kept, taken)
-        if self.git.run("symbolic-ref", "--quiet", "HEAD", check=False).strip() == f"refs/heads/{kept}":
-            self.git.run("symbolic-ref", "HEAD", f"refs/heads/{outcome.branch}")  # the checkout follows the commit
+        attempts.to_attempt_branch(self.git, job.remote, job.token, self.outcome)
         self.remote_tip = ""  # a new branch: the push is refused if someone took the name meanwhile
-        outcome.reason += f"; the verified commit on {kept} was kept, this attempt went to {outcome.branch}"
 
     def _return_checkout(self) -> None:
         """--local: back to the branch or commit the run started on (after a fix, a failure or Ctrl+C)."""
-        if self.returns_to is None:
-            return
-        outcome = self.outcome
-        note = attempts.return_to(self.git, self.returns_to, outcome.branch)
-        if outcome.commit is None and attempts.drop_if_empty(self.git, outcome.branch, outcome.base_commit):
-            outcome.branch = None  # nothing of the attempt to keep: no branch left behind
-        if note:
-            outcome.reason = f"{outcome.reason}; {note}" if outcome.reason else note
-            log.info("%s", note)
+        if self.returns_to is not None:
+            attempts.leave(self.git, self.returns_to, self.outcome)
 
     def _push(self) -> None:
         outcome = self.outcome

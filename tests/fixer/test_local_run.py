@@ -5,6 +5,10 @@ each phase and the first compiler errors, and the exit code says how it ended.""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +97,38 @@ def test_no_fix_from_the_model_exits_1_and_leaves_no_empty_branch(
     out = capsys.readouterr().out
     assert "the model found no sound fix" in out and local_branches(checkout) == []
     assert git(checkout, "symbolic-ref", "--short", "HEAD").strip() == "main"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="sends SIGINT to the child, as a POSIX terminal's Ctrl+C does")
+def test_ctrl_c_during_a_build_keeps_the_edit_on_its_branch_and_returns_the_checkout(
+        anthropic: FakeAnthropic, crash_text: str, tmp_path: Path) -> None:
+    _, checkout = game_repository(tmp_path)
+    config = checkout / ".github" / "crashfix.toml"
+    config.write_text(config.read_text().replace("build = [\n", 'build = [\n  ["python3", "-c", "import time; '
+                                                                 'time.sleep(300)"],\n'))
+    git(checkout, "-c", "user.name=dev", "-c", "user.email=d@e", "commit", "-qam", "a slow build")
+    crash = tmp_path / "crash.txt"
+    crash.write_text(crash_text)
+    anthropic.enqueue(Turn([tool_use("edit", NULL_CHECK), tool_use("finish", FIXED)]))
+    env = {**os.environ, **fix_environment(None, anthropic.url, tmp_path), "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([sys.executable, "-m", "crashfix", "fix", "--local", "--report", str(crash),
+                              "--checkout", str(checkout)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+    try:
+        assert child.stderr is not None
+        for line in child.stderr:  # the console says when the slow step starts
+            seen.append(line)
+            if "build: python3 -c" in line:
+                break
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 130, "".join(seen) + err
+    [branch] = local_branches(checkout)
+    assert f"interrupted: the edits so far are on {branch} (not verified)" in err, err
+    assert "if (!target)" in git(checkout, "show", f"{branch}:src/Player.cpp")
+    assert "Crashfix-Verified: no" in git(checkout, "log", "-1", "--format=%B", branch)
+    assert git(checkout, "symbolic-ref", "--short", "HEAD").strip() == "main"
+    assert git(checkout, "status", "--porcelain", "--untracked-files=no") == ""
