@@ -139,3 +139,11 @@ def test_exit_codes_say_whether_a_local_run_fixed_it() -> None:
     assert exit_code(fixed.model_copy(update={"commit": None}), local=True) == 1  # nothing committed
     assert exit_code(FixOutcome(status="needs-human", rounds=[failed]), local=True) == 1
     assert exit_code(FixOutcome(status="needs-human", rounds=[failed]), local=False) == 0  # said on the issue
+
+
+def test_fix_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    from crashfix.cli import main
+
+    assert main(["fix", "--help"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "Exit codes: 0 fixed" in said and "1 not fixed" in said and "2 usage, config or checkout error" in said
