@@ -80,6 +80,8 @@ def deliver(run: Delivery) -> None:
     if run.repo is None:
         if success:
             outcome.reason = f"fixed on local branch {outcome.branch}; nothing was pushed"
+        run.progress.set("Deliver", "done" if success else "skipped",
+                         f"committed on {outcome.branch}" if success else "no verified fix")
         return
     if success:
         try:

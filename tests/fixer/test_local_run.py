@@ -45,7 +45,7 @@ def test_a_failing_second_run_keeps_the_verified_branch_and_gets_its_own(
     assert git(checkout, "rev-parse", "main").strip() == main_tip and git(checkout, "status", "--porcelain") == ""
     assert "if (!target)" in git(checkout, "show", f"{verified_tip}:src/Player.cpp")
     assert "Crashfix-Verified: yes" in git(checkout, "log", "-1", "--format=%B", verified_tip)
-    for phase in ("Gate", "Locate", "Analyse", "Build & test"):
+    for phase in ("Gate", "Locate", "Analyse", "Build & test", "Deliver"):
         assert f"] {phase}" in first.err, first.err
     assert "model: edit src/Player.cpp" in first.err and "build: cmake" in first.err
     assert f"branch: {verified_branch}" in first.out and "the checkout is back on main" in first.out
