@@ -90,7 +90,7 @@ def slack_payload(event: NotifyEvent) -> dict[str, Any]:
     if event.detail:
         section += "\n" + _slack_escape(event.detail)
     return {
-        "text": _clip(event.headline(), 3000),
+        "text": _clip(_slack_escape(event.headline()), 3000),
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(section, 3000)}},
             {"type": "context", "elements": [{"type": "mrkdwn",

@@ -15,7 +15,14 @@ MIN_SECRET_LENGTH = 8
 # Matched against the name upper-cased (Windows names are case-insensitive), `-` read as `_` (action inputs).
 SECRET_NAME = re.compile(
     r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|COOKIE|AUTHORI[SZ]ATION|"
-    r"WEBHOOK|CONNECTION_?STRING|(?:^|_)(?:O?AUTH|SESSION|KEY|PASS|PWD|PAT|SAS|DSN|SIGNING)(?:_|$)"
+    r"WEBHOOK|CONNECTION_?STRING|JWT|CREDS|(?:^|_)(?:O?AUTH|SESSION|KEY|PASS|PWD|PAT|SAS|DSN|SIGNING)(?:_|$)|"
+    r"^GIT_CONFIG_(?:KEY_\d+|VALUE_\d+|PARAMETERS|COUNT)$"  # `http.extraHeader=AUTHORIZATION: basic ...`
+)
+# A value that carries its own credential whatever the name: `scheme://user:password@host` (a proxy, a
+# database URL) or a signed URL's query (`?sig=...`, `&token=...`, an Azure SAS for a binary cache).
+_CREDENTIAL_VALUE = re.compile(
+    r"://[^/\s:@]*:[^/\s@]+@|[?&,;](?:sig|signature|token|access_token|key|password|secret|x-amz-signature)=[^&\s]",
+    re.IGNORECASE,
 )
 # Values of these are redacted from output too; the weaker words above (SESSION, KEY...) are dropped only.
 _STRONG_SECRET_NAME = re.compile(
@@ -57,6 +64,7 @@ def scrubbed_environment(
         name: value
         for name, value in environ.items()
         if not _secret_name(_normal(name), kept) and not any(secret in value for secret in secrets)
+        and (_normal(name) in kept or not _CREDENTIAL_VALUE.search(value))
     }
 
 
@@ -70,6 +78,8 @@ def secret_values_in(environ: Mapping[str, str], keep: Iterable[str] = ()) -> li
         plain_url = "://" in value[:12] and "@" not in value  # an endpoint, not a credential
         if strong and len(value) >= MIN_SECRET_LENGTH and not _PATH_LIKE.match(value) and not plain_url:
             found.append(value)
+        elif normal not in kept and _CREDENTIAL_VALUE.search(value) and len(value) >= MIN_SECRET_LENGTH:
+            found.append(value)  # a proxy or database URL with a password: redacted wherever it shows
     return found
 
 

@@ -189,6 +189,20 @@ def inert_markdown(text: str | None, limit: int | None = None, *, one_line: bool
     return _join(out).removesuffix("\n")
 
 
+def cut_at_line(markdown: str, limit: int) -> str:
+    """Rendered Markdown capped at `limit` characters, cut only at a line end.
+
+    `inert_markdown` closes every code span on the line that opens it; a cut inside a line could
+    drop a closing backtick and leave what the span held (a mention, `fixes #5`) live. A fenced
+    block left open by the cut runs to the end, which keeps its content inert too.
+    """
+    if len(markdown) <= limit:
+        return markdown
+    note = "\n\n_[… cut to fit GitHub's limit]_"
+    head = markdown[: max(0, limit - len(note))]
+    return head[: max(0, head.rfind("\n"))] + note
+
+
 def _join(pieces: list[str]) -> str:
     """The pieces as one text, with a space where a code span would touch what precedes it.
 

@@ -106,6 +106,7 @@ def test_slack_gets_text_and_blocks_with_escaped_mrkdwn(receiver: Receiver) -> N
     notifier.flush()
     [body] = receiver.posts
     assert body["text"].startswith(f"Crash came back in {REPO}: #7")
+    assert "<@everyone>" not in body["text"] and "&lt;@everyone&gt;" in body["text"]  # the fallback pings no one
     section, context = body["blocks"]
     assert section["type"] == "section" and section["text"]["type"] == "mrkdwn"
     assert section["text"]["text"] == ("*Crash came back:* <https://github.com/acme/ws/issues/7|#7 ACCESS_VIOLATION in "

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from crashfix import procs
-from crashfix.procs_windows import (
+from crashfix.procs.windows import (
     JOB_OBJECT_BASIC_ACCOUNTING_INFORMATION,
     JOB_OBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,

@@ -2,8 +2,9 @@
 
 The composite action (`action.yml`) runs this file by path, before crashfix exists on the
 runner, so it uses the standard library only. The environment lives in the runner's tool
-cache under a key made from crashfix's source files: a self-hosted runner installs each
-crashfix version once, and a changed checkout never reuses a stale environment. It is
+cache under a key made from crashfix's source files, so a changed checkout never reuses a
+stale environment; on a self-hosted runner, which builds model-written code as the same
+user, it is made anew for every job (see `environment_dir`). It is
 isolated from the runner's Python packages and from the project being fixed.
 
     python crashfix/actions/install.py      # prints nothing but pip's errors; writes `crashfix=<path>`
@@ -35,10 +36,22 @@ def source_key(root: Path) -> str:
     return digest.hexdigest()
 
 
+def self_hosted(environ: Mapping[str, str]) -> bool:
+    return environ.get("RUNNER_ENVIRONMENT", "").lower() == "self-hosted"
+
+
 def environment_dir(root: Path, environ: Mapping[str, str]) -> Path:
-    """`$RUNNER_TOOL_CACHE/crashfix/<key>`: kept between jobs on self-hosted runners."""
+    """`$RUNNER_TOOL_CACHE/crashfix/<key>`, reused; on a self-hosted runner a fresh one in `$RUNNER_TEMP`.
+
+    A self-hosted runner builds model-written code as the runner's user: an environment kept
+    between jobs could be given a `.pth` file or a patched module by one job's build, and run
+    with the next job's API key. `$RUNNER_TEMP` is emptied by the runner after every job.
+    """
+    key = source_key(root)[:16]
+    if self_hosted(environ) and environ.get("RUNNER_TEMP"):
+        return Path(environ["RUNNER_TEMP"]) / f"crashfix-env-{key}"
     base = environ.get("RUNNER_TOOL_CACHE") or environ.get("RUNNER_TEMP") or tempfile.gettempdir()
-    return Path(base) / "crashfix" / source_key(root)[:16]
+    return Path(base) / "crashfix" / key
 
 
 def executable(venv: Path) -> Path:
@@ -51,8 +64,10 @@ def _python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def install(root: Path, venv: Path, python: str = sys.executable) -> Path:
-    """Create the environment and install crashfix into it, unless a complete one is there."""
+def install(root: Path, venv: Path, python: str = sys.executable, *, no_cache: bool = False) -> Path:
+    """Create the environment and install crashfix into it, unless a complete one is there.
+
+    `no_cache`: pip's cache of built wheels lives in the user's home, where a build could plant one."""
     if (venv / MARKER).is_file() and executable(venv).is_file():
         print(f"crashfix: reusing {venv}")
         return executable(venv)
@@ -61,7 +76,7 @@ def install(root: Path, venv: Path, python: str = sys.executable) -> Path:
     venv.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(_python(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    str(root)], check=True)
+                    *(["--no-cache-dir"] if no_cache else []), str(root)], check=True)
     (venv / MARKER).write_text(source_key(root) + "\n", encoding="utf-8")
     return executable(venv)
 
@@ -73,7 +88,7 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     if actions:
         print("::group::Install crashfix", flush=True)
     try:
-        program = install(root, venv)
+        program = install(root, venv, no_cache=self_hosted(environ))
     except (OSError, subprocess.CalledProcessError) as error:
         if actions:
             print("::endgroup::")

@@ -35,7 +35,7 @@ from pydantic import Field, ValidationError
 from crashfix.analysis.models import Strict
 from crashfix.errors import CrashfixError
 from crashfix.fixer.checkout.gitops import ScratchRepo
-from crashfix.fixer.checkout.jail import PathRefused, relative_path
+from crashfix.fixer.checkout.jail import NEW_FILE_SUFFIXES, PathRefused, change_refusal, relative_path
 from crashfix.fixer.models import FixOutcome
 
 FORMAT: Literal["crashfix-bundle/1"] = "crashfix-bundle/1"
@@ -130,6 +130,7 @@ def _patch(folder: Path, bundle: Bundle) -> bytes | None:
 _HEADER = re.compile(r"^diff --git a/(?P<a>\S+) b/(?P<b>\S+)$")
 _INDEX = re.compile(r"^index [0-9a-f]{7,64}\.\.[0-9a-f]{7,64}(?: (?P<mode>\d{6}))?$")
 _ALLOWED_MODES = ("100644", "100755")
+_HUNK = re.compile(r"^@@ -\d+(?:,(?P<old>\d+))? \+\d+(?:,(?P<new>\d+))? @@")
 
 
 def check_patch(data: bytes, files: dict[str, str]) -> None:
@@ -144,12 +145,15 @@ def check_patch(data: bytes, files: dict[str, str]) -> None:
             raise BundleRefused(f"the hash given for {path!r} is not a blob hash")
     seen: list[str] = []
     state = "start"
+    left = [0, 0]  # lines still due in the current hunk: old side, new side
     lines = data.decode("utf-8", "surrogateescape").split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the patch's final newline
     for number, raw in enumerate(lines, 1):
         line = raw.removesuffix("\r")
         header = _HEADER.match(line)
+        if header and left != [0, 0]:
+            raise BundleRefused(f"{PATCH} line {number}: a file header inside a hunk of {seen[-1]!r}")
         if header:
             if header["a"] != header["b"]:
                 raise BundleRefused(f"{PATCH} line {number}: a rename or copy ({header['a']} -> {header['b']})")
@@ -160,7 +164,17 @@ def check_patch(data: bytes, files: dict[str, str]) -> None:
             if line:
                 raise BundleRefused(f"{PATCH} line {number}: text before the first file header")
             continue
+        if state == "hunks":
+            _count(line, number, seen[-1], left)
+            continue
         state = _check_line(line, number, state, seen[-1])
+        if state == "hunks":
+            left[:] = [0, 0]
+        if state == "new-file" and Path(seen[-1]).suffix.lower() not in NEW_FILE_SUFFIXES:
+            raise BundleRefused(f"{PATCH} creates {seen[-1]!r}: new files must be source or text files")
+        state = "extended" if state == "new-file" else state
+    if left != [0, 0]:
+        raise BundleRefused(f"{PATCH} ends inside a hunk of {seen[-1]!r}")
     if sorted(seen) != sorted(files) or len(set(seen)) != len(seen):
         raise BundleRefused(f"{PATCH} changes {sorted(seen)}, not exactly the files listed with their hashes "
                             f"({sorted(files)})")
@@ -176,7 +190,7 @@ def _check_line(line: str, number: int, state: str, path: str) -> str:
                 raise BundleRefused(f"{where}: file mode {index['mode']} (a link or submodule) is never delivered")
             return "extended"
         if line == "new file mode 100644":
-            return "extended"
+            return "new-file"
         if line in (f"--- a/{path}", "--- /dev/null"):
             return "minus"
         what = line.split(" ")[0] if line else "an empty line"
@@ -188,9 +202,30 @@ def _check_line(line: str, number: int, state: str, path: str) -> str:
         if line != f"+++ b/{path}":
             raise BundleRefused(f"{where}: expected '+++ b/{path}'")
         return "hunks"
-    if line.startswith("@@ ") or (line[:1] in (" ", "+", "-") and state == "hunks") or line.startswith("\\ "):
-        return "hunks"
     raise BundleRefused(f"{where}: not part of a text hunk: {line[:60]!r}")
+
+
+def _count(line: str, number: int, path: str, left: list[int]) -> None:
+    """One line of a file's hunks, counted against its `@@` header: a line past the counts (which `git apply`
+    would read as the header of another file) is refused."""
+    where = f"{PATCH} line {number} ({path})"
+    if line.startswith("\\ "):
+        return  # "\ No newline at end of file", after the line it speaks of
+    if left == [0, 0]:
+        hunk = _HUNK.match(line)
+        if not hunk:
+            raise BundleRefused(f"{where}: not part of a text hunk: {line[:60]!r}")
+        left[:] = [int(hunk["old"] or 1), int(hunk["new"] or 1)]
+        return
+    kind = line[:1]
+    if kind == " " and left[0] and left[1]:
+        left[0], left[1] = left[0] - 1, left[1] - 1
+    elif kind == "-" and left[0]:
+        left[0] -= 1
+    elif kind == "+" and left[1]:
+        left[1] -= 1
+    else:
+        raise BundleRefused(f"{where}: a line the hunk header does not count: {line[:60]!r}")
 
 
 def _check_path(path: str) -> str:
@@ -200,6 +235,9 @@ def _check_path(path: str) -> str:
         raise BundleRefused(f"the result touches {path!r}: {refused}") from None
     if clean != path or clean == ".":
         raise BundleRefused(f"the result touches {path!r}, which is not a plain repository path")
+    why = change_refusal(path)
+    if why:
+        raise BundleRefused(f"the result touches {why}")
     return path
 
 

@@ -30,6 +30,7 @@ from crashfix.fixer.models import FixOutcome
 from crashfix.fixer.report import PHASES, Progress
 from crashfix.github.connect import client_from, repository_name
 from crashfix.scrub import secret_values_in
+from crashfix.untrusted import inert_markdown
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ def run_deliver(options: DeliverOptions, environ: Mapping[str, str]) -> tuple[Fi
     try:
         record, patch = bundle.read(options.bundle, repository=repo.full_name, issue=options.issue, branch=branch)
         outcome = record.outcome.model_copy(update={"branch": branch, "commit": None, "pull_number": None,
-                                                    "pull_url": None, "repository": repo.full_name})
+                                                    "pull_url": None, "repository": repo.full_name,
+                                                    "issue_number": options.issue})  # `Fixes #N` is ours
         progress.states.update({phase: state for phase, state in record.progress.items() if phase in PHASES})
     except bundle.BundleRefused as refused:
         outcome = _no_result(options, repo.full_name, issue.title, refused)
@@ -77,7 +79,8 @@ def run_deliver(options: DeliverOptions, environ: Mapping[str, str]) -> tuple[Fi
         channel.comment_once(REFUSED_MARKER, refusal_comment(Decision(False, why), settings))
         return outcome, config
     if outcome.status == "skipped":
-        channel.report(progress, "crashfix found no crash to fix", outcome, f"**Skipped:** {outcome.reason}.")
+        channel.report(progress, "crashfix found no crash to fix", outcome,
+                       f"**Skipped:** {inert_markdown(outcome.reason, 1000, one_line=True)}.")
         return outcome, config
     git = Git(Path(tempfile.gettempdir()), environ, secrets=secret_values_in(environ, settings.keep_env))
     token = environ.get("GITHUB_TOKEN") or None

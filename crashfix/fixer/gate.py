@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from crashfix.config import FixSettings
 from crashfix.github.records import IssueData
+from crashfix.untrusted import inert_markdown
 
 if TYPE_CHECKING:
     from crashfix.github.api import RepoAPI
@@ -104,6 +105,7 @@ def _by_permission(repo: RepoAPI, login: str | None, what: str) -> Decision:
 
 def refusal_comment(decision: Decision, settings: FixSettings) -> str:
     uploader = f" or by the uploader account (`{settings.uploader_login}`)" if settings.uploader_login else ""
-    return (f"{REFUSED_MARKER}\ncrashfix did not start a fix: {decision.why}.\n\n"
+    why = inert_markdown(decision.why, 1000, one_line=True)  # logins and, in the deliver job, bundle text
+    return (f"{REFUSED_MARKER}\ncrashfix did not start a fix: {why}.\n\n"
             f"Fixes run for issues filed by people with write access{uploader}, or when someone with write "
             f"access adds the label `{settings.reanalyze_label}`.")

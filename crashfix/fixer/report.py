@@ -19,7 +19,7 @@ from crashfix.fixer.report_tools import tool_server_appendix, tool_server_state
 from crashfix.issues.progress import PROGRESS_MARKER, state_block
 from crashfix.issues.record import now_iso
 from crashfix.notify import NotifyEvent, notifier_from
-from crashfix.untrusted import code_span, inert_markdown, inert_plain
+from crashfix.untrusted import code_span, cut_at_line, inert_markdown, inert_plain
 
 _ICONS = {"pending": "⏳", "running": "🔄", "done": "✅", "failed": "❌", "skipped": "➖"}
 PHASES = ("Gate", "Locate", "Analyse", "Build & test", "Deliver")
@@ -161,7 +161,7 @@ def pr_body(outcome: FixOutcome, note: str = "") -> str:
         "with write access are given to the next attempt._",
         f"<!-- crashfix:pull issue={outcome.issue_number} signature={outcome.signature} -->",
     ]
-    return "\n".join(parts)[:60000]
+    return cut_at_line("\n".join(parts), 60000)
 
 
 def failure_text(outcome: FixOutcome) -> str:

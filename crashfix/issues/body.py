@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from crashfix.analysis.models import CrashReport, Frame
 from crashfix.analysis.render import describe_exception
@@ -49,7 +50,10 @@ class SourceLinks:
         if relative is None:
             return None
         anchor = f"#L{frame.line}" if frame.line else ""
-        return f"{self.web_url}/blob/{revision.rstrip('+')}/{relative}{anchor}"
+        # Both come from crash text: percent-encoded, a space or a parenthesis cannot end the link early
+        # and leave the rest of the path (a mention, "fixes #1", an image) live in the issue body.
+        where = quote(f"{revision.rstrip('+')}/{relative}", safe="/-._~")
+        return f"{self.web_url}/blob/{where}{anchor}"
 
 
 def title_for(report: CrashReport) -> str:

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from crashfix.stats.models import CrashStats, Ratio
+from crashfix.untrusted import code_span
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,12 @@ def markdown(stats: CrashStats) -> str:
     if stats.top_signatures:
         lines += ["", "### Top signatures by occurrences", "", "| Issue | Occurrences | State | Signature |",
                   "|---|---|---|---|"]
-        lines += [f"| [#{top.number}]({top.url}) | {top.occurrences} | {top.state} | `{_cell(top.text or top.title)}` |"
-                  for top in stats.top_signatures]
+        lines += [f"| [#{top.number}]({top.url}) | {top.occurrences} | {top.state} | "
+                  f"{_cell(code_span(top.text or top.title))} |" for top in stats.top_signatures]
     if stats.revisions:
         lines += ["", "### Crashes per revision", "", "| Revision | Crashes | Uptime | Crashes per hour | "
                   "New signatures |", "|---|---|---|---|---|"]
-        lines += [f"| `{rev}` | {crashes} | {up} | {rate} | {new} |"
+        lines += [f"| {_cell(code_span(rev))} | {crashes} | {up} | {rate} | {new} |"
                   for rev, crashes, up, rate, new in revision_lines(stats)]
     return "\n".join(lines) + "\n"
 

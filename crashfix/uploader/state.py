@@ -15,7 +15,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from crashfix.errors import CrashfixError
+from crashfix.errors import CannotWrite
 from crashfix.uploader.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -25,10 +25,8 @@ _FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _DENIED_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
-class StateFolderError(CrashfixError):
-    """The state folder cannot be written; `full` faults may pass by themselves."""
-
-    exit_code = 74
+class StateFolderError(CannotWrite):
+    """The state folder cannot be written; `full` faults may pass by themselves (exit 74, like preflight's)."""
 
     def __init__(self, message: str, hint: str, *, full: bool) -> None:
         super().__init__(message, hint)

@@ -48,6 +48,17 @@ def test_a_complete_environment_is_reused_without_running_pip(tmp_path: Path, mo
     assert output.read_text() == f"crashfix={program.as_posix()}\n"
 
 
+def test_a_self_hosted_runner_gets_a_fresh_environment_every_job(tmp_path: Path) -> None:
+    """A build on a self-hosted runner runs as the runner's user: nothing it can write may be run by a later job."""
+    root = source_copy(tmp_path)
+    job = {"RUNNER_TOOL_CACHE": str(tmp_path / "tools"), "RUNNER_TEMP": str(tmp_path / "job-temp"),
+           "RUNNER_ENVIRONMENT": "self-hosted"}
+    venv = action_install.environment_dir(root, job)
+    assert venv.parent == tmp_path / "job-temp" and (tmp_path / "tools") not in venv.parents
+    hosted = action_install.environment_dir(root, {**job, "RUNNER_ENVIRONMENT": "github-hosted"})
+    assert hosted.parent == tmp_path / "tools" / "crashfix"
+
+
 def test_workflow_commands_only_in_actions_and_messages_cannot_forge_one(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with actions_log.group("fix #1", {}):

@@ -108,6 +108,11 @@ def tamper(folder: Path, old: str, new: str) -> None:
     ("--- a/src/Player.cpp\n+++ b/src/Player.cpp", "Binary files a/src/Player.cpp and b/src/Player.cpp differ",
      "Binary files"),
     ("+int hp = 1;", "+int hp = 1;\0", "NUL bytes"),
+    # lines past the hunk's counts: `git apply` would read them as another file's header
+    ("+int hp = 1;", "+int hp = 1;\n--- a/.github/x.yml\n+++ b/.github/x.yml\n@@ -0,0 +1 @@\n+on: push",
+     "not part of a text hunk"),
+    ("src/Player.cpp", ".gitattributes", "steers git or code review"),
+    ("src/Player.cpp", "docs/CODEOWNERS", "steers git or code review"),
 ])
 def test_a_bent_patch_is_refused_before_git_sees_it(origin: tuple[Path, Path], tmp_path: Path, old: str, new: str,
                                                    refusal: str) -> None:
@@ -116,6 +121,15 @@ def test_a_bent_patch_is_refused_before_git_sees_it(origin: tuple[Path, Path], t
     make(folder, clone, {"src/Player.cpp": b"int hp = 1;\n"})
     tamper(folder, old, new)
     with pytest.raises(bundle.BundleRefused, match=refusal.replace("(", r"\(").replace(".", r"\.")):
+        read(folder)
+
+
+def test_a_new_file_that_is_not_source_or_text_is_refused(origin: tuple[Path, Path], tmp_path: Path) -> None:
+    _, clone = origin
+    folder = tmp_path / "result"
+    make(folder, clone, {"src/New.h": b"#pragma once\n"})
+    tamper(folder, "src/New.h", "ci/run.sh")
+    with pytest.raises(bundle.BundleRefused, match="new files must be source or text files"):
         read(folder)
 
 

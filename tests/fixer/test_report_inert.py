@@ -58,3 +58,15 @@ def test_the_commit_message_and_the_title_close_nothing_of_the_models() -> None:
     assert "@everyone" not in message.replace("`@everyone`", "")
     assert not CLOSING.search(pr_title(hostile_outcome()))
     assert not CLOSING.search(commit_message(hostile_outcome("needs-human"), verified=False))
+
+
+def test_a_body_cut_to_githubs_limit_leaves_no_code_span_open() -> None:
+    """Escaping grows text (`<` -> `&lt;`), so a long answer reaches the cut; a cut inside a line would
+    drop the closing backtick of a span and free what it held."""
+    outcome = hostile_outcome()
+    assert outcome.proposal is not None
+    outcome.proposal = outcome.proposal.model_copy(update={
+        "root_cause": "<" * 4000, "fix_summary": "<" * 4000, "explanation": "<" * 6926 + " a fixes #5 @octocat"})
+    body = pr_body(outcome)
+    assert len(body) <= 60000 and "cut to fit" in body
+    assert acting(body) == ["<details>", "<summary>", "reference #7"]

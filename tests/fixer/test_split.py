@@ -174,3 +174,41 @@ def test_a_reanalysis_keeps_the_record_while_working_and_continues_the_branch(
     state = read_state(final["body"])
     assert state is not None and (state["attempts"], state["reanalyzed"]) == (2, 1)
     assert list(github.pulls) and "Second attempt." in github.pull(next(iter(github.pulls)))["body"]
+
+
+def test_the_deliver_job_closes_only_the_issue_it_runs_for(split: tuple[Split, int], anthropic: FakeAnthropic,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle comes from the machine that ran model-written code: its idea of the issue number is not used."""
+    setup, number = split
+    anthropic.enqueue(Turn([tool_use("edit", NULL_CHECK), tool_use("finish", FIXED)]))
+    result = tmp_path / "result"
+    assert setup.fix(monkeypatch, number, anthropic.url, setup.event("opened", "crashfix-bot"), result) == 0
+    record = json.loads((result / bundle.RECORD).read_text())
+    record["outcome"]["issue_number"] = number + 40  # another issue, which a merge would close
+    (result / bundle.RECORD).write_text(json.dumps(record))
+    assert setup.deliver(monkeypatch, number, result) == 0
+    [pull_number] = list(setup.github.pulls)
+    body = setup.github.pull(pull_number)["body"]
+    assert f"Fixes #{number}\n" in body and f"#{number + 40}" not in body
+    pushed = git(setup.origin, "log", "-1", "--format=%B", f"refs/heads/crashfix/issue-{number}")
+    assert f"#{number + 40}" not in pushed
+
+
+def test_a_skipped_or_refused_bundle_says_its_reason_inertly(split: tuple[Split, int], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    setup, number = split
+    assert setup.deliver(monkeypatch, number, tmp_path / "none", fix_result="failure") == 0  # a valid record to edit
+    from tests.test_untrusted import acting
+
+    for status in ("skipped", "refused"):
+        result = tmp_path / status
+        result.mkdir()
+        outcome = {"status": status, "reason": "not started: @octocat and @acme/owners: closes #3",
+                   "issue_number": number}
+        record = {"repository": "acme/worldserver", "issue": number, "branch": f"crashfix/issue-{number}",
+                  "outcome": outcome, "progress": {}}
+        (result / bundle.RECORD).write_text(json.dumps(record))
+        assert setup.deliver(monkeypatch, number, result) == 0
+        written = [c["body"] for c in setup.github.comments[number] if "@octocat" in c["body"]]
+        assert written, f"the {status} reason was not said on the issue"
+        assert all(a.startswith(("<", "link to")) for body in written for a in acting(body)), written

@@ -79,6 +79,20 @@ def test_scrub_rules() -> None:
     assert scrubbed_environment(hooks) == {}
 
 
+def test_credentials_in_values_with_harmless_names_are_dropped_and_redacted() -> None:
+    """A proxy or database URL with a password, a signed cache URL, a JWT, git's config-by-environment."""
+    env = {"HTTPS_PROXY": "http://bob:pw-123456@proxy.corp:3128", "DATABASE_URL": "postgres://u:hunter22@db/x",
+           "VCPKG_BINARY_SOURCES": "clear;x-azblob,https://a.blob/c,sv=2021&sig=abcdef123,readwrite",
+           "CI_JOB_JWT": "eyJhbGciOi", "AWS_CREDS": "AKIA123456", "GIT_CONFIG_COUNT": "1",
+           "GIT_CONFIG_KEY_0": "http.extraHeader", "GIT_CONFIG_VALUE_0": "AUTHORIZATION: basic Ym9iOnB3",
+           "NO_PROXY": "localhost", "HTTP_PROXY": "http://proxy.corp:3128", "CMAKE_URL": "https://x.test/a?b=c"}
+    assert sorted(scrubbed_environment(env)) == ["CMAKE_URL", "HTTP_PROXY", "NO_PROXY"]
+    assert "HTTPS_PROXY" in scrubbed_environment(env, keep=["HTTPS_PROXY"])  # a build that needs it says so
+    found = secret_values_in(env)
+    assert env["HTTPS_PROXY"] in found and env["DATABASE_URL"] in found and env["HTTP_PROXY"] not in found
+    assert "pw-123456" not in redact(f"proxy {env['HTTPS_PROXY']} failed", found)
+
+
 def test_secret_values_from_names() -> None:
     env = environ(CREDENTIALS_DIR="/home/runner", SERVICE_URL_TOKEN="https://example.com/x", SHORT_TOKEN="abc")
     found = secret_values_in(env, keep=["MY_SECRET"])

@@ -78,3 +78,17 @@ def test_code_spans_survive_backticks_and_pipes() -> None:
 def test_a_hand_edited_record_is_ignored_not_fatal() -> None:
     assert parse_record("<!-- crashfix:record\n{not json}\n-->") is None
     assert parse_record("no record here") is None
+
+
+def test_a_crafted_source_path_cannot_break_out_of_its_link() -> None:
+    """A path from crash text with a space and parentheses must not end the link and leave the rest live."""
+    from tests.test_untrusted import acting
+
+    hostile = ("#0  0x1 in Player::Update (this=0x0) at /build/src/game/a b) @octocat fixes #1 "
+               "![x](https://evil.example/p.png) (Player.cpp:1234\n#1  0x2 in Map::Update () at /build/src/Map.cpp:7\n")
+    record = record_for(hostile)
+    record.report.build = BuildInfo(revision="e34c629a654c")
+    body = render_body(record, SourceLinks("https://github.com/acme/worldserver"), None, "gdb")
+    assert "/blob/e34c629a654c/src/game/a%20b%29%20%40octocat" in body
+    assert all(a.startswith(("<", "link to https://github.com/acme/worldserver/blob/")) for a in acting(body)), \
+        acting(body)

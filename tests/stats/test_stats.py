@@ -214,3 +214,16 @@ def test_a_rate_limit_that_outlasts_the_wait_is_one_line(github: FakeGitHub, cap
     code = main(["stats", "--repo", REPO])
     err = capsys.readouterr().err
     assert code != 0 and "rate limit" in err.lower() and len(err.strip().splitlines()) == 1, err
+
+
+def test_signature_text_with_backticks_stays_code_in_the_markdown() -> None:
+    """MSVC names hold backticks (`anonymous namespace'): a single-backtick span would end early."""
+    from crashfix.stats.compute import Snapshot, compute
+    from crashfix.stats.models import TopSignature
+    from crashfix.stats.render import markdown
+    from tests.test_untrusted import acting
+
+    stats = compute(Snapshot("acme/ws", [], [], [], now=1.8e9)).model_copy(update={"top_signatures": [TopSignature(
+        number=3, title="t", signature="s", text="f`b @octocat fixes #1 c`", occurrences=2,
+        state="open", url="https://github.com/acme/ws/issues/3")]})
+    assert acting(markdown(stats)) == ["<a>", "link to https://github.com/acme/ws/issues/3"]

@@ -82,7 +82,8 @@ def blob_hash(data: bytes) -> str:
 
 def git_environment(environ: Mapping[str, str], secrets: Iterable[str] = ()) -> dict[str, str]:
     """What every git child gets: no secret of any kind, no `GIT_*` from outside, no system or global config."""
-    env = {k: v for k, v in scrubbed_environment(environ, (), secrets).items() if not k.upper().startswith("GIT_")}
+    proxies = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")  # crashfix's own push may need a proxy's password
+    env = {k: v for k, v in scrubbed_environment(environ, proxies, secrets).items() if not k.upper().startswith("GIT_")}
     env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", GIT_CONFIG_NOSYSTEM="1",
                GIT_CONFIG_GLOBAL=os.devnull, GIT_ATTR_NOSYSTEM="1", GIT_OPTIONAL_LOCKS="0")
     return env

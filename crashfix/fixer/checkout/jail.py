@@ -56,6 +56,21 @@ def relative_path(name: str) -> str:
     return "/".join(parts) or "."
 
 
+# Files that steer git or review rather than hold code: filters and diff drivers, submodules, who must
+# review (a model could mark its change `linguist-generated` and hide it from the reviewer).
+GIT_CONTROL_NAMES = frozenset({".gitattributes", ".gitmodules", "codeowners", ".mailmap"})
+NEW_FILE_SUFFIXES = frozenset({".cpp", ".cc", ".cxx", ".c", ".h", ".hpp", ".hh", ".hxx", ".inl", ".ipp",
+                               ".txt", ".cmake", ".md"})
+
+
+def change_refusal(path: str) -> str | None:
+    """Why a model may not change this repository path (already checked by `relative_path`), or None."""
+    name = path.rsplit("/", 1)[-1].lower()
+    if name in GIT_CONTROL_NAMES:
+        return f"{path!r} steers git or code review ({name}); crashfix never changes it"
+    return None
+
+
 def protected_part(parts: list[str]) -> str | None:
     """The protected folder a path's components lead into (`.github` first, `.git` anywhere), any letter case."""
     names = [part.lower().rstrip(". ") for part in parts]

@@ -29,7 +29,7 @@ import regex as bounded_re  # the `re` syntax, with a timeout on each match: mod
 from crashfix.errors import CrashfixError
 from crashfix.fixer.checkout import files
 from crashfix.fixer.checkout.closest import mismatch
-from crashfix.fixer.checkout.jail import PathRefused, protected_part, relative_path
+from crashfix.fixer.checkout.jail import NEW_FILE_SUFFIXES, PathRefused, protected_part, relative_path
 from crashfix.locate.index import iter_source_files
 
 SKIPPED_DIRS = frozenset({".git", ".github", ".vs", ".idea", "node_modules", "__pycache__"})
@@ -44,8 +44,6 @@ MAX_PATTERN_CHARS = 1000
 _REPEAT_COUNT = re.compile(r"\{\s*(\d*)\s*(?:,\s*(\d*)\s*)?\}")
 MAX_REPEAT_COUNT = 1000
 MAX_REPEAT_PRODUCT = 100_000
-NEW_FILE_SUFFIXES = frozenset({".cpp", ".cc", ".cxx", ".c", ".h", ".hpp", ".hh", ".hxx", ".inl", ".ipp",
-                               ".txt", ".cmake", ".md"})
 
 
 class ToolError(Exception):

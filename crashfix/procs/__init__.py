@@ -6,9 +6,9 @@ hangs must not outlive its budget, nor leave grandchildren behind.
 
 A contained child (`contain=True`: a build or test step, code crashfix did not write) ends
 with everything it started, when it ends, success or not. On Linux it runs under
-`reaper.py`, a child subreaper that collects and kills whatever the step left behind, even
+`reaper.py` (beside this file), a child subreaper that collects and kills whatever the step left behind, even
 processes that left its group with `setsid`; on Windows in a Job Object that is terminated
-(`procs_windows`); elsewhere its process group is killed.
+(`windows.py`); elsewhere its process group is killed.
 
 Tool servers are the one kind that lives on: they stay in crashfix's own process group and
 are ended with their whole tree by the code that started them.
@@ -101,7 +101,7 @@ def run(
     job = None
     reaped = contain and sys.platform.startswith("linux")
     if contain and os.name == "nt":
-        from crashfix.procs_windows import CREATE_SUSPENDED, Job
+        from crashfix.procs.windows import CREATE_SUSPENDED, Job
 
         job, flags = Job(), _NEW_GROUP | CREATE_SUSPENDED
     if reaped:
