@@ -106,8 +106,10 @@ class Console:
     def phase(self, phase: str, state: str, detail: str = "") -> None:
         """A phase changed (`Progress.set`): one line, with how long the phase took when it ends."""
         self._step = None
-        if self._last.get(phase) == (state, detail):
-            return
+        before = self._last.get(phase)
+        if before == (state, detail) or (phase == "Analyse" and state == "running" and before
+                                          and before[0] == "running"):
+            return  # the model's tool calls have lines of their own (`event`)
         self._last[phase] = (state, detail)
         now = self.clock()
         began = self._phase_started.setdefault(phase, self._mark)
