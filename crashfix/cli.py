@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from pydantic import ValidationError
 
 from crashfix import __version__, logs, paths
 from crashfix.analysis.formats import FORMAT_NAMES
 from crashfix.cli_help import FIX_ENVIRONMENT, UPLOADER_ENVIRONMENT
 from crashfix.cli_host import login, logout, service
+from crashfix.cli_uploader import filing_argv, uploader_options, uploader_settings
 from crashfix.config import Config, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
-from crashfix.github.connect import checked_repo_name
 from crashfix.setup import preflight
 
 if TYPE_CHECKING:
@@ -117,44 +116,6 @@ def analyze(paths: tuple[Path, ...], as_json: bool, fmt: str | None, config: Pat
         raise SystemExit(ParseError.exit_code)
 
 
-def _uploader_settings(config: Config, repo: str | None, directories: tuple[Path, ...], state: Path | None,
-                       cdb: str | None, symbol_path: str | None) -> UploaderSettings:
-    """The config file's [uploader] section with command-line flags on top."""
-    settings = config.uploader
-    updates: dict[str, object] = {}
-    if repo:
-        updates["repo"] = repo
-    if directories:
-        updates["directories"] = directories
-    if state:
-        updates["state_dir"] = state
-    if cdb or symbol_path:
-        updates["cdb"] = settings.cdb.model_copy(update={k: v for k, v in (("path", cdb), ("symbol_path", symbol_path))
-                                                         if v})
-    if repo:
-        checked_repo_name(repo)
-    settings = settings.model_copy(update=updates)
-    try:
-        return UploaderSettings.model_validate(settings.model_dump())
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise UsageError(f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}") from None
-
-
-def uploader_options(function):  # type: ignore[no-untyped-def]
-    for option in reversed([
-        click.option("--repo", help="OWNER/NAME of the repository that gets the issues."),
-        click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="crashfix.toml"),
-        click.option("--state-dir", type=click.Path(path_type=Path, file_okay=False),
-                     help="Spool and logs (default: $CRASHFIX_STATE_DIR or the user state folder)."),
-        click.option("--cdb", help="Path to cdb.exe (default: PATH, then the Windows Kits folders)."),
-        click.option("--symbol-path", help="Symbol path for CDB (default: _NT_SYMBOL_PATH)."),
-        click.option("-v", "--verbose", is_flag=True, help="Log debug details."),
-    ]):
-        function = option(function)
-    return function
-
-
 def _uploader_start(config: Path | None, repo: str | None, directories: tuple[Path, ...], state_dir: Path | None,
                     cdb: str | None, symbol_path: str | None, verbose: bool,
                     patient: bool = False) -> tuple[Config, UploaderSettings, Path]:
@@ -162,24 +123,13 @@ def _uploader_start(config: Path | None, repo: str | None, directories: tuple[Pa
     from crashfix.uploader.commands import start_logging, state_folder
 
     loaded = load_config(config)
-    settings = _uploader_settings(loaded, repo, directories, state_dir, cdb, symbol_path)
+    settings = uploader_settings(loaded, repo, directories, state_dir, cdb, symbol_path)
     if not settings.repo:
         raise UsageError("no repository to file into", hint="pass --repo OWNER/NAME or set [uploader] repo")
     folder = state_folder(settings)
     STATE_IN_USE[:] = [folder]
     start_logging(folder, verbose, patient=patient)
     return loaded, settings, folder
-
-
-def _filing_argv(config: Path | None, settings: UploaderSettings, folder: Path, cdb: str | None,
-                 symbol_path: str | None, verbose: bool) -> list[str]:
-    """The watcher's own filing process: this crashfix, with the same settings."""
-    argv = [sys.executable, "-m", "crashfix", "watch", "--filing-process", "--repo", settings.repo or "",
-            "--state-dir", str(folder)]
-    for flag, value in (("--config", config), ("--cdb", cdb), ("--symbol-path", symbol_path)):
-        if value:
-            argv += [flag, str(value)]
-    return argv + (["-v"] if verbose else [])
 
 
 @cli.command(epilog=UPLOADER_ENVIRONMENT)
@@ -194,7 +144,7 @@ def watch(directories: tuple[Path, ...], once: bool, filing_process: bool, repo:
 
     if filing_process:
         loaded = load_config(config)
-        settings = _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
+        settings = uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
         STATE_IN_USE[:] = [commands.state_folder(settings)]
         logs.setup(None, verbose=verbose)  # its lines reach the watcher's log through the watcher
         raise SystemExit(commands.run_filing_process(settings, loaded.analysis, loaded.notify, os.environ))
@@ -212,7 +162,7 @@ def watch(directories: tuple[Path, ...], once: bool, filing_process: bool, repo:
     stop = threading.Event()
     try:
         result = commands.run_watch(settings, loaded.analysis, loaded.notify, folders, environ, once=once,
-                                    filer_argv=_filing_argv(config, settings, folder, cdb, symbol_path, verbose),
+                                    filer_argv=filing_argv(config, settings, folder, cdb, symbol_path, verbose),
                                     stop=stop)
     except KeyboardInterrupt:
         stop.set()
@@ -235,7 +185,7 @@ def file_command(path: Path | None, example: bool, dry_run: bool, repo: str | No
     from crashfix.uploader.commands import run_file
 
     loaded = load_config(config)
-    _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)  # --repo and the config first: one line each
+    uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)  # --repo and the config first: one line each
     if example == (path is not None):
         raise UsageError("give one crash file, or --example", "e.g. crashfix file --example --dry-run")
     path = path or next(p for p in example_paths() if "null-target" in p.name)
@@ -245,7 +195,7 @@ def file_command(path: Path | None, example: bool, dry_run: bool, repo: str | No
         from crashfix.setup.smoke import preview
 
         loaded = load_config(config)
-        settings = _uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
+        settings = uploader_settings(loaded, repo, (), state_dir, cdb, symbol_path)
         click.echo(preview(path, settings, loaded.analysis, dict(os.environ)))
         return
     loaded, settings, _ = _uploader_start(config, repo, (), state_dir, cdb, symbol_path, verbose)
@@ -296,31 +246,12 @@ def fix(issue: int | None, repo: str | None, checkout: Path, report: Path | None
         config: Path | None, model: str | None, max_cost: float | None, remote: str, bundle_out: Path | None,
         as_json: bool, verbose: bool) -> None:
     """Turn a crash issue into a built, tested draft PR (or say on the issue why not)."""
-    from crashfix.fixer.job import FixOptions, build_job, publish
-    from crashfix.fixer.report import terminal_summary
-    from crashfix.fixer.run import run_fix
+    from crashfix.fixer.console import run_fix_command
+    from crashfix.fixer.job import FixOptions
 
-    logs.setup(paths.state_dir(), verbose=verbose)
     options = FixOptions(checkout=checkout, issue=issue, repo=repo, report=report, local=local, dry_run=dry_run,
                          config=config, model=model, max_cost_usd=max_cost, remote=remote, bundle_out=bundle_out)
-    from crashfix.actions import workflow
-
-    with workflow.group(f"crashfix fix #{issue}" if issue else "crashfix fix", os.environ):
-        with workflow.commands_off(os.environ):  # the log may quote the model: no `::` line is obeyed
-            job = build_job(options, os.environ)  # the config is read here, once: a build may rewrite the file
-            outcome = run_fix(job)
-    publish(outcome, os.environ, handed_over=bundle_out is not None)
-    if outcome.status == "needs-human" and workflow.in_actions(os.environ):
-        workflow.error(f"crashfix: no verified fix for #{issue}: {outcome.reason}", os.environ)
-    if not dry_run and bundle_out is None:  # the deliver job sends the message for the split workflow
-        from crashfix.fixer.report import after_fix
-
-        after_fix(outcome, os.environ, job.notify)  # a chat message, if configured
-    if as_json:  # JSON escapes newlines: no line of it can start a workflow command, and scripts parse it
-        click.echo(outcome.model_dump_json(indent=2))
-        return
-    with workflow.commands_off(os.environ):
-        click.echo(terminal_summary(outcome))
+    raise SystemExit(run_fix_command(options, as_json=as_json, verbose=verbose))
 
 
 @cli.command()

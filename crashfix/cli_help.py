@@ -24,4 +24,11 @@ FIX_ENVIRONMENT = """Environment:
   GITHUB_API_URL        a GitHub Enterprise server's API (default https://api.github.com)
   CRASHFIX_WEBHOOK_URL  a Discord or Slack webhook for opened PRs and failed fixes
   CRASHFIX_CACHE_DIR    the symbol index cache (default ~/.cache/crashfix)
-  HTTPS_PROXY           a proxy for GitHub, Anthropic and git (not ~/.gitconfig)"""
+  HTTPS_PROXY           a proxy for GitHub, Anthropic and git (not ~/.gitconfig)
+
+Exit codes: 0 fixed (a verified fix; with --local committed on its own branch), 1 not fixed
+(no verified fix; the reason and the first diagnostics are printed), 2 usage, config or
+checkout error (e.g. an uncommitted file), 3 the crash file cannot be read, 66 a file is
+missing, 70 internal error, 77 no usable GitHub token, 130 interrupted. A run for a GitHub
+issue reports its outcome on the issue (and in the step output `status`) and exits 0 unless
+crashfix itself failed."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from crashfix.config import FixSettings
 from crashfix.errors import CrashfixError
+from crashfix.fixer.attempts import trailer
 from crashfix.fixer.channel import IssueChannel
 from crashfix.fixer.models import FixOutcome
 from crashfix.fixer.report import Progress, failure_text, pr_body, pr_title
@@ -27,20 +28,34 @@ if TYPE_CHECKING:
     from crashfix.github.api import RepoAPI
 
 log = logging.getLogger(__name__)
+SUBJECT_CHARS = 72
 Report = Callable[..., None]  # (headline, footer="", final=False): the sticky comment
 
 
 def commit_message(outcome: FixOutcome, verified: bool) -> str:
     """The commit's message; the crash title and the model's root cause cannot close or mention anything."""
     title = inert_plain(outcome.crash_title.removeprefix("Crash: "), 200)
-    subject = f"Fix crash in {title}"[:72] if verified else (
-        f"Unverified crashfix attempt for #{outcome.issue_number or outcome.signature}")
+    subject = shorten(f"Fix crash in {title}") if verified else (
+        "Unverified crashfix attempt for " + (f"#{outcome.issue_number}" if outcome.issue_number is not None
+                                              else f"crash {outcome.signature or '?'}"))
     body = [inert_plain(outcome.proposal.root_cause.strip() if outcome.proposal else outcome.reason, 4000), ""]
     if outcome.issue_number is not None:
         body.append(f"{'Fixes' if verified else 'Refs'} #{outcome.issue_number}")
     body.append(f"Crash-Signature: {outcome.signature}")
     body.append("Proposed-By: crashfix (" + (outcome.level_text if verified else "NOT verified") + ")")
+    body.append(trailer(verified))  # how a later run tells a verified tip it must keep (`attempts`)
     return subject + "\n\n" + "\n".join(body).strip() + "\n"
+
+
+def shorten(text: str, limit: int = SUBJECT_CHARS) -> str:
+    """`text` within `limit` characters, cut at a word boundary with an ellipsis (git's ~72-character subject)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3]
+    if " " in cut[limit // 2:]:  # a word boundary in the second half: cut there, not mid-word
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:-(") + "..."
 
 
 @dataclass
@@ -65,6 +80,8 @@ def deliver(run: Delivery) -> None:
     if run.repo is None:
         if success:
             outcome.reason = f"{outcome.level_text}: committed on local branch {outcome.branch}; nothing was pushed"
+        run.progress.set("Deliver", "done" if success else "skipped",
+                         f"committed on {outcome.branch}" if success else "no verified fix")
         return
     if success:
         try:

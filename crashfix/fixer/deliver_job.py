@@ -21,7 +21,7 @@ from pathlib import Path
 from crashfix.actions import workflow
 from crashfix.config import Config, load_config, repo_config_path
 from crashfix.errors import CrashfixError, UsageError
-from crashfix.fixer import bundle
+from crashfix.fixer import attempts, bundle
 from crashfix.fixer.channel import IssueChannel
 from crashfix.fixer.checkout.gitops import DiffStats, Git, GitError, ScratchRepo
 from crashfix.fixer.deliver import Delivery, commit_message, deliver
@@ -87,10 +87,11 @@ def run_deliver(options: DeliverOptions, environ: Mapping[str, str]) -> tuple[Fi
     with git.scratch(own_objects=True) as scratch:
         expect = _commit(scratch, repo.clone_url, git.auth(token), record, patch, outcome, branch,
                          settings.base_branch or repo.default_branch)
+        expect = _route(scratch, repo.clone_url, git.auth(token), outcome, expect)
 
         def push() -> None:
-            assert outcome.commit is not None
-            scratch.push(repo.clone_url, outcome.commit, branch, git.auth(token), expect)
+            assert outcome.commit is not None and outcome.branch is not None
+            scratch.push(repo.clone_url, outcome.commit, outcome.branch, git.auth(token), expect)
 
         note = CI_NOTE if token and token == environ.get("CRASHFIX_ACTIONS_TOKEN") else ""
         deliver(Delivery(repo=repo, settings=settings, outcome=outcome, channel=channel, progress=progress,
@@ -120,6 +121,20 @@ def _commit(scratch: ScratchRepo, url: str, auth: Mapping[str, str], record: bun
     numstat = scratch.run("diff-tree", "-r", "--numstat", "--no-renames", record.base_commit, outcome.commit)
     outcome.diff_stats = DiffStats.from_numstat(numstat).describe()
     return expect
+
+
+def _route(scratch: ScratchRepo, url: str, auth: Mapping[str, str], outcome: FixOutcome, expect: str) -> str:
+    """An unverified result never replaces a verified tip (`attempts`): it goes to an attempt branch; the lease."""
+    if outcome.status == "fix-proposed" or outcome.commit is None or not expect:
+        return expect
+    if attempts.replaceable(scratch.run("log", "-1", "--format=%B", "refs/crashfix/base")):  # the fetched tip
+        return expect
+    kept = outcome.branch
+    assert kept is not None
+    listing = scratch.run("ls-remote", "--heads", url, attempts.attempt_pattern(kept), extra=auth)
+    outcome.branch = attempts.attempt_branch(kept, attempts.listed_heads(listing))
+    outcome.reason += f"; the verified commit on {kept} was kept, this attempt went to {outcome.branch}"
+    return ""  # a new branch: the push is refused if someone took the name meanwhile
 
 
 def _no_result(options: DeliverOptions, repository: str, title: str, refused: CrashfixError) -> FixOutcome:

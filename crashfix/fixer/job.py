@@ -47,6 +47,8 @@ class FixJob:
     viewer: str | None = None
     clock: Callable[[], float] = time.monotonic
     on_event: Callable[[str], None] = lambda message: None
+    on_progress: Callable[[str, str, str], None] | None = None  # (phase, state, detail) as each phase changes
+    on_step: Callable[[str, list[str]], None] | None = None  # (phase, command) as a build or test command starts
     bundle_out: Path | None = None  # the fix job of the split workflow: write the result here, nothing to GitHub
     notify: NotifySettings = field(default_factory=NotifySettings)  # read with the rest, before anything ran
 

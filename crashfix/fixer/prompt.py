@@ -94,8 +94,10 @@ def reanalyze_text(previous: dict[str, object] | None, reviews: list[ReviewNote]
 
 def task_message(*, issue_number: int | None, repository: str, report: CrashReport, context: CodeContext,
                  human_text: str = "", extra: str = "") -> str:
+    reported = (f"reported in issue #{issue_number} of {repository}" if issue_number is not None else
+                f"in the crash report a developer gave crashfix for a local run in {repository} (there is no issue)")
     return Template(prompt_file("task.md")).safe_substitute(
-        issue_number=issue_number if issue_number is not None else "(local)", repository=repository,
+        reported=reported, issue_number=issue_number if issue_number is not None else "", repository=repository,
         crash=crash_text(report, human_text), code=code_text(context), frames=frames_text(context),
         instructions=instructions_text(context), extra=extra)
 

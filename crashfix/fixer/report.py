@@ -10,7 +10,7 @@ writes is its own `Fixes #N`.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from crashfix.config import NotifySettings
@@ -38,9 +38,12 @@ class Progress:
 
     run_url: str | None = None
     states: dict[str, tuple[str, str]] = field(default_factory=lambda: {p: ("pending", "") for p in PHASES})
+    listener: Callable[[str, str, str], None] | None = None  # e.g. the terminal's progress lines (`console`)
 
     def set(self, phase: str, state: str, detail: str = "") -> None:
         self.states[phase] = (state, detail)
+        if self.listener is not None:
+            self.listener(phase, state, detail)
 
     def render(self, headline: str, outcome: FixOutcome | None = None, footer: str = "",
                previous: dict[str, object] | None = None) -> str:
@@ -122,7 +125,8 @@ def verification_table(outcome: FixOutcome) -> str:
 
 def usage_line(outcome: FixOutcome) -> str:
     use = outcome.usage
-    cost = f"${use.cost_usd:.4f}" if use.cost_usd is not None else "cost unknown (no price for the model)"
+    unknown = "cost unknown (no price for the model)" if use.turns else "cost unknown"  # e.g. no fix job record
+    cost = f"${use.cost_usd:.4f}" if use.cost_usd is not None else unknown
     return (f"{use.turns} model calls · {use.input_tokens + use.cache_write_tokens:,} input tokens "
             f"(+{use.cache_read_tokens:,} read from cache) · {use.output_tokens:,} output tokens · {cost} · "
             f"{outcome.seconds:.0f} s")

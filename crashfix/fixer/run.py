@@ -20,13 +20,13 @@ import logging
 from crashfix.analysis.analyze import analyze_path, analyze_text, rules_for
 from crashfix.analysis.models import CrashReport
 from crashfix.errors import CrashfixError, ParseError
-from crashfix.fixer import bundle
+from crashfix.fixer import attempts, bundle
 from crashfix.fixer.agent.budget import Budget
 from crashfix.fixer.agent.pricing import cost
 from crashfix.fixer.agent.session import FixSession
 from crashfix.fixer.agent.toolservers import ToolServers, start_tool_servers
 from crashfix.fixer.channel import IssueChannel
-from crashfix.fixer.checkout.gitops import Git, GitError, blob_hash
+from crashfix.fixer.checkout.gitops import CheckoutNotReady, Git, GitError, blob_hash
 from crashfix.fixer.checkout.workspace import ChangedBehindTheModel, Workspace
 from crashfix.fixer.cost_cap import cap_reason, remaining_budget
 from crashfix.fixer.deliver import Delivery, commit_message, deliver
@@ -63,7 +63,7 @@ class _Run:
         self.job = job
         self.settings = job.settings
         self.started = job.clock()
-        self.progress = Progress(run_url=job.run_url)
+        self.progress = Progress(run_url=job.run_url, listener=job.on_progress)
         self.channel: IssueChannel | None = None
         self.git = Git(job.checkout, job.environ, secrets=job.secrets)
         self.workspace = Workspace(job.checkout)
@@ -77,6 +77,8 @@ class _Run:
         self.spend_limit: float | None = None  # what is left of the per-issue cost cap
         self.history = History()
         self.model_seconds = 0.0  # in the model's turns (its tool calls included), for the time split
+        self.returns_to: str | None = None  # --local: the branch or commit the checkout goes back to at the end
+        self.tip_replaceable = True  # the remote branch's tip is crashfix's unverified attempt (or absent)
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
                                   trigger=job.trigger.describe())
@@ -88,7 +90,33 @@ class _Run:
     # -- the pipeline ----------------------------------------------------------------------------
 
     def run(self) -> FixOutcome:
-        """Errors before the gate passes (unreadable issue or report) propagate: nothing to report them on."""
+        """Errors before the gate passes (unreadable issue or report) propagate: nothing to report them on.
+
+        So do a local run's setup errors (a dirty checkout, no build commands) before any model call.
+        """
+        try:
+            return self._run()
+        except KeyboardInterrupt:
+            self._keep_interrupted()
+            raise
+        finally:
+            self._return_checkout()
+
+    def _keep_interrupted(self) -> None:
+        """Ctrl+C in a local run: the model's edits so far go to the attempt branch (unverified), so the checkout
+        can return clean; the branch keeps them."""
+        if self.returns_to is None or self.outcome.commit is not None:
+            return
+        self.outcome.status, self.outcome.reason = "needs-human", "interrupted"
+        self.outcome.changed_files = self.workspace.changed_paths()
+        try:
+            self._seal()
+        except CrashfixError as error:  # the edits stay in the checkout; `_return_checkout` says so
+            log.warning("could not keep the interrupted attempt: %s", error.one_line())
+        if self.outcome.commit:
+            log.warning("interrupted: the edits so far are on %s (not verified)", self.outcome.branch)
+
+    def _run(self) -> FixOutcome:
         self._open_issue()
         if not self._gate():
             return self._finish()
@@ -106,6 +134,8 @@ class _Run:
             proposal = self._analyse(report, human, context)
             self._verify_loop(proposal)
         except CrashfixError as error:  # budgets, the model, git, the build setup: reported on the issue
+            if self.job.local and self.session is None:
+                raise  # nothing spent, no issue to tell: the command line says it, with its exit code
             self._stopped(error)
         finally:
             self._stop_tool_servers()
@@ -170,16 +200,17 @@ class _Run:
         self.git.ensure_repository()
         leaks = self.git.persisted_credentials()
         if leaks:
-            raise GitError(f"the checkout's .git/config holds credentials ({', '.join(leaks)}) that a build "
-                           "could read", "check out with `persist-credentials: false`; crashfix pushes with the "
-                           "token itself")
+            raise CheckoutNotReady(f"the checkout's .git/config holds credentials ({', '.join(leaks)}) that a build "
+                                   "could read", "check out with `persist-credentials: false`; crashfix pushes "
+                                   "with the token itself")
         dirty = self.git.dirty_paths()
         if dirty:
-            raise GitError(f"the checkout has uncommitted changes ({', '.join(dirty[:5])})",
-                           "commit or stash them first; crashfix commits only its own edits")
+            raise CheckoutNotReady(f"the checkout has uncommitted changes ({', '.join(dirty[:5])})",
+                                   "commit or stash them first; crashfix commits only its own edits")
         if job.repo is None:
             sig = (self.outcome.signature or "crash")[:12]
-            self.outcome.branch = f"crashfix/local-{sig}"
+            self.returns_to = attempts.position(self.git)
+            self.outcome.branch = attempts.local_branch(self.git, f"crashfix/local-{sig}")  # never reset one
             self.outcome.base_commit = self.git.start_local_branch(self.outcome.branch)
         else:
             self.outcome.branch = f"{self.settings.branch_prefix}{job.issue_number}"
@@ -188,6 +219,7 @@ class _Run:
             self.outcome.base_commit = self.git.start_branch(self.outcome.branch, remote=job.remote, base=base,
                                                              token=job.token)
             self.remote_tip = self.outcome.base_commit if self.git.continued else ""
+            self.tip_replaceable = not self.git.continued or attempts.replaceable(attempts.tip_message(self.git))
         self._hold_build_folder()
         self._baseline()
         self.history = commit_history(parse_record(self.issue.body) if job.repo is not None else None, job.repo,
@@ -304,7 +336,8 @@ class _Run:
             assert self.budget is not None and self.session is not None
             result = run_round(self.job.checkout, self.settings, self.job.environ, number,
                                       secret_values=self.job.secrets, deadline=self.budget.deadline,
-                                      clock=self.job.clock, judge=self.checks.judge, warm=warm)
+                                      clock=self.job.clock, judge=self.checks.judge, warm=warm,
+                                      on_step=self.job.on_step)
             self.outcome.rounds.append(result)
             verdict, again = "repair", ""
             if result.ok:
@@ -366,6 +399,7 @@ class _Run:
             return
         verified = outcome.status in ("fix-proposed", "local")
         try:
+            self._route(verified)
             contents = self.git.line_ends(outcome.base_commit, self.workspace.verified_contents())
             outcome.commit = self.git.commit_contents(outcome.base_commit, contents,
                                                       commit_message(outcome, verified), branch=outcome.branch)
@@ -379,6 +413,20 @@ class _Run:
             log.warning("%s", outcome.reason)
             return
         self.hashes = {path: blob_hash(data) for path, data in contents.items()}
+
+    def _route(self, verified: bool) -> None:
+        """An unverified attempt never replaces a verified tip of the remote branch: it gets a branch of its own
+        (`attempts`; the deliver job of the split workflow decides the same for the fix job's result)."""
+        job = self.job
+        if verified or self.tip_replaceable or job.repo is None or job.bundle_out is not None or job.dry_run:
+            return
+        attempts.to_attempt_branch(self.git, job.remote, job.token, self.outcome)
+        self.remote_tip = ""  # a new branch: the push is refused if someone took the name meanwhile
+
+    def _return_checkout(self) -> None:
+        """--local: back to the branch or commit the run started on (after a fix, a failure or Ctrl+C)."""
+        if self.returns_to is not None:
+            attempts.leave(self.git, self.returns_to, self.outcome)
 
     def _push(self) -> None:
         outcome = self.outcome
@@ -411,6 +459,8 @@ class _Run:
                                      cache_write_tokens=use.cache_write_tokens,
                                      cache_read_tokens=use.cache_read_tokens, turns=budget.turns,
                                      cost_usd=None if spent is None else spent + budget.reserved_usd)
+        else:  # stopped before the first model call: nothing was spent, which is known, not "unknown"
+            outcome.usage = TokenUse(cost_usd=0.0)
         outcome.changed_files = self.workspace.changed_paths()
         outcome.seconds = self.job.clock() - self.started
         if outcome.status not in ("fix-proposed", "local"):

@@ -64,20 +64,30 @@ def check_commands(target: Path, config: Config, environ: Mapping[str, str]) -> 
     if not any(commands):
         return failed("build and test", "[fix] has no build or test command, so no fix can be verified",
                       f"set [fix] build and test in {REPO_CONFIG.as_posix()}")
-    missing = sorted({argv[0] for argv in commands if argv and not _program(argv[0], target, environ)})
+    found = {argv[0]: _program(argv[0], target, environ, built=index > 0)
+             for index, argv in enumerate(commands) if argv}  # a program of a later step may come from an earlier one
+    missing = sorted(name for name, state in found.items() if state == "missing")
     if missing:
         return failed("build and test", f"not found on this machine: {', '.join(missing)}",
                       "install them on the self-hosted runner (and here, to try `crashfix fix --local`)")
-    return ok("build and test", f"{len(fix.build)} build and {len(fix.test)} test command(s); programs found")
+    built = sorted(name for name, state in found.items() if state == "built")
+    later = f"; not there yet, made by the build: {', '.join(built)}" if built else ""
+    return ok("build and test", f"{len(fix.build)} build and {len(fix.test)} test command(s); programs found{later}")
 
 
-def _program(argv0: str, target: Path, environ: Mapping[str, str]) -> bool:
-    if "{checkout}" in argv0:
-        argv0 = argv0.replace("{checkout}", str(target))
-    if "/" in argv0 or os.sep in argv0:
+def _program(argv0: str, target: Path, environ: Mapping[str, str], *, built: bool = False) -> str:
+    """"found", "missing", or "built": a path inside the checkout that a build step before it produces
+    (a test runner such as build/testrunner is not there on a fresh clone, and needs no installing)."""
+    argv0 = argv0.replace("{checkout}", str(target))
+    if "/" in argv0 or os.sep in argv0 or "{build_dir}" in argv0:
         path = Path(argv0)
-        return (path if path.is_absolute() else target / path).exists()
-    return shutil.which(argv0, path=environ.get("PATH") or os.defpath) is not None
+        path = path if path.is_absolute() else target / path
+        if path.exists():
+            return "found"
+        folder = os.path.normcase(os.path.normpath(os.path.abspath(target)))
+        inside = os.path.normcase(os.path.normpath(os.path.abspath(path))).startswith(folder + os.sep)
+        return "built" if built and (inside or "{build_dir}" in argv0) else "missing"
+    return "found" if shutil.which(argv0, path=environ.get("PATH") or os.defpath) is not None else "missing"
 
 
 def check_github(repo_name: str | None, config: Config, environ: Mapping[str, str]) -> list[Check]:

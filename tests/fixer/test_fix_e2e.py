@@ -255,9 +255,10 @@ def test_local_mode_needs_no_github(anthropic: FakeAnthropic, crash_text: str, t
     env = fix_environment(None, anthropic.url, tmp_path)
     code = run_cli(monkeypatch, ["fix", "--local", "--report", str(crash), "--checkout", str(checkout)], env)
     assert code == 0
-    branch = git(checkout, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    [branch] = git(checkout, "for-each-ref", "--format=%(refname:short)", "refs/heads/crashfix/").split()
     assert branch.startswith("crashfix/local-")
-    assert git(checkout, "show", "--name-only", "--format=", "HEAD").split() == ["src/Player.cpp"]
+    assert git(checkout, "show", "--name-only", "--format=", branch).split() == ["src/Player.cpp"]
+    assert git(checkout, "symbolic-ref", "--short", "HEAD").strip() == "main"  # the checkout went back
 
 
 def test_dry_run_writes_nothing_to_github_and_pushes_nothing(github: FakeGitHub, anthropic: FakeAnthropic,

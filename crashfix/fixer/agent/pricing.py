@@ -6,6 +6,7 @@ cannot be enforced for it, so the caller refuses to start instead of spending bl
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from importlib import resources
@@ -41,13 +42,27 @@ class PriceList(BaseModel):
     models: dict[str, ModelPrice]
 
     def price(self, model: str) -> ModelPrice | None:
-        """Exact id first, then a dated snapshot id (`claude-sonnet-5-5-20261015`) of a listed model."""
+        """The price of `model` in any spelling of a listed model's id: exact, a dated snapshot
+        (`claude-sonnet-5-5-20261015`), an alias (`-latest`), a cloud provider's id
+        (`anthropic.claude-sonnet-5-5-20261015-v1:0`, `claude-sonnet-5-5@20261015`), any letter case."""
         if model in self.models:
             return self.models[model]
-        for name, price in self.models.items():
-            if model.startswith(name + "-") and model[len(name) + 1:].isdigit():
-                return price
-        return None
+        base = model_family(model)
+        return next((price for name, price in self.models.items() if model_family(name) == base), None)
+
+
+_PROVIDER = re.compile(r"^(?:[a-z]{2,4}\.)?anthropic[./]")  # Bedrock's (regional) and gateways' prefixes
+_SUFFIX = re.compile(r"(?:@\d{8}|-v\d+(?::\d+)?|-latest|-\d{8})$")
+
+
+def model_family(model: str) -> str:
+    """A model id without provider prefix, snapshot date, version or alias suffix: what its price is listed under."""
+    name = _PROVIDER.sub("", model.strip().lower())
+    while True:
+        shorter = _SUFFIX.sub("", name)
+        if shorter == name:
+            return name
+        name = shorter
 
 
 @dataclass(frozen=True)

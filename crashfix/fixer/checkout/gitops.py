@@ -49,6 +49,12 @@ class GitError(CrashfixError):
     """A git command failed; the message carries git's own (redacted) words."""
 
 
+class CheckoutNotReady(GitError):
+    """Not a checkout crashfix can work in (not a git clone, uncommitted changes, a stored token): the user's to fix."""
+
+    exit_code = 2  # a usage error, like a bad option
+
+
 @dataclass(frozen=True)
 class DiffStats:
     files: int
@@ -125,7 +131,8 @@ class Git:
 
     def ensure_repository(self) -> None:
         if self.run("rev-parse", "--is-inside-work-tree", check=False).strip() != "true":
-            raise GitError(f"{self.root} is not a git checkout", "run crashfix fix inside a clone, or pass --checkout")
+            raise CheckoutNotReady(f"{self.root} is not a git checkout",
+                                   "run crashfix fix inside a clone, or pass --checkout")
 
     def head(self) -> str:
         return self.run("rev-parse", "HEAD").strip()
@@ -186,10 +193,16 @@ class Git:
         return url
 
     def start_local_branch(self, branch: str) -> str:
-        """`--local`: branch off whatever is checked out now; returns that commit."""
+        """`--local`: a new branch off whatever is checked out now (an existing one is never reset); that commit."""
         start = self.head()
-        self.run("checkout", "--quiet", "-B", branch, start)
+        self.run("checkout", "--quiet", "-b", branch, start)
         return start
+
+    def remote_branches(self, remote: str, pattern: str, token: str | None = None) -> list[str]:
+        """Branch names on `remote` (its URL recorded before the build) matching the ref pattern `pattern`."""
+        url = self._remote_urls.get(remote) or self.remember_remote(remote)
+        out = self.run("ls-remote", "--heads", url, pattern, extra_env=self.auth(token))
+        return [line.split("refs/heads/", 1)[1] for line in out.splitlines() if "refs/heads/" in line]
 
     # -- after the build: only plumbing, in a scratch repository ------------------------------------
 

@@ -28,6 +28,7 @@ import regex as bounded_re  # the `re` syntax, with a timeout on each match: mod
 
 from crashfix.errors import CrashfixError
 from crashfix.fixer.checkout import files
+from crashfix.fixer.checkout.closest import mismatch
 from crashfix.fixer.checkout.jail import NEW_FILE_SUFFIXES, PathRefused, protected_part, relative_path
 from crashfix.locate.index import iter_source_files
 
@@ -73,16 +74,34 @@ class Workspace:
     written: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        given = os.path.abspath(self.root)
         self.root = Path(os.path.realpath(self.root))
+        self._roots = sorted({os.path.normcase(str(self.root)), os.path.normcase(given)}, key=len, reverse=True)
 
     # -- the jail --------------------------------------------------------------------------------
 
     def relative(self, name: str) -> str:
-        """A model-given path as a clean repository-relative posix path, or ToolError (`jail.relative_path`)."""
+        """A model-given path as a clean repository-relative posix path, or ToolError (`jail.relative_path`).
+
+        An absolute path inside the checkout (copied from a backtrace or a diagnostic) is taken as the
+        repository path it names; the jail then checks it like any other (symlinks resolved)."""
         try:
-            return relative_path(name)
+            return relative_path(self._within(name))
         except PathRefused as refused:
             raise ToolError(str(refused)) from None
+
+    def _within(self, name: str) -> str:
+        """`name` relative to the checkout when it is an absolute path below it; otherwise unchanged."""
+        text = (name or "").strip()
+        if not (text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", text)):
+            return name
+        normal = os.path.normcase(os.path.normpath(text))
+        for root in self._roots:
+            if normal == root:
+                return "."
+            if normal.startswith(root.rstrip(os.sep) + os.sep):
+                return os.path.normpath(text)[len(root.rstrip(os.sep)) + 1:].replace(os.sep, "/")
+        return name
 
     def resolve(self, name: str) -> tuple[str, Path]:
         relative = self.relative(name)
@@ -288,7 +307,7 @@ class Workspace:
             raise ToolError("old_text and new_text are the same; nothing to change")
         count = loaded.text.count(old)
         if count != 1:
-            raise ToolError(_mismatch(relative, loaded.text, old, count))
+            raise ToolError(mismatch(relative, loaded.text, old, count))
         deleted = old.count("\n") - new.count("\n")
         if deleted > self.limits.max_deleted_lines:
             raise ToolError(f"this edit deletes {deleted} lines of {relative}; a minimal fix does not delete "
@@ -302,8 +321,7 @@ class Workspace:
         self.originals.setdefault(relative, raw)
         self.written[relative] = data
         line = loaded.text[: loaded.text.index(old)].count("\n") + 1
-        return f"edited {relative}: replaced {old.count(chr(10)) + 1} line(s) at line {line} " \
-               f"with {new.count(chr(10)) + 1} line(s)"
+        return f"edited {relative}: replaced {line_count(old)} line(s) at line {line} with {line_count(new)} line(s)"
 
     def _create(self, path: str, text: str) -> str:
         relative, file = self.resolve(path)
@@ -321,7 +339,7 @@ class Workspace:
             raise ToolError(str(refused)) from None
         self.originals.setdefault(relative, None)
         self.written[relative] = data
-        return f"created {relative} ({_plain(text).count(chr(10)) + 1} lines)"
+        return f"created {relative} ({line_count(_plain(text))} lines)"
 
     def adopt(self, relative: str, data: bytes, original: bytes | None) -> None:
         """A change a tool server made, passed by the write guard: part of the fix like an `edit`."""
@@ -355,29 +373,6 @@ def _plain(text: str) -> str:
     return text.replace("\r\n", "\n")
 
 
-def _mismatch(relative: str, text: str, old: str, count: int) -> str:
-    """Tell the model precisely why its old_text did not match exactly once."""
-    if count > 1:
-        starts, at = [], text.find(old)
-        while at >= 0:
-            starts.append(text[:at].count("\n") + 1)
-            at = text.find(old, at + 1)
-        return (f"old_text occurs {count} times in {relative} (lines {', '.join(map(str, starts[:10]))}); "
-                "include more surrounding lines so it matches exactly one place")
-    squeeze = re.compile(r"\s+")
-    lines = text.split("\n")
-    wanted = old.strip("\n").split("\n")
-    if squeeze.sub(" ", old).strip() and squeeze.sub(" ", old).strip() in squeeze.sub(" ", text):
-        hint = "it differs from the file only in whitespace or indentation"
-    else:
-        hint = "no such text in the file"
-    best, best_ratio = 0, 0.0
-    for start in range(max(1, len(lines) - len(wanted) + 1)):
-        ratio = difflib.SequenceMatcher(None, "\n".join(lines[start:start + len(wanted)]), "\n".join(wanted)).ratio()
-        if ratio > best_ratio:
-            best, best_ratio = start, ratio
-    window = lines[best:best + len(wanted)]
-    shown = "\n".join(f"{best + 1 + i:>6}  {line}" for i, line in enumerate(window[:30]))
-    return (f"old_text was not found in {relative} ({hint}). The closest text is at lines "
-            f"{best + 1}-{best + len(window)} ({best_ratio:.0%} similar):\n{shown}\n"
-            "Copy old_text exactly from read_file output, without the line numbers.")
+def line_count(text: str) -> int:
+    """Lines of `text` as an editor counts them: a final newline ends the last line, it starts none."""
+    return text.count("\n") + (0 if text.endswith("\n") else 1) if text else 0

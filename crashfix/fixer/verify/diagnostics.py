@@ -65,6 +65,26 @@ def relative_path(path: str, root: Path | None) -> str:
     return normal
 
 
+def relative_text(text: str, root: Path | None) -> str:
+    """`text` with every mention of the checkout's absolute path made repository-relative, as the model's file
+    tools take it: `In file included from /home/ci/game/src/World.h:3` becomes `... from src/World.h:3`."""
+    if root is None or not text:
+        return text
+    spellings = {str(root)}
+    try:
+        spellings.add(str(root.resolve()))
+    except OSError:
+        pass
+    prefixes: set[str] = set()
+    for spelling in spellings:
+        bare = spelling.rstrip("/\\")
+        if len(bare) > 1:
+            prefixes |= {bare, bare.replace("\\", "/"), bare.replace("/", "\\")}
+    windows = any(_WINDOWS_PATH.match(prefix.replace("\\", "/")) for prefix in prefixes)
+    pattern = "|".join(re.escape(prefix) for prefix in sorted(prefixes, key=len, reverse=True))
+    return re.sub(rf"(?:{pattern})[/\\]", "", text, flags=re.IGNORECASE if windows else 0)
+
+
 def parse_diagnostics(output: str, root: Path | None = None) -> list[Diagnostic]:
     """Every diagnostic in `output`, in output order, each path/line/message once."""
     text = strip_ansi(output)
@@ -96,6 +116,9 @@ def _finish(found: list[tuple[Diagnostic, bool]], root: Path | None) -> list[Dia
             continue
         if diagnostic.path:
             diagnostic = diagnostic.model_copy(update={"path": relative_path(diagnostic.path, root)})
+        if root is not None:  # notes and include chains name files too
+            diagnostic = diagnostic.model_copy(update={"message": relative_text(diagnostic.message, root),
+                                                       "context": relative_text(diagnostic.context, root)})
         key = (diagnostic.path, diagnostic.line, diagnostic.message)
         if key not in seen:
             seen.add(key)

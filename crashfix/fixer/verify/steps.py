@@ -24,7 +24,7 @@ from crashfix.config import FixSettings
 from crashfix.errors import CrashfixError, UsageError
 from crashfix.fixer.models import Diagnostic, StepResult, VerifyResult
 from crashfix.fixer.verify.build_folder import WarmBuild
-from crashfix.fixer.verify.diagnostics import feedback_text, parse_diagnostics, strip_ansi
+from crashfix.fixer.verify.diagnostics import feedback_text, parse_diagnostics, relative_text, strip_ansi
 from crashfix.scrub import redact, scrubbed_environment, secret_values_in
 
 TAIL_CHARS = 8000
@@ -142,7 +142,7 @@ def _run_step(phase: Literal["build", "test"], argv: list[str], checkout: Path, 
     text = redact(strip_ansi(joined), secrets)
     step = StepResult(
         phase=phase, command=shown, returncode=completed.returncode, timed_out=completed.timed_out,
-        seconds=round(completed.seconds, 3), output_tail=_tail(text),
+        seconds=round(completed.seconds, 3), output_tail=_tail(relative_text(text, checkout)),
         diagnostics=_keep_first(parse_diagnostics(text, checkout)) if not completed.ok else [],
     )
     return judge(step, text) if judge is not None else step
@@ -160,6 +160,7 @@ def run_round(
     judge: StepJudge | None = None,
     keep_going: bool = False,
     warm: WarmBuild | None = None,
+    on_step: Callable[[str, list[str]], None] | None = None,
 ) -> VerifyResult:
     """Run the build commands, then (if they all passed) the test commands, stopping at the first failure.
 
@@ -188,6 +189,8 @@ def run_round(
                                     timed_out=True, seconds=0.0,
                                     output_tail="not started: the run's time budget (max_wall_seconds) is used up"))
             break
+        if on_step is not None:  # e.g. the terminal's live line during a long build
+            on_step(phase, [redact(part, secrets) for part in argv])
         step = _run_step(phase, argv, checkout, env, timeout, secrets, None if judge is None else partial(judge, index))
         steps.append(step)
         if not step.passed and not (keep_going and phase == "test"):
