@@ -84,7 +84,8 @@ class Bench:
         self.prepare(kind)
         crash = self.work / "crash.txt"
         crash.write_bytes((self.case_dir / "crash.txt").read_bytes())
-        env = {**os.environ, "CRASHFIX_STATE_DIR": str(self.work / "state"), "CCACHE_DIR": str(self.work / "ccache")}
+        env = {**os.environ, "CRASHFIX_STATE_DIR": str(self.work / "state"), "CCACHE_DIR": str(self.work / "ccache"),
+               "CRASHFIX_CACHE_DIR": str(self.work / "cache")}  # the baseline cache: this benchmark's own
         feedback: list[str] = []
         if self.real:
             outcome = self._fix(env, crash)
@@ -108,10 +109,20 @@ class Bench:
         print(f"  status: {outcome.status}: {outcome.reason}")
         print(f"  located up front: {', '.join(outcome.located[:4]) or 'none'}")
         print(f"  {build_folder_line(outcome)}")
+        if outcome.baseline is not None:
+            base = outcome.baseline
+            how = "from the cache" if base.cached else f"{base.seconds:.1f} s"
+            known = ", ".join(base.preexisting) or "none"
+            print(f"  base commit first ({how}): {'builds' if base.built else 'does NOT build'}; "
+                  f"failures before any edit (kept from the model): {known}")
+        print(f"  verification: {outcome.level_text}"
+              + (f" ({outcome.regression.detail})" if outcome.regression else ""))
         for result in outcome.rounds:
             for step in result.steps:
                 state = "ok" if step.ok else ("timed out" if step.timed_out else f"exit {step.returncode}")
                 shown = " ".join(step.command)[:90]
+                if not step.ok and step.passed:
+                    state = f"{state}, known"  # failed on the base commit too: not the fix's
                 print(f"  round {result.round} {step.phase:5} {step.seconds:7.1f} s  {state:9} {shown}")
             found = [d for s in result.steps for d in s.diagnostics]
             for diagnostic in sorted(found, key=lambda d: d.severity == "warning")[:3]:

@@ -5,8 +5,9 @@ Each phase reports to the sticky issue comment. Whatever stops the run — a bud
 model, the build, git — ends in the same place: the issue says what was tried, why it
 stopped and how to retry, and the label `crashfix:needs-human` is set.
 
-The change is sealed once the rounds end: a commit of exactly the bytes the model wrote on
-top of the base commit recorded before anything ran (`Git.commit_contents`). With
+The change is sealed once the rounds end (`sealing`): a commit of exactly the bytes the model
+wrote on top of the base commit recorded before anything ran, checked against that commit's
+file listing taken before any build, and no build may change git's settings (`integrity`). With
 `bundle_out` (the fix job of the split workflow, holding a read-only token) nothing is
 written to GitHub: the result, that commit's patch and hashes go into a result bundle, and
 the deliver job does the rest (`deliver_job`).
@@ -20,24 +21,23 @@ import logging
 from crashfix.analysis.analyze import analyze_path, analyze_text, rules_for
 from crashfix.analysis.models import CrashReport
 from crashfix.errors import CrashfixError, ParseError
-from crashfix.fixer import attempts, bundle
+from crashfix.fixer import attempts
 from crashfix.fixer.agent.budget import Budget
-from crashfix.fixer.agent.pricing import cost
 from crashfix.fixer.agent.session import FixSession
 from crashfix.fixer.agent.toolservers import ToolServers, start_tool_servers
 from crashfix.fixer.channel import IssueChannel
-from crashfix.fixer.checkout.gitops import CheckoutNotReady, Git, GitError, blob_hash
-from crashfix.fixer.checkout.workspace import ChangedBehindTheModel, Workspace
+from crashfix.fixer.checkout.gitops import CheckoutNotReady, Git
+from crashfix.fixer.checkout.integrity import GitChangedByTheBuild, Listing, settings_kept, tree_listing
+from crashfix.fixer.checkout.workspace import Workspace
 from crashfix.fixer.cost_cap import cap_reason, remaining_budget
-from crashfix.fixer.deliver import Delivery, commit_message, deliver
 from crashfix.fixer.gate import REFUSED_MARKER, decide, refusal_comment
 from crashfix.fixer.history import History, commit_history
 from crashfix.fixer.job import FixJob
-from crashfix.fixer.models import FixOutcome, FixProposal, TokenUse, VerifyResult
+from crashfix.fixer.models import FixOutcome, FixProposal, VerifyResult
 from crashfix.fixer.prompt import dump_note, reanalyze_text, repair_message, task_message
 from crashfix.fixer.regression import RegressionRunner
 from crashfix.fixer.report import Progress
-from crashfix.fixer.timing import time_split
+from crashfix.fixer.sealing import Sealing
 from crashfix.fixer.verification import Verification
 from crashfix.fixer.verify.build_folder import WarmBuild, resolve_root, warm_build
 from crashfix.fixer.verify.steps import require_commands, run_round
@@ -58,7 +58,7 @@ def run_fix(job: FixJob) -> FixOutcome:
     return _Run(job).run()
 
 
-class _Run:
+class _Run(Sealing):
     def __init__(self, job: FixJob) -> None:
         self.job = job
         self.settings = job.settings
@@ -79,13 +79,15 @@ class _Run:
         self.model_seconds = 0.0  # in the model's turns (its tool calls included), for the time split
         self.returns_to: str | None = None  # --local: the branch or commit the checkout goes back to at the end
         self.tip_replaceable = True  # the remote branch's tip is crashfix's unverified attempt (or absent)
+        self.base_listing: Listing = {}
+        self.git_tainted = False  # a build changed git's settings: nothing more is committed, checked out or pushed
         self.outcome = FixOutcome(status="needs-human", issue_number=job.issue_number,
                                   repository=job.repo.full_name if job.repo else None,
                                   trigger=job.trigger.describe())
         self.warm = WarmBuild(folder=None)
         self._held = contextlib.ExitStack()
         self.checks = Verification(job.checkout, self.settings, job.environ, self.outcome,
-                                   secret_values=job.secrets, clock=job.clock)
+                                   secret_values=job.secrets, clock=job.clock, on_step=job.on_step)
 
     # -- the pipeline ----------------------------------------------------------------------------
 
@@ -134,6 +136,7 @@ class _Run:
             proposal = self._analyse(report, human, context)
             self._verify_loop(proposal)
         except CrashfixError as error:  # budgets, the model, git, the build setup: reported on the issue
+            self.git_tainted = isinstance(error, GitChangedByTheBuild)  # then no git command runs any more
             if self.job.local and self.session is None:
                 raise  # nothing spent, no issue to tell: the command line says it, with its exit code
             self._stopped(error)
@@ -220,6 +223,7 @@ class _Run:
                                                              token=job.token)
             self.remote_tip = self.outcome.base_commit if self.git.continued else ""
             self.tip_replaceable = not self.git.continued or attempts.replaceable(attempts.tip_message(self.git))
+        self.base_listing = tree_listing(self.git, self.outcome.base_commit)  # before any build can touch .git
         self._hold_build_folder()
         self._baseline()
         self.history = commit_history(parse_record(self.issue.body) if job.repo is not None else None, job.repo,
@@ -240,7 +244,8 @@ class _Run:
         assert self.outcome.base_commit is not None
         self.progress.set("Build & test", "running", "building and testing the base commit first")
         self.report("crashfix is working on this crash")
-        line = self.checks.start(self.outcome.base_commit, self.started + self.settings.budget.max_wall_seconds)
+        with settings_kept(self.git, "building the base commit"):
+            line = self.checks.start(self.outcome.base_commit, self.started + self.settings.budget.max_wall_seconds)
         self.progress.set("Build & test", "pending", line)
 
     def _over_cost_cap(self) -> bool:
@@ -334,17 +339,19 @@ class _Run:
             self.progress.set("Build & test", "running", f"round {number} of {rounds}")
             self.report("crashfix is working on this crash")
             assert self.budget is not None and self.session is not None
-            result = run_round(self.job.checkout, self.settings, self.job.environ, number,
-                                      secret_values=self.job.secrets, deadline=self.budget.deadline,
-                                      clock=self.job.clock, judge=self.checks.judge, warm=warm,
-                                      on_step=self.job.on_step)
+            with settings_kept(self.git, f"the build of round {number}"):
+                result = run_round(self.job.checkout, self.settings, self.job.environ, number,
+                                          secret_values=self.job.secrets, deadline=self.budget.deadline,
+                                          clock=self.job.clock, judge=self.checks.judge, warm=warm,
+                                          on_step=self.job.on_step)
             self.outcome.rounds.append(result)
             verdict, again = "repair", ""
             if result.ok:
                 runner = RegressionRunner(self.workspace, self.settings, self.job.environ,
                                           secret_values=self.job.secrets, deadline=self.budget.deadline,
                                           clock=self.job.clock, warm=warm)
-                verdict, again = self.checks.after_pass(result, proposal, runner, rounds - number)
+                with settings_kept(self.git, "the regression test's builds"):
+                    verdict, again = self.checks.after_pass(result, proposal, runner, rounds - number)
             if verdict == "accept" or (verdict == "stop" and result.ok):
                 self.outcome.status = "local" if self.job.local else "fix-proposed"
                 self.checks.conclude()
@@ -379,102 +386,6 @@ class _Run:
                 self.progress.set(phase, "failed", error.message[:200])
                 break
         log.warning("fix stopped: %s", error.one_line())
-
-    # -- delivery --------------------------------------------------------------------------------
-
-    def _deliver(self) -> None:
-        self._account()
-        self._seal()
-        if self.job.bundle_out is not None:
-            return  # the deliver job writes to GitHub; `_finish` leaves it the bundle
-        job = self.job
-        deliver(Delivery(repo=job.repo, settings=self.settings, outcome=self.outcome, channel=self.channel,
-                         progress=self.progress, report=self.report, push=self._push, base_branch=self.base_branch,
-                         dry_run=job.dry_run))
-
-    def _seal(self) -> None:
-        """Commit exactly what the model wrote onto the base commit; checked against those bytes."""
-        outcome = self.outcome
-        if not outcome.changed_files or outcome.base_commit is None:
-            return
-        verified = outcome.status in ("fix-proposed", "local")
-        try:
-            self._route(verified)
-            contents = self.git.line_ends(outcome.base_commit, self.workspace.verified_contents())
-            outcome.commit = self.git.commit_contents(outcome.base_commit, contents,
-                                                      commit_message(outcome, verified), branch=outcome.branch)
-            outcome.diff_stats = self.git.diff_stats(outcome.base_commit, outcome.commit).describe()
-            outcome.diff = self.git.diff(outcome.base_commit, outcome.commit)
-        except (ChangedBehindTheModel, GitError) as error:
-            outcome.status = "needs-human" if verified else outcome.status
-            outcome.verification = "not-verified"
-            outcome.reason = f"nothing was committed: {error.one_line()}"
-            outcome.commit = None
-            log.warning("%s", outcome.reason)
-            return
-        self.hashes = {path: blob_hash(data) for path, data in contents.items()}
-
-    def _route(self, verified: bool) -> None:
-        """An unverified attempt never replaces a verified tip of the remote branch: it gets a branch of its own
-        (`attempts`; the deliver job of the split workflow decides the same for the fix job's result)."""
-        job = self.job
-        if verified or self.tip_replaceable or job.repo is None or job.bundle_out is not None or job.dry_run:
-            return
-        attempts.to_attempt_branch(self.git, job.remote, job.token, self.outcome)
-        self.remote_tip = ""  # a new branch: the push is refused if someone took the name meanwhile
-
-    def _return_checkout(self) -> None:
-        """--local: back to the branch or commit the run started on (after a fix, a failure or Ctrl+C)."""
-        if self.returns_to is not None:
-            attempts.leave(self.git, self.returns_to, self.outcome)
-
-    def _push(self) -> None:
-        outcome = self.outcome
-        assert outcome.branch is not None and outcome.commit is not None
-        self.git.push(self.job.remote, outcome.branch, self.job.token, outcome.commit, expect=self.remote_tip)
-
-    def _write_bundle(self) -> None:
-        job, outcome = self.job, self.outcome
-        assert job.bundle_out is not None and job.repo is not None and job.issue_number is not None
-        patch = tree = None
-        if outcome.commit and outcome.base_commit:
-            patch = self.git.diff(outcome.base_commit, outcome.commit, limit=None)
-            tree = self.git.run("rev-parse", f"{outcome.commit}^{{tree}}").strip()
-        record = bundle.Bundle(repository=job.repo.full_name, issue=job.issue_number, branch=outcome.branch,
-                               base_commit=outcome.base_commit if patch else None, tree=tree,
-                               files=self.hashes if patch else {}, outcome=outcome,
-                               progress=self.progress.states)  # type: ignore[arg-type]  # validated
-        bundle.write(job.bundle_out, record, patch)
-        if outcome.status == "fix-proposed":
-            outcome.reason = f"a verified fix ({outcome.diff_stats}) is in the result bundle for the deliver job"
-
-    def _account(self) -> None:
-        outcome, budget = self.outcome, self.budget
-        if self.session is not None:
-            outcome.tool_calls = dict(self.session.tool_counts)
-        if budget is not None:
-            use = budget.usage
-            spent = cost(use, budget.price)
-            outcome.usage = TokenUse(input_tokens=use.input_tokens, output_tokens=use.output_tokens,
-                                     cache_write_tokens=use.cache_write_tokens,
-                                     cache_read_tokens=use.cache_read_tokens, turns=budget.turns,
-                                     cost_usd=None if spent is None else spent + budget.reserved_usd)
-        else:  # stopped before the first model call: nothing was spent, which is known, not "unknown"
-            outcome.usage = TokenUse(cost_usd=0.0)
-        outcome.changed_files = self.workspace.changed_paths()
-        outcome.seconds = self.job.clock() - self.started
-        if outcome.status not in ("fix-proposed", "local"):
-            outcome.verification = "not-verified"  # whatever a round showed, nothing verified is delivered
-        elif outcome.verification is None:
-            outcome.verification = outcome.level
-        baseline = self.checks.baseline
-        outcome.time_split = time_split(outcome.rounds, self.model_seconds,
-                                        baseline=baseline.result if baseline and not baseline.cached else None,
-                                        regression_seconds=outcome.regression.seconds if outcome.regression else 0.0)
-
-    def report(self, headline: str, footer: str = "", final: bool = False) -> None:
-        if self.channel is not None:
-            self.channel.report(self.progress, headline, self.outcome if final else None, footer)
 
     def _tool_event(self, message: str) -> None:
         """A model tool call: shown in the Analyse row (edits of the comment are rate-limited)."""

@@ -42,12 +42,13 @@ class Verification:
     _checked: dict[str, RegressionCheck] = field(default_factory=dict)
     _declared: RegressionTest | None = None  # a repair's `finish` need not declare the test again
     warm: WarmBuild | None = None  # the run's build folder: the baseline builds where the rounds will
+    on_step: Callable[[str, list[str]], None] | None = None  # the terminal's live line, for the baseline too
 
     def start(self, base_commit: str, deadline: float | None) -> str:
         """Build and test the base commit (or reuse its cached result); one line for the progress table."""
         self.baseline = establish(self.checkout, self.settings, self.environ, base_commit,
                                   secret_values=self.secret_values, deadline=deadline, clock=self.clock,
-                                  warm=self.warm)
+                                  warm=self.warm, on_step=self.on_step)
         summary = self.outcome.baseline = self.baseline.summary()
         self.ask_for_test, self.why_test = wanted(self.checkout, self.settings)
         state = "builds" if summary.built else "does NOT build"

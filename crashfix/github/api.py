@@ -42,6 +42,8 @@ from crashfix.github.records import (
     IssueData,
     PullData,
     ReviewNote,
+    issue_number_in,
+    timestamp,
 )
 
 log = logging.getLogger(__name__)
@@ -51,18 +53,12 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"})
 MAX_RATE_WAIT = 900.0
 
 
-def _timestamp(value: datetime | None) -> float | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
-
-
 def _issue(issue: Issue) -> IssueData:
     return IssueData(
         number=issue.number, title=issue.title or "", body=issue.body or "", state=issue.state,
         state_reason=issue.state_reason, labels=tuple(label.name for label in issue.labels),
-        created_at=_timestamp(issue.created_at) or 0.0, updated_at=_timestamp(issue.updated_at) or 0.0,
-        closed_at=_timestamp(issue.closed_at), html_url=issue.html_url,
+        created_at=timestamp(issue.created_at) or 0.0, updated_at=timestamp(issue.updated_at) or 0.0,
+        closed_at=timestamp(issue.closed_at), html_url=issue.html_url,
         author=issue.user.login if issue.user else None, is_pull_request=_is_pull(issue),
     )
 
@@ -75,22 +71,16 @@ def _is_pull(issue: Issue) -> bool:
 
 def _comment(comment: IssueComment) -> CommentData:
     return CommentData(id=comment.id, body=comment.body or "", author=comment.user.login if comment.user else None,
-                       created_at=_timestamp(comment.created_at) or 0.0,
-                       updated_at=_timestamp(comment.updated_at) or 0.0)
+                       created_at=timestamp(comment.created_at) or 0.0,
+                       updated_at=timestamp(comment.updated_at) or 0.0)
 
 
 def _pull(pull: PullRequest) -> PullData:
     return PullData(number=pull.number, title=pull.title or "", body=pull.body or "", state=pull.state,
                     draft=bool(pull.draft), merged=pull.merged_at is not None, head=pull.head.ref,
-                    base=pull.base.ref, html_url=pull.html_url, created_at=_timestamp(pull.created_at) or 0.0,
-                    closed_at=_timestamp(pull.closed_at), merged_at=_timestamp(pull.merged_at),
+                    base=pull.base.ref, html_url=pull.html_url, created_at=timestamp(pull.created_at) or 0.0,
+                    closed_at=timestamp(pull.closed_at), merged_at=timestamp(pull.merged_at),
                     head_sha=pull.head.sha or "", author=pull.user.login if pull.user else None)
-
-
-def _issue_number(url: str | None) -> int | None:
-    """`.../issues/42` -> 42: a repository-wide comment names its issue only by URL."""
-    tail = (url or "").rstrip("/").rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else None
 
 
 def _message(error: GithubException) -> str:
@@ -341,7 +331,7 @@ class RepoAPI:
         pages = self._call(lambda: self._repo.get_issues_comments(sort="updated", direction="asc", since=when),
                            "list comments", "GET")
         for comment in self._pages(pages, "list comments"):
-            yield _comment(comment).model_copy(update={"issue_number": _issue_number(comment.issue_url)})
+            yield _comment(comment).model_copy(update={"issue_number": issue_number_in(comment.issue_url)})
 
     def pulls(self, *, state: str = "all") -> Iterator[PullData]:
         """Pull requests, 100 a page, oldest first (for `stats`)."""
@@ -381,12 +371,12 @@ class RepoAPI:
         except GitHubNotFound:
             return []
         return [CommitData(sha=i.sha, message=i.commit.message or "", html_url=i.html_url or "",
-                           date=_timestamp(i.commit.committer.date if i.commit.committer else None)) for i in items]
+                           date=timestamp(i.commit.committer.date if i.commit.committer else None)) for i in items]
 
     def closing_event(self, number: int) -> ClosingEvent | None:
         """The issue's latest `closed` event (a merged pull request's names the commit), or None."""
         last = next((e for e in reversed(self._events(number)) if e.event == "closed"), None)
-        return None if last is None else ClosingEvent(commit=last.commit_id or None, at=_timestamp(last.created_at),
+        return None if last is None else ClosingEvent(commit=last.commit_id or None, at=timestamp(last.created_at),
                                                       actor=last.actor.login if last.actor else None)
 
     def _events(self, number: int) -> list[IssueEvent]:
@@ -451,7 +441,7 @@ class RepoAPI:
         comments = self._call(lambda: list(pull.get_review_comments()), f"read review comments of #{number}", "GET",
                               "pull-requests")
         notes = [ReviewNote(author=r.user.login if r.user else None, body=r.body or "", state=r.state,
-                            created_at=_timestamp(r.submitted_at) or 0.0) for r in reviews if r.body]
+                            created_at=timestamp(r.submitted_at) or 0.0) for r in reviews if r.body]
         notes += [ReviewNote(author=c.user.login if c.user else None, body=c.body or "", path=c.path,
-                             line=c.line, created_at=_timestamp(c.created_at) or 0.0) for c in comments]
+                             line=c.line, created_at=timestamp(c.created_at) or 0.0) for c in comments]
         return sorted(notes, key=lambda note: note.created_at)

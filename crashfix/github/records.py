@@ -7,6 +7,8 @@ stays small (PyGithub alone is about 30 MB resident); the models are built on fi
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from pydantic import BaseModel, ConfigDict
 
 from crashfix.errors import CrashfixError
@@ -113,3 +115,16 @@ class ReviewNote(BaseModel):
     path: str | None = None
     line: int | None = None
     created_at: float = 0.0
+
+
+def timestamp(value: datetime | None) -> float | None:
+    """A GitHub time as seconds since the epoch (PyGithub gives naive UTC datetimes in older versions)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def issue_number_in(url: str | None) -> int | None:
+    """`.../issues/42` -> 42: a repository-wide comment names its issue only by URL."""
+    tail = (url or "").rstrip("/").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None

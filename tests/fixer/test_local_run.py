@@ -104,8 +104,9 @@ def test_ctrl_c_during_a_build_keeps_the_edit_on_its_branch_and_returns_the_chec
         anthropic: FakeAnthropic, crash_text: str, tmp_path: Path) -> None:
     _, checkout = game_repository(tmp_path)
     config = checkout / ".github" / "crashfix.toml"
-    config.write_text(config.read_text().replace("build = [\n", 'build = [\n  ["python3", "-c", "import time; '
-                                                                 'time.sleep(300)"],\n'))
+    slow_once_edited = ("import pathlib, time; time.sleep(300 if 'if (!target)' in "
+                        "pathlib.Path('src/Player.cpp').read_text() else 0)")  # the base commit builds at once
+    config.write_text(config.read_text().replace("build = [\n", f'build = [\n  ["python3", "-c", "{slow_once_edited}"],\n'))
     git(checkout, "-c", "user.name=dev", "-c", "user.email=d@e", "commit", "-qam", "a slow build")
     crash = tmp_path / "crash.txt"
     crash.write_text(crash_text)
@@ -117,9 +118,9 @@ def test_ctrl_c_during_a_build_keeps_the_edit_on_its_branch_and_returns_the_chec
     seen: list[str] = []
     try:
         assert child.stderr is not None
-        for line in child.stderr:  # the console says when the slow step starts
+        for line in child.stderr:  # the console says when the slow step starts: the base commit's, then round 1's
             seen.append(line)
-            if "build: python3 -c" in line:
+            if sum("build: python3 -c" in said for said in seen) == 2:
                 break
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=120)

@@ -198,3 +198,18 @@ def test_windows_path_tricks_are_refused(repo: Path, path: str) -> None:
                                   "src/my.file.cpp", "src/~backup.cpp", "docs/v1.2/notes.md", "src/a b.cpp"])
 def test_ordinary_paths_still_pass(repo: Path, path: str) -> None:
     assert Workspace(repo).relative(path).startswith(("src/", "docs/"))
+
+
+@pytest.mark.parametrize("name", [".gitattributes", "src/.gitattributes", ".gitmodules", "CODEOWNERS",
+                                  "docs/codeowners", ".mailmap"])
+def test_files_that_steer_git_or_review_are_never_changed(repo: Path, name: str) -> None:
+    """`*.cpp linguist-generated` would hide the change from its reviewer; a filter line would run code."""
+    (repo / name).parent.mkdir(parents=True, exist_ok=True)
+    (repo / name).write_text("# kept\n")
+    workspace = Workspace(repo)
+    with pytest.raises(ToolError, match="steers git or code review"):
+        workspace.edit(name, "# kept", "*.cpp linguist-generated")
+    (repo / name).unlink()
+    with pytest.raises(ToolError, match="steers git or code review"):
+        workspace.edit(name, "", "*.cpp linguist-generated\n")
+    assert not (repo / name).exists() and workspace.changed_paths() == []

@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,13 +236,15 @@ class Git:
         return kept
 
     def commit_contents(self, base: str, contents: Mapping[str, bytes], message: str,
-                        branch: str | None = None) -> str:
+                        branch: str | None = None, check: Callable[[str], None] | None = None) -> str:
         """Commit exactly `contents` (their line ends as `line_ends` keeps them) on top of `base`; the local
-        `branch` then points at the commit, which is returned."""
+        `branch` then points at the commit, which is returned. `check(commit)` runs before the branch moves."""
         if not contents:
             raise GitError("nothing to commit: the fix changed no file")
         with self.scratch() as repo:
             commit = repo.commit(base, self.line_ends(base, contents), message)
+        if check is not None:
+            check(commit)
         if branch:
             self.run("update-ref", f"refs/heads/{branch}", commit)
             if self.run("symbolic-ref", "--quiet", "HEAD", check=False).strip() == f"refs/heads/{branch}":

@@ -29,7 +29,13 @@ import regex as bounded_re  # the `re` syntax, with a timeout on each match: mod
 from crashfix.errors import CrashfixError
 from crashfix.fixer.checkout import files
 from crashfix.fixer.checkout.closest import mismatch
-from crashfix.fixer.checkout.jail import NEW_FILE_SUFFIXES, PathRefused, protected_part, relative_path
+from crashfix.fixer.checkout.jail import (
+    NEW_FILE_SUFFIXES,
+    PathRefused,
+    change_refusal,
+    protected_part,
+    relative_path,
+)
 from crashfix.locate.index import iter_source_files
 
 SKIPPED_DIRS = frozenset({".git", ".github", ".vs", ".idea", "node_modules", "__pycache__"})
@@ -302,6 +308,7 @@ class Workspace:
         if old_text == "":
             return self._create(path, new_text)
         relative, file, loaded, (raw, identity) = self._load(path)
+        _may_change(relative)
         old, new = _plain(old_text), _plain(new_text)
         if old == new:
             raise ToolError("old_text and new_text are the same; nothing to change")
@@ -325,6 +332,7 @@ class Workspace:
 
     def _create(self, path: str, text: str) -> str:
         relative, file = self.resolve(path)
+        _may_change(relative)
         if file.exists() or os.path.lexists(file):
             raise ToolError(f"{relative} already exists; to change it give old_text (exact text to replace)")
         if file.suffix.lower() not in NEW_FILE_SUFFIXES:
@@ -376,3 +384,10 @@ def _plain(text: str) -> str:
 def line_count(text: str) -> int:
     """Lines of `text` as an editor counts them: a final newline ends the last line, it starts none."""
     return text.count("\n") + (0 if text.endswith("\n") else 1) if text else 0
+
+
+def _may_change(relative: str) -> None:
+    """Files that steer git or review (`.gitattributes`, `CODEOWNERS`...) are the maintainers', never a fix's."""
+    why = change_refusal(relative)
+    if why:
+        raise ToolError(why)

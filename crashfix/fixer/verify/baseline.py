@@ -234,7 +234,8 @@ def _status(step: StepResult) -> str:
 
 def establish(checkout: Path, settings: FixSettings, environ: Mapping[str, str], base_commit: str, *,
               secret_values: Iterable[str] = (), deadline: float | None = None,
-              clock: Callable[[], float] = time.monotonic, warm: WarmBuild | None = None) -> Baseline:
+              clock: Callable[[], float] = time.monotonic, warm: WarmBuild | None = None,
+              on_step: Callable[[str, list[str]], None] | None = None) -> Baseline:
     """The cached baseline for this commit and configuration, else a fresh build and test of the checkout."""
     key = baseline_key(base_commit, settings)
     path = cache_folder(environ) / f"{key}.json"
@@ -248,7 +249,7 @@ def establish(checkout: Path, settings: FixSettings, environ: Mapping[str, str],
         return step if step.ok else step.model_copy(update={"failed_tests": failed_tests(text)})
 
     result = run_round(checkout, settings, environ, 0, secret_values=secret_values, deadline=deadline, clock=clock,
-                       judge=judge, keep_going=True, warm=warm)
+                       judge=judge, keep_going=True, warm=warm, on_step=on_step)
     record = BaselineRecord(key=key, base_commit=base_commit, result=result, seconds=round(clock() - started, 3))
     if _cacheable(result):
         _save(path, record)

@@ -117,15 +117,25 @@ def _not_started(phase: Literal["build", "test"], argv: list[str], message: str)
                       diagnostics=[Diagnostic(tool="other", message=message)])
 
 
+def _placeholders(part: str, checkout: Path, folder: Path | None) -> str:
+    for path, name in ((folder, "{build_dir}"), (checkout, "{checkout}")):
+        if path is not None and len(str(path)) > 1:
+            part = part.replace(str(path), name)
+    return part
+
+
 # Looks at a finished step and its whole (redacted) output: the baseline's comparison (`baseline.Judge`).
 StepJudge = Callable[[int, StepResult, str], StepResult]
 
 
 def _run_step(phase: Literal["build", "test"], argv: list[str], checkout: Path, env: dict[str, str],
               timeout: float, secrets: list[str], judge: Callable[[StepResult, str], StepResult] | None = None,
-              ) -> StepResult:
-    """Run one command; a missing program or a failure to start is a failed step, not an exception."""
-    shown = [redact(part, secrets) for part in argv]
+              folder: Path | None = None) -> StepResult:
+    """Run one command; a missing program or a failure to start is a failed step, not an exception.
+
+    The command is shown (to the model, in the PR) with `{build_dir}` and `{checkout}` for this machine's
+    folders, as it was configured."""
+    shown = [_placeholders(redact(part, secrets), checkout, folder) for part in argv]
     program = _resolve(argv[0], checkout, env)
     if program is None:
         hint = (" - a list of strings is ONE command and its arguments; write several commands as a list of "
@@ -191,7 +201,8 @@ def run_round(
             break
         if on_step is not None:  # e.g. the terminal's live line during a long build
             on_step(phase, [redact(part, secrets) for part in argv])
-        step = _run_step(phase, argv, checkout, env, timeout, secrets, None if judge is None else partial(judge, index))
+        step = _run_step(phase, argv, checkout, env, timeout, secrets, None if judge is None else partial(judge, index),
+                         warm.folder)
         steps.append(step)
         if not step.passed and not (keep_going and phase == "test"):
             break
