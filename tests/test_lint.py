@@ -39,3 +39,13 @@ def test_every_benchmark_script_starts() -> None:
         result = subprocess.run([sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True,
                                 timeout=120)
         assert result.returncode == 0 and "usage:" in result.stdout, f"{script.name}: {result.stderr[-2000:]}"
+
+
+def test_the_layout_stays_by_part_and_modules_stay_small() -> None:
+    """The house by part (issue 12): a dozen loose modules at most in `crashfix/`, none past 450 lines."""
+    loose = sorted(path.name for path in (ROOT / "crashfix").glob("*.py"))
+    assert len(loose) <= 12, loose
+    long = {str(path.relative_to(ROOT)): lines for path in (ROOT / "crashfix").rglob("*.py")
+            if "__pycache__" not in path.parts
+            and (lines := len(path.read_text(encoding="utf-8").splitlines())) > 450}
+    assert long == {}, f"split these by responsibility: {long}"

@@ -21,9 +21,9 @@ import click
 
 from crashfix import __version__, logs, paths
 from crashfix.analysis.formats import FORMAT_NAMES
-from crashfix.cli_help import FIX_ENVIRONMENT, UPLOADER_ENVIRONMENT
-from crashfix.cli_host import login, logout, service
-from crashfix.cli_uploader import filing_argv, uploader_options, uploader_settings
+from crashfix.cli.help_text import FIX_ENVIRONMENT, UPLOADER_ENVIRONMENT
+from crashfix.cli.host import login, logout, service
+from crashfix.cli.uploader_options import filing_argv, uploader_options, uploader_settings
 from crashfix.config import Config, UploaderSettings, load_config
 from crashfix.errors import CrashfixError, ParseError, UsageError
 from crashfix.setup import preflight
@@ -401,7 +401,7 @@ def doctor(directory: Path, repo: str | None, config: Path | None, host: bool) -
     raise SystemExit(report(run_checks(directory, repo, config, os.environ), click.echo))
 
 
-for _command in (login, logout, service):  # the host's own commands (cli_host.py)
+for _command in (login, logout, service):  # the host's own commands (cli/host.py)
     cli.add_command(_command)
 
 
