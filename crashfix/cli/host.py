@@ -1,6 +1,6 @@
 """The server host's own commands: `crashfix login`, `logout` and `service install|uninstall|status`.
 
-Thin click commands over `crashfix.setup`; registered on the `crashfix` group in `cli/main.py`.
+Thin click commands over `crashfix.setup`; registered on the `crashfix` group in `cli/commands.py`.
 Heavy imports wait until a command runs, so `crashfix --help` stays fast.
 """
 

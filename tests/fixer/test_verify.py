@@ -153,7 +153,7 @@ def test_build_failure_skips_tests_and_checkout_placeholder(tmp_path: Path) -> N
     result = run_round(tmp_path, settings(build, [[PY, "-c", "open('tested', 'w')"]]), environ(), 1)
     [step] = result.steps
     assert (step.phase, step.returncode, result.failed_phase) == ("build", 3, "build")
-    assert step.command[-1] == f"{tmp_path}/build"
+    assert step.command[-1] == "{checkout}/build"  # as configured: no machine path reaches the model or the PR
     assert "building in build\n" in step.output_tail  # the output names checkout paths repository-relative
     assert not (tmp_path / "tested").exists()
     assert "failed with exit code 3" in result.feedback and "\nbuilding in build" in result.feedback
@@ -232,7 +232,8 @@ def test_real_cmake_build_failure_then_fix(tmp_path: Path) -> None:
     [error] = [d for d in failed.steps[1].diagnostics if d.severity == "error"]
     assert (error.path, error.line) == ("src/main.cpp", 4) and "helth" in error.message
     assert "src/main.cpp:4:" in failed.feedback and "helth" in failed.feedback
-    assert failed.feedback.startswith(f"The build command `cmake --build {tmp_path}/build` failed with exit code")
+    assert failed.feedback.startswith("The build command `cmake --build '{checkout}/build'` failed with exit code")
+    assert str(tmp_path) not in failed.feedback
 
     (tmp_path / "src" / "main.cpp").write_text(BROKEN_MAIN.replace("helth", "health"))
     fixed = run_round(tmp_path, configured, environ(), 2)

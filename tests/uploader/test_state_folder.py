@@ -111,7 +111,7 @@ def test_an_older_spool_gets_the_new_columns(tmp_path: Path) -> None:
 
 
 def test_internal_errors_are_logged_in_the_state_folder_in_use(tmp_path: Path) -> None:
-    from crashfix import cli
+    from crashfix.cli import commands as cli
 
     cli.STATE_IN_USE[:] = [tmp_path / "given-state"]
     try:
