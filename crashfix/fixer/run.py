@@ -225,7 +225,12 @@ class _Run(Sealing):
             self.tip_replaceable = not self.git.continued or attempts.replaceable(attempts.tip_message(self.git))
         self.base_listing = tree_listing(self.git, self.outcome.base_commit)  # before any build can touch .git
         self._hold_build_folder()
-        self._baseline()
+        if self.git.continued and self.tip_replaceable:
+            # The tip is crashfix's own unverified attempt: what fails there may be that attempt's doing, so
+            # nothing counts as failing "before any edit" (no baseline) and every failure drives the repair.
+            self.progress.set("Build & test", "pending", "continuing an unverified attempt: every failure counts")
+        else:
+            self._baseline()
         self.history = commit_history(parse_record(self.issue.body) if job.repo is not None else None, job.repo,
                                       self.git, self.settings.context_tokens)  # suspect commits, a failed fix
         context = locate(report, job.checkout, path_mappings=self.settings.path_mappings,

@@ -257,3 +257,44 @@ def test_a_declared_test_that_fails_on_the_fix_is_a_failed_round_for_the_model(
     assert first[-1]["command"] == ["build/regression_tests"] and first[-1]["returncode"] != 0
     assert outcome["status"] == "local" and outcome["verification"] == "reproduced-and-fixed"
     assert outcome["regression"]["on_base"] == "crashed" and "SIGSEGV" in outcome["regression"]["detail"]
+
+
+def test_continuing_an_unverified_attempt_counts_its_failures_as_the_fixs(
+        github: FakeGitHub, anthropic: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        crash_text: str) -> None:
+    """A failed attempt on `crashfix/issue-N` broke a test: a re-run continuing that branch must not take the
+    broken test as "failing before any edit", or a fix that leaves it broken would pass as verified."""
+    config = FIX_CONFIG.replace("repair_rounds = 3", "repair_rounds = 1")
+    origin, checkout = game_repository(tmp_path, config)
+    github.use_git(origin)
+    github.set_permission("maintainer", "maintain")
+    number = file_crash(github, tmp_path, crash_text)
+    anthropic.enqueue(Turn([tool_use("edit", NULL_CHECK), tool_use("edit", DOUBLE_DAMAGE), tool_use("finish", FIXED)]))
+    opened = fix_environment(github, anthropic.url, tmp_path, **event(tmp_path, "opened", "crashfix-bot"))
+    assert run_cli(monkeypatch, ["fix", "--issue", str(number), "--checkout", str(checkout)], opened) == 0
+    tip = git(origin, "rev-parse", f"refs/heads/crashfix/issue-{number}").strip()
+    assert "Crashfix-Verified: no" in git(origin, "log", "-1", "--format=%B", tip)  # the broken attempt, pushed
+
+    def keeps_it(request: dict[str, Any]) -> Turn:
+        comment = {"path": "src/Player.cpp", "old_text": "        _damageDone += 2 * _attackPower;\n",
+                   "new_text": "        // the attack lands\n        _damageDone += 2 * _attackPower;\n"}
+        return Turn([tool_use("edit", comment), tool_use("finish", FIXED)])  # the doubled damage stays
+
+    def repair(request: dict[str, Any]) -> Turn:
+        said = request["messages"][-1]["content"][-1]["text"]
+        assert "game_tests" in said and "before your change" not in said  # the attempt's failure, as the fix's
+        return Turn([tool_use("edit", UNDO_DOUBLE), tool_use("finish", FIXED)])
+
+    anthropic.enqueue(keeps_it, repair)
+    github.label_issue(number, "reanalyze", "maintainer")
+    again = fix_environment(github, anthropic.url, tmp_path, **event(tmp_path, "labeled", "maintainer", "reanalyze"))
+    fresh = tmp_path / "fresh-checkout"
+    git(tmp_path, "clone", "-q", str(origin), str(fresh))
+    config_path = fresh / ".github" / "crashfix.toml"
+    config_path.write_text(config_path.read_text().replace("repair_rounds = 1", "repair_rounds = 2"))
+    git(fresh, "-c", "user.name=dev", "-c", "user.email=d@e", "commit", "-qam", "two rounds")
+    assert run_cli(monkeypatch, ["fix", "--issue", str(number), "--checkout", str(fresh)], again) == 0
+    assert len(anthropic.message_requests()) == 3
+    final = git(origin, "rev-parse", f"refs/heads/crashfix/issue-{number}").strip()
+    assert "_damageDone += _attackPower;" in git(origin, "show", f"{final}:src/Player.cpp")
+    assert "Crashfix-Verified: yes" in git(origin, "log", "-1", "--format=%B", final)
