@@ -10,14 +10,13 @@ lies beyond it, so other processes can still read who holds it.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import IO
 
 from crashfix.errors import CrashfixError
+from crashfix.file_lock import try_lock, unlock
 
 LOCK_NAME = "watch.lock"
-LOCKED_BYTE = 4096  # Windows locks are mandatory: lock a byte past the pid text
 
 
 class StateFolderBusy(CrashfixError):
@@ -32,37 +31,6 @@ class StateFolderBusy(CrashfixError):
         self.pid = pid
 
 
-def _try_lock(handle: IO[bytes]) -> bool:
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows hosts
-        import msvcrt
-
-        handle.seek(LOCKED_BYTE)
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _unlock(handle: IO[bytes]) -> None:
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows hosts
-        import msvcrt
-
-        handle.seek(LOCKED_BYTE)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        return
-    import fcntl
-
-    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 class WatchLock:
     """Held from `acquire` until `release` or the end of the process."""
 
@@ -74,7 +42,7 @@ class WatchLock:
     def acquire(cls, folder: Path) -> WatchLock:
         """Take the folder's lock now, or raise StateFolderBusy naming the holder."""
         handle = (folder / LOCK_NAME).open("a+b")
-        if not _try_lock(handle):
+        if not try_lock(handle):
             handle.close()
             raise StateFolderBusy(folder, holder(folder))
         held = cls(folder, handle)
@@ -97,7 +65,7 @@ class WatchLock:
                 self._handle.truncate()  # no stale pid for `crashfix status` to show
             except OSError:
                 pass
-            _unlock(self._handle)
+            unlock(self._handle)
         finally:
             self._handle.close()
             self._handle = None
@@ -111,8 +79,8 @@ def holder(folder: Path) -> int | None:
     except OSError:
         return None
     with handle:
-        if _try_lock(handle):
-            _unlock(handle)
+        if try_lock(handle):
+            unlock(handle)
             return None
         handle.seek(0)
         first = handle.read(32).split(b"\n", 1)[0].strip()

@@ -31,10 +31,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from crashfix.config import FixSettings
 from crashfix.errors import ConfigError
+from crashfix.file_lock import try_lock, unlock
 from crashfix.fixer.models import BuildFolderUse
 from crashfix.fixer.verify.compiler_cache import CompilerCache, find_compiler_cache
 
@@ -145,37 +145,6 @@ def empty_folder(folder: Path) -> None:
 # -- the lock ------------------------------------------------------------------------------------
 
 
-def _try_lock(handle: IO[bytes]) -> bool:
-    try:
-        if sys.platform == "win32":
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _unlock(handle: IO[bytes]) -> None:
-    try:
-        if sys.platform == "win32":
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    finally:
-        handle.close()
-
-
 def _holder(root: Path, key: str) -> str:
     try:
         text = (root / f"{key}.owner").read_text(encoding="utf-8", errors="replace").strip()
@@ -193,7 +162,7 @@ def locked_folder(root: Path, key: str, *, wait_seconds: float, say: Callable[[s
     root.mkdir(parents=True, exist_ok=True)
     handle = open(root / f"{key}.lock", "a+b")  # noqa: SIM115 - held for the whole with-block
     started, told = clock(), False
-    while not _try_lock(handle):
+    while not try_lock(handle):
         if not told:
             say(f"build folder {key} is in use by {_holder(root, key)}; waiting up to {wait_seconds:.0f} s")
             told = True
@@ -213,7 +182,10 @@ def locked_folder(root: Path, key: str, *, wait_seconds: float, say: Callable[[s
         folder.mkdir(exist_ok=True)
         yield folder, "locked"
     finally:
-        _unlock(handle)
+        try:
+            unlock(handle)
+        finally:
+            handle.close()
 
 
 # -- what a run uses -----------------------------------------------------------------------------
