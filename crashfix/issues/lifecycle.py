@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field
@@ -75,7 +76,8 @@ def count_revision(revisions: dict[str, int], revision: str) -> None:
 def note_uptime(uptime: dict[str, dict[str, float]], host: str, hours: dict[str, float]) -> None:
     """This host's hours per revision (the newest figures replace the old); capped in revisions and hosts."""
     kept = dict(sorted(hours.items(), key=lambda item: -item[1])[:MAX_UPTIME_REVISIONS])
-    uptime[host] = {revision: round(value, 4) for revision, value in kept.items()}
+    # Rounded down: a record must never claim more uptime than the host saw (0.000559 h is not 0.0006 h).
+    uptime[host] = {revision: math.floor(value * 10_000) / 10_000 for revision, value in kept.items()}
     while len(uptime) > MAX_HOSTS:
         del uptime[next(name for name in uptime if name != host)]
 

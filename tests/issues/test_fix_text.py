@@ -54,6 +54,8 @@ def test_uptime_and_revisions_stay_small_in_the_record() -> None:
     uptime: dict[str, dict[str, float]] = {}
     note_uptime(uptime, "host-a", {f"{index:040x}": float(index) for index in range(30)})
     assert len(uptime["host-a"]) == 12 and max(uptime["host-a"].values()) == 29.0
+    note_uptime(uptime, "host-b", {SHA: 0.000559})  # 2.01 s: the record never rounds it up to the 2.16 s window
+    assert uptime["host-b"][SHA] == 0.0005 < 0.0006
     assert hours(72.34) == "72.3 h" and hours(0.075) == "4.5 min" and hours(0.0006) == "2 s"
     text = verified_comment(FixWatch(commit=SHA, source="label", recorded_at="x"), {SHA: 80.0}, LINKS.web_url,
                             "crashfix:verified-fixed")
